@@ -1,0 +1,3 @@
+from flagyard.cli import main
+
+main()

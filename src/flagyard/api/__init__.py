@@ -1,0 +1,1 @@
+"""HTTP edge: routes parse, call one service, and serialize."""

@@ -1,0 +1,51 @@
+"""Request-scoped values for route functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from flagyard.config import Settings
+from flagyard.domain.access import Principal
+from flagyard.errors import NotFound, Unauthenticated
+from flagyard.services.deployments import DeploymentService
+from flagyard.services.flags import FlagService
+from flagyard.services.variants import VariantService
+from flagyard.services.versions import VersionService
+
+
+@dataclass(frozen=True)
+class Services:
+    flags: FlagService
+    variants: VariantService
+    deployments: DeploymentService
+    versions: VersionService
+
+
+def _principal(request: Request) -> Principal:
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:
+        raise Unauthenticated("missing Authorization header", code="missing_key")
+    return principal
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+ServicesDep = Annotated[Services, Depends(_services)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def path_id(raw: str, what: str) -> int:
+    """Ids in paths are decimal; anything else names nothing."""
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+        return int(raw)
+    raise NotFound(f"{what} {raw} not found", code=f"{what.lower()}_not_found")

@@ -1,0 +1,1 @@
+"""Management API routers: the current generation (/api/1) and the beta one."""

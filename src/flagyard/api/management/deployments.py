@@ -1,0 +1,42 @@
+"""/api/1/deployments: list, get, create, edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from flagyard.api.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.management.responses import ok
+from flagyard.api.pagination import envelope, page_request
+from flagyard.api.schemas.deployments import DeploymentCreateIn, DeploymentPatchIn
+from flagyard.domain.deployments import deployment_document
+
+router = APIRouter(prefix="/api/1/deployments", tags=["Deployments"])
+
+
+@router.get("", summary="List deployments, newest first")
+def list_deployments(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
+                     cursor: str | None = None) -> dict[str, Any]:
+    page = services.deployments.list(principal, page_request(limit, cursor))
+    return envelope("deployments", page, deployment_document)
+
+
+@router.post("", summary="Create a deployment")
+def create_deployment(body: DeploymentCreateIn, principal: PrincipalDep,
+                      services: ServicesDep) -> dict[str, str]:
+    deployment = services.deployments.create(principal, body.project_id, body.label, body.type)
+    return {"id": str(deployment.id)}
+
+
+@router.get("/{id}", summary="Get a deployment")
+def get_deployment(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    return deployment_document(services.deployments.get(principal, path_id(id, "Deployment")))
+
+
+@router.patch("/{id}", response_class=PlainTextResponse, summary="Edit or archive a deployment")
+def edit_deployment(id: str, body: DeploymentPatchIn, principal: PrincipalDep,
+                    services: ServicesDep) -> PlainTextResponse:
+    services.deployments.edit(principal, path_id(id, "Deployment"), body.changes())
+    return ok()

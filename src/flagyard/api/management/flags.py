@@ -1,0 +1,57 @@
+"""/api/1/flags and /api/1/experiments: list, create, get, edit."""
+
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id
+from flagyard.api.pagination import envelope, page_request
+from flagyard.api.schemas.flags import _CreateBase, _PatchBase
+from flagyard.domain.document import flag_document
+from flagyard.domain.flags import Kind
+from flagyard.services.flags import FlagFilter
+
+
+def collection_router(
+    kind: Kind, plural: str, create_in: type[_CreateBase], patch_in: type[_PatchBase]
+) -> APIRouter:
+    router = APIRouter(prefix=f"/api/1/{plural}", tags=[plural.title()])
+    label = kind.label
+
+    @router.get("", summary=f"List {plural}, newest first")
+    def list_items(
+        principal: PrincipalDep,
+        services: ServicesDep,
+        key: str | None = None,
+        projectId: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        includeArchived: bool = False,
+    ) -> dict[str, Any]:
+        filters = FlagFilter(
+            project_id=path_id(projectId, "Project") if projectId is not None else None,
+            key=key,
+            include_archived=includeArchived,
+        )
+        page = services.flags.list(principal, kind, filters, page_request(limit, cursor))
+        return envelope(plural, page, flag_document)
+
+    @router.post("", summary=f"Create a {kind.value}")
+    def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
+               settings: SettingsDep) -> dict[str, str]:
+        flag = services.flags.create(principal, kind, body.fields())
+        return {"id": str(flag.id), "url": f"{settings.base_url()}/api/1/{plural}/{flag.id}"}
+
+    @router.get("/{id}", summary=f"Get a {kind.value}")
+    def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+        return flag_document(services.flags.get(principal, kind, path_id(id, label)))
+
+    @router.patch("/{id}", summary=f"Edit a {kind.value}")
+    def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
+             services: ServicesDep) -> dict[str, Any]:
+        flag = services.flags.edit(principal, kind, path_id(id, label), body.edits())
+        return flag_document(flag)
+
+    return router

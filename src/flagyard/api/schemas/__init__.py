@@ -1,0 +1,1 @@
+"""Request bodies. Wire names (camelCase) live here and nowhere else."""

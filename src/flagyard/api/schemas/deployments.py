@@ -1,0 +1,18 @@
+"""Bodies for deployments."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flagyard.api.schemas.common import Body, Bool, Id, ShortText
+
+
+class DeploymentCreateIn(Body):
+    project_id: Id
+    label: ShortText
+    type: Literal["server", "client"] = "server"
+
+
+class DeploymentPatchIn(Body):
+    label: ShortText = None  # type: ignore[assignment]
+    archive: Bool = None  # type: ignore[assignment]

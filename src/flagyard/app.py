@@ -1,0 +1,77 @@
+"""Composition root: builds the engine, services and routers. Nothing happens at import."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from flagyard import __version__
+from flagyard.api import errors as api_errors
+from flagyard.api.deps import Services
+from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management.flags import collection_router
+from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
+from flagyard.api.schemas.flags import (
+    ExperimentCreateIn,
+    ExperimentPatchIn,
+    FlagCreateIn,
+    FlagPatchIn,
+)
+from flagyard.config import Settings
+from flagyard.domain.flags import Kind
+from flagyard.services.deployments import DeploymentService
+from flagyard.services.flags import FlagService
+from flagyard.services.keys import KeyService
+from flagyard.services.variants import VariantService
+from flagyard.services.versions import VersionService
+from flagyard.store import migrate
+from flagyard.store.db import make_engine
+from flagyard.store.unit_of_work import unit_of_work_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    migrate.prepare(engine, allow_upgrade=settings.migrate)
+    uow = unit_of_work_factory(engine)
+    keys = KeyService(uow)
+
+    app = FastAPI(
+        title="flagyard",
+        version=__version__,
+        description="Amplitude Experiment compatible Management API and SDK endpoints.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.services = Services(
+        flags=FlagService(uow),
+        variants=VariantService(uow),
+        deployments=DeploymentService(uow),
+        versions=VersionService(uow),
+    )
+    api_errors.install(app)
+
+    for kind, plural, create_in, patch_in in (
+        (Kind.FLAG, "flags", FlagCreateIn, FlagPatchIn),
+        (Kind.EXPERIMENT, "experiments", ExperimentCreateIn, ExperimentPatchIn),
+    ):
+        app.include_router(collection_router(kind, plural, create_in, patch_in))
+        app.include_router(items.item_router(kind, f"/api/1/{plural}", plural.title()))
+        # Beta routes: the fixed paths (/list, /new) are registered before /{id}.
+        app.include_router(beta.beta_router(kind, plural, create_in, patch_in))
+        app.include_router(items.item_router(kind, f"/{plural}", f"{plural.title()} (beta)"))
+    app.include_router(deployments.router)
+    app.include_router(beta.deployments_router)
+    app.include_router(versions.router)
+
+    @app.get("/health", tags=["Operations"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(ManagementAuthMiddleware, keys=keys)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn (`--factory`), used by `flagyard serve` with several workers."""
+    return create_app(Settings())

@@ -1,0 +1,27 @@
+"""Settings read from the environment (prefix FLAGYARD_). Nothing is read at import time."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLAGYARD_", extra="ignore")
+
+    database_url: str = "sqlite:///./flagyard.db"
+    # Base of the `url` returned by create; defaults to the address the server listens on.
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Amplitude documents 100 requests per second per key; 0 turns the limit off.
+    rate_limit_per_second: float = Field(default=100.0, ge=0)
+    # Upgrade a schema that is behind instead of refusing to start.
+    migrate: bool = False
+    db_pool_size: int = Field(default=5, ge=1)
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Management model: flags, experiments, deployments and their rules. No I/O."""

@@ -1,0 +1,29 @@
+"""Versions: an immutable record of a flag's document after each change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flagyard.domain.document import iso
+
+
+@dataclass(frozen=True)
+class Version:
+    flag_id: int
+    project_id: int
+    version: int
+    created_at: datetime
+    created_by: str
+    flag_config: dict[str, Any]
+    id: int = 0
+
+
+def version_document(version: Version) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "createdAt": iso(version.created_at),
+        "createdBy": version.created_by,
+        "flagConfig": version.flag_config,
+    }

@@ -1,0 +1,59 @@
+"""Domain errors. They carry a stable code and a sentence for people; no HTTP here.
+
+`api/errors.py` holds the one table that turns each class into a status code.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the services raise on purpose."""
+
+    default_code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+
+class Invalid(DomainError):
+    """The input is missing or wrong; the message names the field."""
+
+    default_code = "invalid_input"
+
+
+class NotFound(DomainError):
+    default_code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    default_code = "already_exists"
+
+
+class Conflict(DomainError):
+    """The write lost a race it cannot resolve by waiting (e.g. a concurrent create)."""
+
+    default_code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    default_code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    default_code = "forbidden"
+
+
+class NotSupported(DomainError):
+    """The operation exists but not for this kind of item (e.g. editing a web experiment)."""
+
+    default_code = "not_supported"
+
+
+class RateLimited(DomainError):
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -1,0 +1,110 @@
+"""Variants of a flag or experiment, and their user and cohort inclusions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from flagyard.domain import rules
+from flagyard.domain.access import Principal
+from flagyard.domain.flags import Kind, Variant
+from flagyard.errors import Invalid, NotFound
+from flagyard.services.changes import load_flag, load_for_write, record_change
+from flagyard.services.clock import Clock, utc_now
+from flagyard.services.uow import IdList, UnitOfWork, UnitOfWorkFactory
+
+ListName = Literal["users", "cohorts"]
+
+
+class VariantService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+
+    # --- variants -------------------------------------------------------------------------
+
+    def list(self, principal: Principal, kind: Kind, flag_id: int) -> list[Variant]:
+        with self._uow() as uow:
+            return load_flag(uow, principal, kind, flag_id).variants
+
+    def get(self, principal: Principal, kind: Kind, flag_id: int, key: str) -> Variant:
+        with self._uow() as uow:
+            return load_flag(uow, principal, kind, flag_id).variant(key)
+
+    def create(self, principal: Principal, kind: Kind, flag_id: int, fields: Mapping[str, Any]) -> None:
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            flag = load_for_write(uow, principal, kind, flag_id)
+            flag.add_variant(
+                Variant(
+                    key=fields["key"],
+                    name=fields.get("name") or "",
+                    description=fields.get("description") or "",
+                    payload=fields.get("payload"),
+                    rollout_weight=1 if fields.get("rollout_weight") is None else fields["rollout_weight"],
+                )
+            )
+            record_change(uow, flag, principal, now)
+
+    def edit(self, principal: Principal, kind: Kind, flag_id: int, key: str,
+             changes: Mapping[str, Any]) -> None:
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            flag = load_for_write(uow, principal, kind, flag_id)
+            flag.edit_variant(key, changes)
+            record_change(uow, flag, principal, now)
+
+    def remove(self, principal: Principal, kind: Kind, flag_id: int, key: str) -> None:
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            flag = load_for_write(uow, principal, kind, flag_id)
+            flag.remove_variant(key)
+            record_change(uow, flag, principal, now)
+
+    # --- inclusions -----------------------------------------------------------------------
+
+    def inclusions(self, principal: Principal, kind: Kind, flag_id: int, key: str,
+                   which: ListName) -> list[str]:
+        with self._uow() as uow:
+            variant = load_flag(uow, principal, kind, flag_id).variant(key)
+            return _ids(uow, which).list(variant.id)
+
+    def include(self, principal: Principal, kind: Kind, flag_id: int, key: str,
+                which: ListName, values: Sequence[str]) -> None:
+        self._change_list(principal, kind, flag_id, key,
+                          lambda ids, variant_id: ids.add(variant_id, values), which)
+
+    def remove_at(self, principal: Principal, kind: Kind, flag_id: int, key: str, index: int) -> None:
+        def remove(ids: IdList, variant_id: int) -> None:
+            if not ids.remove_at(variant_id, index):
+                raise NotFound(f"no user at index {index} of variant '{key}'", code="user_not_found")
+
+        self._change_list(principal, kind, flag_id, key, remove)
+
+    def clear(self, principal: Principal, kind: Kind, flag_id: int, key: str) -> None:
+        self._change_list(principal, kind, flag_id, key, lambda ids, variant_id: ids.clear(variant_id))
+
+    def bulk_remove(self, principal: Principal, kind: Kind, flag_id: int, key: str,
+                    which: ListName, values: Sequence[str]) -> None:
+        rules.check_bulk_size(list(values), "users")
+
+        def remove(ids: IdList, variant_id: int) -> None:
+            if ids.remove(variant_id, values) == 0:
+                noun = "users" if which == "users" else "cohorts"
+                raise Invalid(f"There are no {noun} for this key: none of the given ids is included",
+                              code=f"no_such_{noun}")
+
+        self._change_list(principal, kind, flag_id, key, remove, which)
+
+    def _change_list(self, principal: Principal, kind: Kind, flag_id: int, key: str,
+                     change: Any, which: ListName = "users") -> None:
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            flag = load_for_write(uow, principal, kind, flag_id)
+            variant = flag.variant(key)
+            change(_ids(uow, which), variant.id)
+            record_change(uow, flag, principal, now)
+
+
+def _ids(uow: UnitOfWork, which: ListName) -> IdList:
+    return uow.inclusions.users if which == "users" else uow.inclusions.cohorts

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters: tables, repositories, unit of work, migrations."""

@@ -1,0 +1,167 @@
+"""Loading and saving the flag aggregate (flag row, its variants and deployment links)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flagyard.domain.flags import Flag, Kind, Variant
+from flagyard.store.tables import flag_deployments, flags, variants
+
+_SCALARS = (
+    "project_id", "kind", "key", "name", "description", "enabled", "evaluation_mode",
+    "bucketing_key", "bucketing_salt", "bucketing_unit", "rollout_percentage",
+    "target_segments", "parent_dependencies", "sticky_bucketing", "started", "start_date",
+    "end_date", "experiment_type", "deleted", "tags", "decision", "decision_reason",
+    "rolled_out_variant", "exposure_event", "delivery_method", "created_by",
+    "last_modified_by", "created_at", "last_modified_at", "version",
+)
+
+
+class FlagRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
+        query = sa.select(flags).where(flags.c.id == flag_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return self._assemble([row])[0]
+
+    def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
+        if not flag_ids:
+            return []
+        rows = self._conn.execute(sa.select(flags).where(flags.c.id.in_(flag_ids))).mappings().all()
+        return self._assemble(rows)
+
+    def page(
+        self,
+        *,
+        kind: Kind,
+        project_ids: Collection[int] | None,
+        key: str | None,
+        include_archived: bool,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Flag]:
+        """Newest first. Keyset paging on id keeps a page's cost flat at any depth."""
+        query = sa.select(flags).where(flags.c.kind == kind.value)
+        if project_ids is not None:
+            query = query.where(flags.c.project_id.in_(project_ids))
+        if key is not None:
+            query = query.where(flags.c.key == key)
+        if not include_archived:
+            query = query.where(flags.c.deleted.is_(False))
+        if before_id is not None:
+            query = query.where(flags.c.id < before_id)
+        rows = self._conn.execute(query.order_by(flags.c.id.desc()).limit(limit)).mappings().all()
+        return self._assemble(rows)
+
+    def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
+        rows = self._conn.execute(
+            sa.select(flags.c.key, flags.c.id).where(
+                flags.c.project_id == project_id, flags.c.key.in_(keys)
+            )
+        ).all()
+        return {row.key: row.id for row in rows}
+
+    def add(self, flag: Flag) -> int:
+        values = _row_values(flag)
+        flag.id = self._conn.execute(sa.insert(flags).values(**values)).inserted_primary_key[0]
+        self._save_children(flag)
+        return flag.id
+
+    def save(self, flag: Flag) -> None:
+        self._conn.execute(sa.update(flags).where(flags.c.id == flag.id).values(**_row_values(flag)))
+        self._save_children(flag)
+
+    def uses_deployment(self, deployment_id: int) -> bool:
+        """True while an unarchived flag or experiment is linked to the deployment."""
+        query = (
+            sa.select(sa.literal(1))
+            .select_from(flag_deployments.join(flags, flags.c.id == flag_deployments.c.flag_id))
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+            .limit(1)
+        )
+        return self._conn.execute(query).first() is not None
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _save_children(self, flag: Flag) -> None:
+        stored = {
+            row.id
+            for row in self._conn.execute(
+                sa.select(variants.c.id).where(variants.c.flag_id == flag.id)
+            )
+        }
+        kept = {v.id for v in flag.variants if v.id}
+        gone = stored - kept
+        if gone:
+            self._conn.execute(sa.delete(variants).where(variants.c.id.in_(gone)))
+        for position, variant in enumerate(flag.variants):
+            values = {
+                "flag_id": flag.id,
+                "position": position,
+                "key": variant.key,
+                "name": variant.name,
+                "description": variant.description,
+                "payload": variant.payload,
+                "rollout_weight": variant.rollout_weight,
+            }
+            if variant.id:
+                self._conn.execute(sa.update(variants).where(variants.c.id == variant.id).values(**values))
+            else:
+                variant.id = self._conn.execute(sa.insert(variants).values(**values)).inserted_primary_key[0]
+        self._conn.execute(sa.delete(flag_deployments).where(flag_deployments.c.flag_id == flag.id))
+        if flag.deployments:
+            self._conn.execute(
+                sa.insert(flag_deployments),
+                [
+                    {"flag_id": flag.id, "deployment_id": d, "position": i}
+                    for i, d in enumerate(flag.deployments)
+                ],
+            )
+
+    def _assemble(self, rows: Sequence[sa.RowMapping]) -> list[Flag]:
+        ids = [row["id"] for row in rows]
+        by_flag: dict[int, list[Variant]] = defaultdict(list)
+        links: dict[int, list[int]] = defaultdict(list)
+        if ids:
+            for v in self._conn.execute(
+                sa.select(variants).where(variants.c.flag_id.in_(ids)).order_by(variants.c.position)
+            ).mappings():
+                by_flag[v["flag_id"]].append(
+                    Variant(
+                        id=v["id"],
+                        key=v["key"],
+                        name=v["name"],
+                        description=v["description"],
+                        payload=v["payload"],
+                        rollout_weight=v["rollout_weight"],
+                    )
+                )
+            for link in self._conn.execute(
+                sa.select(flag_deployments)
+                .where(flag_deployments.c.flag_id.in_(ids))
+                .order_by(flag_deployments.c.position)
+            ).mappings():
+                links[link["flag_id"]].append(link["deployment_id"])
+        return [_flag_from_row(row, by_flag[row["id"]], links[row["id"]]) for row in rows]
+
+
+def _row_values(flag: Flag) -> dict[str, Any]:
+    values = {name: getattr(flag, name) for name in _SCALARS}
+    values["kind"] = flag.kind.value
+    return values
+
+
+def _flag_from_row(row: sa.RowMapping, flag_variants: list[Variant], deployment_ids: list[int]) -> Flag:
+    fields = {name: row[name] for name in _SCALARS}
+    fields["kind"] = Kind(row["kind"])
+    return Flag(id=row["id"], variants=flag_variants, deployments=deployment_ids, **fields)

@@ -1,0 +1,162 @@
+"""Table definitions: the single source for the schema and for Alembic's autogenerate."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+Timestamp = sa.DateTime(timezone=True)
+# Plain JSON, not JSONB: JSONB reorders object keys and payloads must read back as written.
+Json = sa.JSON()
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False, unique=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("project_id", "label"),
+    sqlite_autoincrement=True,
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("evaluation_mode", sa.String(16), nullable=False),
+    sa.Column("bucketing_key", sa.Text, nullable=False),
+    sa.Column("bucketing_salt", sa.Text, nullable=False),
+    sa.Column("bucketing_unit", sa.Text, nullable=False),
+    sa.Column("rollout_percentage", sa.Integer, nullable=False),
+    sa.Column("target_segments", Json, nullable=False),
+    sa.Column("parent_dependencies", Json, nullable=True),
+    sa.Column("sticky_bucketing", sa.Boolean, nullable=False),
+    sa.Column("started", sa.Boolean, nullable=False),
+    sa.Column("start_date", sa.Text, nullable=True),
+    sa.Column("end_date", sa.Text, nullable=True),
+    sa.Column("experiment_type", sa.String(32), nullable=True),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("decision", sa.String(32), nullable=True),
+    sa.Column("decision_reason", sa.Text, nullable=True),
+    sa.Column("rolled_out_variant", sa.Text, nullable=True),
+    sa.Column("exposure_event", Json, nullable=True),
+    sa.Column("delivery_method", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("last_modified_by", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    # Flags and experiments share one key namespace per project: SDKs evaluate by key.
+    sa.UniqueConstraint("project_id", "key"),
+    sa.Index("ix_flags_kind_id", "kind", "id"),
+    sqlite_autoincrement=True,
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("payload", Json, nullable=True),
+    sa.Column("rollout_weight", sa.Integer, nullable=False),
+    sa.UniqueConstraint("flag_id", "key"),
+    sqlite_autoincrement=True,
+)
+
+# Inclusions keep their order (removal is by index), so each row's id is its position.
+variant_users = sa.Table(
+    "variant_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("variant_id", sa.ForeignKey("variants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.UniqueConstraint("variant_id", "user_id"),
+    sa.Index("ix_variant_users_variant_id_id", "variant_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+variant_cohorts = sa.Table(
+    "variant_cohorts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("variant_id", sa.ForeignKey("variants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("cohort_id", sa.Text, nullable=False),
+    sa.UniqueConstraint("variant_id", "cohort_id"),
+    sqlite_autoincrement=True,
+)
+
+flag_deployments = sa.Table(
+    "flag_deployments",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("deployment_id", sa.ForeignKey("deployments.id"), primary_key=True, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("flag_config", Json, nullable=False),
+    # The guard behind "versions run 1, 2, 3 with no duplicate".
+    sa.UniqueConstraint("flag_id", "version"),
+    sqlite_autoincrement=True,
+)
+
+management_keys = sa.Table(
+    "management_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hint", sa.String(16), nullable=False),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+management_key_projects = sa.Table(
+    "management_key_projects",
+    metadata,
+    sa.Column("key_id", sa.ForeignKey("management_keys.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), primary_key=True),
+)

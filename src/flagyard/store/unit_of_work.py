@@ -1,0 +1,75 @@
+"""One transaction per use case: explicit commit, rollback by default."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from flagyard.store.db import WRITE_OPTION
+from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
+from flagyard.store.errors import translate
+from flagyard.store.flag_repository import FlagRepository
+from flagyard.store.inclusion_repository import InclusionRepository
+from flagyard.store.key_repository import KeyRepository
+from flagyard.store.version_repository import VersionRepository
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: sa.Connection | None = None
+        self._transaction: sa.RootTransaction | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        connection = self._engine.connect()
+        if self._write:
+            connection = connection.execution_options(**{WRITE_OPTION: True})
+        self._connection = connection
+        self._transaction = connection.begin()
+        self.flags = FlagRepository(connection)
+        self.inclusions = InclusionRepository(connection)
+        self.deployments = DeploymentRepository(connection)
+        self.projects = ProjectRepository(connection)
+        self.versions = VersionRepository(connection)
+        self.keys = KeyRepository(connection)
+        return self
+
+    def commit(self) -> None:
+        assert self._transaction is not None
+        try:
+            self._transaction.commit()
+        except sa_exc.DBAPIError as error:
+            self._raise_translated(error)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None and self._transaction is not None
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self._connection.close()
+        if isinstance(exc, sa_exc.DBAPIError):
+            self._raise_translated(exc)
+
+    @staticmethod
+    def _raise_translated(error: sa_exc.DBAPIError) -> None:
+        domain_error = translate(error)
+        if domain_error is None:
+            raise error
+        raise domain_error from error
+
+
+def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
+    def make(*, write: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, write=write)
+
+    return make
