@@ -1,0 +1,119 @@
+"""Run the real flagyard server and CLI as subprocesses, the way an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_database_url(tmp_dir: Path) -> str:
+    """A new empty database: SQLite in tmp_dir, or a new PostgreSQL database when
+    FLAGYARD_TEST_DATABASE_URL names a server (the suite then runs on PostgreSQL)."""
+    admin_url = os.environ.get("FLAGYARD_TEST_DATABASE_URL")
+    if not admin_url:
+        return f"sqlite:///{tmp_dir / f'flagyard-{uuid.uuid4().hex[:8]}.db'}"
+    name = f"flagyard_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return engine.url.set(database=name).render_as_string(hide_password=False)
+
+
+def cli_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGYARD_")}
+    env["FLAGYARD_DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+def run_cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "flagyard", *args],
+        env=cli_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"flagyard {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.database_url, *args, check=check)
+
+    def create_project(self, name: str = "test project") -> str:
+        return self.cli("projects", "create", "--name", name).stdout.strip()
+
+    def create_deployment(self, project_id: str, label: str | None = None, type_: str = "server") -> dict[str, str]:
+        label = label or f"deployment-{uuid.uuid4().hex[:6]}"
+        out = self.cli("deployments", "create", "--project", project_id, "--label", label, "--type", type_)
+        return json.loads(out.stdout)
+
+    def create_key(self, name: str = "tester", projects: tuple[str, ...] = (), read_only: bool = False) -> str:
+        args = ["keys", "create", "--name", name]
+        for project in projects:
+            args += ["--project", project]
+        if read_only:
+            args.append("--read-only")
+        return self.cli(*args).stdout.strip()
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not come up")
+
+
+@contextmanager
+def running_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flagyard", "serve", "--port", str(port), *extra_args],
+        env=cli_env(database_url, **(env or {})),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url, process)
+        yield Server(base_url, database_url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
