@@ -29,3 +29,56 @@ def segment(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def first_variant(kind: str) -> str:
+    """The first default variant of a new flag (`on`) or experiment (`control`)."""
+    return "on" if kind == "flags" else "control"
+
+
+def segment_for(kind: str, **overrides: Any) -> dict[str, Any]:
+    """A target segment whose weights name the kind's default variants."""
+    weights = {"on": 1} if kind == "flags" else {"control": 1, "treatment": 1}
+    return segment(rolloutWeights=weights, **overrides)
+
+
+def create_linked(api: httpx.Client, project_id: str, deployment_id: str, kind: str = "flags",
+                  **fields: Any) -> str:
+    """A flag or experiment already assigned to a deployment, so it can be enabled."""
+    return create_flag(api, project_id, kind, deployments=[deployment_id], **fields)
+
+
+def assert_error(response: httpx.Response, status: int, *words: str, code: str | None = None) -> None:
+    """The status, the error envelope and nothing else in it, and a message naming the field."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"], body
+    assert body["error"]["code"].replace("_", "").isalnum(), body
+    assert body["error"]["code"] == body["error"]["code"].lower(), body
+    for word in words:
+        assert word in body["error"]["message"], body
+    if code is not None:
+        assert body["error"]["code"] == code, body
+
+
+def assert_ok(response: httpx.Response) -> None:
+    """A sub-resource write: 200 with the literal text body OK."""
+    assert response.status_code == 200, response.text
+    assert response.text == "OK"
+
+
+def snapshot(api: httpx.Client, kind: str, item_id: str) -> dict[str, Any]:
+    """Everything a refused write must leave alone: the item, its variants' inclusions, its versions."""
+    item = api.get(f"/api/1/{kind}/{item_id}")
+    assert item.status_code == 200, item.text
+    body = item.json()
+    users = {}
+    cohorts = {}
+    for variant in body["variants"]:
+        base = f"/api/1/{kind}/{item_id}/variants/{variant['key']}"
+        users[variant["key"]] = api.get(f"{base}/users").json()
+        cohorts[variant["key"]] = api.get(f"{base}/cohorts").json()
+    versions = api.get(f"/api/1/{kind}/{item_id}/versions").json()
+    return {"item": body, "users": users, "cohorts": cohorts, "versions": versions}

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from flagyard.config import Settings
 from flagyard.domain.access import Principal
-from flagyard.errors import NotFound, Unauthenticated
+from flagyard.errors import Invalid, NotFound, Unauthenticated
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.flags import FlagService
 from flagyard.services.variants import VariantService
@@ -49,3 +49,10 @@ def path_id(raw: str, what: str) -> int:
     if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
         return int(raw)
     raise NotFound(f"{what} {raw} not found", code=f"{what.lower()}_not_found")
+
+
+def query_id(raw: str, field: str) -> int:
+    """An id given as a query filter: malformed input is the caller's mistake (400), not a miss."""
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+        return int(raw)
+    raise Invalid(f"{field} must be an id (a positive decimal number)", code="invalid_field")

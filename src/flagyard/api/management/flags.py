@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id
+from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
 from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.domain.document import flag_document
@@ -31,7 +31,7 @@ def collection_router(
         includeArchived: bool = False,
     ) -> dict[str, Any]:
         filters = FlagFilter(
-            project_id=path_id(projectId, "Project") if projectId is not None else None,
+            project_id=query_id(projectId, "projectId") if projectId is not None else None,
             key=key,
             include_archived=includeArchived,
         )
