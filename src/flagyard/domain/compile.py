@@ -15,22 +15,21 @@ from typing import Any, Literal
 
 from flagyard.domain.compile_graph import cycles, parents_first
 from flagyard.domain.compile_segments import (
+    ALL_OTHER_USERS,
+    OFF,
     Uncompilable,
     bucket_selector,
     bucketed_segment,
+    cohort_inclusion_segment,
     compile_condition,
+    dependency_segment,
     percentage,
     show,
+    sticky_segment,
     string_list,
-    user_selector,
+    user_inclusion_segment,
     weights,
 )
-
-OFF = "off"
-ALL_OTHER_USERS = "All Other Users"
-INCLUSIONS = "individual-inclusions"
-DEPENDENCIES = "flag-dependencies"
-STICKY = "sticky-bucketing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +259,7 @@ class _FlagCompiler:
         flag_weights = self._flag_weights()
         segments: list[dict[str, Any]] = []
         if parents or gate_closed:
-            segments.append(_dependency_segment(parents, gate_closed))
+            segments.append(dependency_segment(parents, gate_closed))
         segments += self._user_inclusions()
         segments += self._cohort_inclusions(unit)
         segments += self._sticky(mode)
@@ -340,35 +339,12 @@ class _FlagCompiler:
         return found
 
     def _user_inclusions(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "conditions": [
-                    [{"selector": user_selector("user_id"), "op": "is", "values": ids}],
-                    [{"selector": user_selector("device_id"), "op": "is", "values": list(ids)}],
-                ],
-                "variant": variant,
-                "metadata": {"segmentName": INCLUSIONS},
-            }
-            for variant, ids in self._inclusion_lists("user inclusions", self.item.user_inclusions)
-        ]
+        lists = self._inclusion_lists("user inclusions", self.item.user_inclusions)
+        return [user_inclusion_segment(variant, ids) for variant, ids in lists]
 
     def _cohort_inclusions(self, unit: str) -> list[dict[str, Any]]:
-        selectors = [user_selector("cohort_ids")]
-        if unit != "User":
-            selectors.append(["context", "groups", unit, "cohort_ids"])
-        return [
-            {
-                "conditions": [
-                    [{"selector": list(selector), "op": "set contains any", "values": list(ids)}]
-                    for selector in selectors
-                ],
-                "variant": variant,
-                "metadata": {"segmentName": INCLUSIONS},
-            }
-            for variant, ids in self._inclusion_lists(
-                "cohort inclusions", self.item.cohort_inclusions
-            )
-        ]
+        lists = self._inclusion_lists("cohort inclusions", self.item.cohort_inclusions)
+        return [cohort_inclusion_segment(variant, ids, unit) for variant, ids in lists]
 
     def _sticky(self, mode: str) -> list[dict[str, Any]]:
         if self.doc.get("stickyBucketing") is not True:
@@ -376,15 +352,7 @@ class _FlagCompiler:
         if mode != "remote":
             self.warn("sticky bucketing needs remote evaluation; ignored for a local flag")
             return []
-        selector = ["context", "user", "user_properties", f"[Experiment] {self.key}"]
-        return [
-            {
-                "conditions": [[{"selector": list(selector), "op": "is", "values": [variant]}]],
-                "variant": variant,
-                "metadata": {"segmentName": STICKY},
-            }
-            for variant in self.variant_keys
-        ]
+        return [sticky_segment(self.key, variant) for variant in self.variant_keys]
 
     def _target_segment(
         self,
@@ -424,21 +392,6 @@ class _FlagCompiler:
             percent=percentage(raw.get("percentage", 0), f"{where}.percentage"),
             weighted=seg_weights,
         )
-
-
-def _dependency_segment(
-    parents: list[tuple[str, list[str]]], gate_closed: bool
-) -> dict[str, Any]:
-    """Off unless every parent served an allowed variant; always off when a parent is missing."""
-    segment: dict[str, Any] = {}
-    if not gate_closed:
-        segment["conditions"] = [
-            [{"selector": ["result", key, "key"], "op": "is not", "values": list(allowed)}]
-            for key, allowed in parents
-        ]
-    segment["variant"] = OFF
-    segment["metadata"] = {"segmentName": DEPENDENCIES}
-    return segment
 
 
 __all__ = ["CompileInput", "CompileResult", "CompileWarning", "compile_flags"]

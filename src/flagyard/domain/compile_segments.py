@@ -10,6 +10,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+OFF = "off"
+ALL_OTHER_USERS = "All Other Users"
+INCLUSIONS = "individual-inclusions"
+DEPENDENCIES = "flag-dependencies"
+STICKY = "sticky-bucketing"
+
 # The distribution space: a hash `h` is bucketed on `h // 100`, which lies in [0, 42949673).
 DISTRIBUTION_END = 42949673
 
@@ -132,7 +138,7 @@ def _condition_selector(condition: Mapping[str, Any], where: str) -> list[str]:
     prop = condition.get("prop")
     if not isinstance(prop, str) or not prop:
         raise Uncompilable(f"{where}.prop must be a non-empty string")
-    name = prop[3:] if prop.startswith("gp:") else prop
+    name = prop.removeprefix("gp:")
     if not name:
         raise Uncompilable(f"{where}.prop names no property")
     group_type = condition.get("group_type", condition.get("groupType"))
@@ -251,3 +257,55 @@ def bucketed_segment(
         segment["variant"] = "off"
     segment["metadata"] = {"segmentName": name}
     return segment
+
+
+def dependency_segment(
+    parents: Sequence[tuple[str, list[str]]], gate_closed: bool
+) -> dict[str, Any]:
+    """Off unless every parent served an allowed variant; always off when a parent is missing."""
+    segment: dict[str, Any] = {}
+    if not gate_closed:
+        segment["conditions"] = [
+            [{"selector": ["result", key, "key"], "op": "is not", "values": list(allowed)}]
+            for key, allowed in parents
+        ]
+    segment["variant"] = OFF
+    segment["metadata"] = {"segmentName": DEPENDENCIES}
+    return segment
+
+
+def user_inclusion_segment(variant: str, ids: list[str]) -> dict[str, Any]:
+    """`variant` for a user whose user id or device id is listed."""
+    return {
+        "conditions": [
+            [{"selector": user_selector("user_id"), "op": "is", "values": list(ids)}],
+            [{"selector": user_selector("device_id"), "op": "is", "values": list(ids)}],
+        ],
+        "variant": variant,
+        "metadata": {"segmentName": INCLUSIONS},
+    }
+
+
+def cohort_inclusion_segment(variant: str, ids: list[str], unit: str) -> dict[str, Any]:
+    """`variant` for a user (or, with a group bucketing unit, a group) in a listed cohort."""
+    selectors = [user_selector("cohort_ids")]
+    if unit != "User":
+        selectors.append(["context", "groups", unit, "cohort_ids"])
+    return {
+        "conditions": [
+            [{"selector": selector, "op": "set contains any", "values": list(ids)}]
+            for selector in selectors
+        ],
+        "variant": variant,
+        "metadata": {"segmentName": INCLUSIONS},
+    }
+
+
+def sticky_segment(flag_key: str, variant: str) -> dict[str, Any]:
+    """`variant` for a user whose `[Experiment] <flag key>` user property names it."""
+    selector = ["context", "user", "user_properties", f"[Experiment] {flag_key}"]
+    return {
+        "conditions": [[{"selector": selector, "op": "is", "values": [variant]}]],
+        "variant": variant,
+        "metadata": {"segmentName": STICKY},
+    }

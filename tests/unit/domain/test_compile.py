@@ -59,7 +59,8 @@ def _flag(**changes: Any) -> CompileInput:
 
 def _sdk_flags(result: CompileResult) -> list[EvaluationFlag]:
     flags: list[EvaluationFlag] = EvaluationFlag.schema().load(result.flags, many=True)
-    return topological_sort({flag.key: flag for flag in flags})
+    ordered: list[EvaluationFlag] = topological_sort({flag.key: flag for flag in flags})
+    return ordered
 
 
 def _evaluate(result: CompileResult, user: User) -> dict[str, Any]:
@@ -259,7 +260,10 @@ def test_compile_flags__child_of_parent_with_disallowed_variant__gets_off() -> N
 def test_compile_flags__child_of_parent_with_allowed_variant__is_evaluated() -> None:
     # Given
     parent = _flag(
-        id="1", key="parent", variants=[{"key": "on"}], rolloutPercentage=100,
+        id="1",
+        key="parent",
+        variants=[{"key": "on"}],
+        rolloutPercentage=100,
         rolloutWeights={"on": 1},
     )
     child = _flag(
@@ -280,9 +284,7 @@ def test_compile_flags__child_of_parent_with_allowed_variant__is_evaluated() -> 
 
 def test_compile_flags__parent_missing__child_served_always_off_with_warning() -> None:
     # Given
-    child = _flag(
-        key="child", rolloutPercentage=100, parentDependencies={"flags": {"42": ["on"]}}
-    )
+    child = _flag(key="child", rolloutPercentage=100, parentDependencies={"flags": {"42": ["on"]}})
 
     # When
     result = compile_flags([child])

@@ -15,21 +15,46 @@ from hypothesis import strategies as st
 from flagyard.domain.compile import CompileInput, compile_flags
 
 VARIANT_KEYS = ["control", "treatment", "on", "slot-1", "b_2"]
-PROPS = ["country", "city", "version", "platform", "cohort_ids", "user_id", "gp:plan", "plan",
-         "gp:tags", "gp:age"]
+PROPS = [
+    "country",
+    "city",
+    "version",
+    "platform",
+    "cohort_ids",
+    "user_id",
+    "gp:plan",
+    "plan",
+    "gp:tags",
+    "gp:age",
+]
 OPS = [
-    "is", "is not", "contains", "does not contain", "less", "less or equal", "greater",
-    "greater or equal", "set is", "set is not", "set contains", "set does not contain",
-    "glob match", "glob does not match", "set contains any", "set does not contain any",
-    "version less", "version less or equal", "version greater", "version greater or equal",
-    "regex match", "regex does not match",
+    "is",
+    "is not",
+    "contains",
+    "does not contain",
+    "less",
+    "less or equal",
+    "greater",
+    "greater or equal",
+    "set is",
+    "set is not",
+    "set contains",
+    "set does not contain",
+    "glob match",
+    "glob does not match",
+    "set contains any",
+    "set does not contain any",
+    "version less",
+    "version less or equal",
+    "version greater",
+    "version greater or equal",
+    "regex match",
+    "regex does not match",
 ]
 SAMPLE_VALUES = ["(none)", "US", "1.2.3", "*a?", "acme", "true"]
 BUCKETING_KEYS = ["amplitude_id", "user_id", "device_id", "account"]
 UNITS = ["User", "User", "org name"]
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 texts = st.text(max_size=12)
 json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | texts
@@ -133,7 +158,10 @@ def users(draw: st.DrawFn) -> User:
 def _evaluate_all(flags_json: list[dict[str, Any]], user: User) -> dict[str, Any]:
     flags = EvaluationFlag.schema().load(flags_json, many=True)
     ordered = topological_sort({flag.key: flag for flag in flags})
-    return EvaluationEngine().evaluate(user_to_evaluation_context(user), ordered)
+    variants: dict[str, Any] = EvaluationEngine().evaluate(
+        user_to_evaluation_context(user), ordered
+    )
+    return variants
 
 
 @SETTINGS
@@ -173,9 +201,21 @@ def test_compile_flags__generated_documents__disabled_and_archived_never_served(
 
 
 FIELDS = [
-    "id", "key", "enabled", "deleted", "evaluationMode", "bucketingKey", "bucketingSalt",
-    "bucketingUnit", "variants", "rolloutPercentage", "rolloutWeights", "targetSegments",
-    "parentDependencies", "stickyBucketing", "version",
+    "id",
+    "key",
+    "enabled",
+    "deleted",
+    "evaluationMode",
+    "bucketingKey",
+    "bucketingSalt",
+    "bucketingUnit",
+    "variants",
+    "rolloutPercentage",
+    "rolloutWeights",
+    "targetSegments",
+    "parentDependencies",
+    "stickyBucketing",
+    "version",
 ]
 
 

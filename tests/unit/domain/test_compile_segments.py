@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -110,7 +111,7 @@ def test_distributions__any_weights__ranges_tile_the_space_in_proportion(
         return
     assert result[0]["range"][0] == 0
     assert result[-1]["range"][1] == DISTRIBUTION_END
-    for before, after in zip(result, result[1:], strict=False):
+    for before, after in itertools.pairwise(result):
         assert before["range"][1] == after["range"][0]
     for d in result:
         weight = dict(pairs)[d["variant"]]
