@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api.deps import Services
+from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
@@ -19,6 +20,7 @@ from flagyard.api.schemas.flags import (
 from flagyard.config import Settings
 from flagyard.domain.flags import Kind
 from flagyard.services.deployments import DeploymentService
+from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
 from flagyard.services.keys import KeyService
 from flagyard.services.variants import VariantService
@@ -32,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     migrate.prepare(engine, allow_upgrade=settings.migrate)
-    uow = unit_of_work_factory(engine)
+    evaluation_uow = unit_of_work_factory(engine)
+    evaluation = EvaluationService(evaluation_uow)
+    uow = unit_of_work_factory(engine, on_commit=evaluation.invalidate)
     keys = KeyService(uow)
 
     app = FastAPI(
@@ -42,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.evaluation = evaluation
     app.state.services = Services(
         flags=FlagService(uow),
         variants=VariantService(uow),
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(beta.deployments_router)
     app.include_router(versions.router)
+    app.include_router(sdk_routes.router)
 
     @app.get("/health", tags=["Operations"], summary="Liveness")
     def health() -> dict[str, str]:

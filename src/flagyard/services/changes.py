@@ -39,6 +39,7 @@ def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: dateti
     flag.last_modified_at = now
     flag.last_modified_by = principal.name
     uow.flags.save(flag)
+    uow.projects.bump_revision(flag.project_id)
     uow.versions.add(
         Version(
             flag_id=flag.id,

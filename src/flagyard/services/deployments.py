@@ -29,6 +29,7 @@ class DeploymentService:
             if uow.projects.get(project_id) is None:
                 raise NotFound(f"project {project_id} not found", code="project_not_found")
             uow.deployments.add(deployment)
+            uow.projects.bump_revision(project_id)
             uow.commit()
         return deployment
 
@@ -60,6 +61,7 @@ class DeploymentService:
             if "archive" in changes:
                 deployment.deleted = bool(changes["archive"])
             uow.deployments.save(deployment)
+            uow.projects.bump_revision(deployment.project_id)
             uow.commit()
         return deployment
 

@@ -73,6 +73,22 @@ class DeploymentRepository:
 class ProjectRepository:
     def __init__(self, connection: sa.Connection) -> None:
         self._conn = connection
+        self.touched: set[int] = set()
+
+    def bump_revision(self, project_id: int) -> None:
+        """Mark that the project's served flags may have changed (see tables.projects)."""
+        self._conn.execute(
+            sa.update(projects)
+            .where(projects.c.id == project_id)
+            .values(revision=projects.c.revision + 1)
+        )
+        self.touched.add(project_id)
+
+    def revision(self, project_id: int) -> int:
+        value = self._conn.execute(
+            sa.select(projects.c.revision).where(projects.c.id == project_id)
+        ).scalar()
+        return int(value or 0)
 
     def get(self, project_id: int) -> Project | None:
         row = self._conn.execute(sa.select(projects).where(projects.c.id == project_id)).mappings().first()

@@ -81,6 +81,16 @@ class FlagRepository:
         self._conn.execute(sa.update(flags).where(flags.c.id == flag.id).values(**_row_values(flag)))
         self._save_children(flag)
 
+    def linked_to(self, deployment_id: int) -> list[Flag]:
+        """Unarchived flags and experiments linked to the deployment (what it serves)."""
+        query = (
+            sa.select(flags)
+            .join(flag_deployments, flag_deployments.c.flag_id == flags.c.id)
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+            .order_by(flags.c.id)
+        )
+        return self._assemble(self._conn.execute(query).mappings().all())
+
     def uses_deployment(self, deployment_id: int) -> bool:
         """True while an unarchived flag or experiment is linked to the deployment."""
         query = (

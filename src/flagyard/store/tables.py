@@ -24,6 +24,9 @@ projects = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Bumped in the same transaction as every change to the project's flags or deployments;
+    # evaluation caches compare it to know when to recompile.
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
     sqlite_autoincrement=True,
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -17,10 +18,15 @@ from flagyard.store.key_repository import KeyRepository
 from flagyard.store.version_repository import VersionRepository
 
 
+CommitListener = Callable[[Iterable[int]], None]
+
+
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    def __init__(self, engine: Engine, *, write: bool = False,
+                 on_commit: CommitListener | None = None) -> None:
         self._engine = engine
         self._write = write
+        self._on_commit = on_commit
         self._connection: sa.Connection | None = None
         self._transaction: sa.RootTransaction | None = None
 
@@ -44,6 +50,9 @@ class SqlUnitOfWork:
             self._transaction.commit()
         except sa_exc.DBAPIError as error:
             self._raise_translated(error)
+        if self._on_commit is not None and self.projects.touched:
+            # Tell this process's caches at once; other processes see the revision change.
+            self._on_commit(frozenset(self.projects.touched))
 
     def __exit__(
         self,
@@ -68,8 +77,8 @@ class SqlUnitOfWork:
         raise domain_error from error
 
 
-def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
+def unit_of_work_factory(engine: Engine, on_commit: CommitListener | None = None):  # type: ignore[no-untyped-def]
     def make(*, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, write=write)
+        return SqlUnitOfWork(engine, write=write, on_commit=on_commit)
 
     return make

@@ -1,0 +1,1 @@
+"""SDK endpoints: what Amplitude's Experiment SDKs call, authenticated by a deployment key."""

@@ -1,0 +1,132 @@
+"""/sdk/v2/flags, /sdk/v2/vardata, /v1/vardata and /sdk/stream/v1/flags."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from flagyard.api.evaluation.wire import (
+    decode_base64_json,
+    deployment_key,
+    flag_keys_header,
+    parse_json,
+    user_object,
+)
+from flagyard.errors import DomainError
+from flagyard.services.evaluation import EvaluationService
+from flagyard.services.snapshots import FlagsBody, Snapshot
+
+router = APIRouter(tags=["SDK"])
+
+KEEP_ALIVE_SECONDS = 15.0
+STREAM_POLL_SECONDS = 0.2
+
+
+def _service(request: Request) -> EvaluationService:
+    return request.app.state.evaluation  # type: ignore[no-any-return]
+
+
+async def _snapshot(request: Request) -> Snapshot:
+    key = deployment_key(request)
+    service = _service(request)
+    return service.cached(key) or await to_thread.run_sync(service.refresh, key)
+
+
+def _flags_body(snapshot: Snapshot, request: Request) -> FlagsBody:
+    remote = request.query_params.get("eval_mode") == "remote"
+    return snapshot.everything if remote else snapshot.local
+
+
+@router.get("/sdk/v2/flags", summary="Flag configs for local evaluation")
+async def flags(request: Request) -> Response:
+    body = _flags_body(await _snapshot(request), request)
+    headers = {"ETag": body.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == body.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body.body, media_type="application/json", headers=headers)
+
+
+@router.post("/sdk/v2/vardata", summary="Remote evaluation; the user is the body")
+async def vardata_post(request: Request) -> JSONResponse:
+    snapshot = await _snapshot(request)
+    user = user_object(parse_json(await request.body(), "request body"), "request body")
+    return JSONResponse(_service(request).evaluate(snapshot, user, flag_keys_header(request)))
+
+
+@router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
+async def vardata_get(request: Request) -> JSONResponse:
+    snapshot = await _snapshot(request)
+    raw = request.headers.get("x-amp-exp-user")
+    user = user_object(decode_base64_json(raw, "X-Amp-Exp-User"), "X-Amp-Exp-User") if raw else {}
+    return JSONResponse(_service(request).evaluate(snapshot, user, flag_keys_header(request)))
+
+
+@router.api_route("/v1/vardata", methods=["GET", "POST"], summary="REST evaluation API")
+async def vardata_rest(request: Request) -> JSONResponse:
+    snapshot = await _snapshot(request)
+    fields: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        fields.update(user_object(parse_json(await request.body(), "request body"), "request body"))
+    context = fields.get("context") or {}
+    if isinstance(context, str):
+        context = parse_json(context.encode(), "context")
+    user = dict(user_object(context, "context"))
+    for name in ("user_id", "device_id"):
+        if fields.get(name):
+            user[name] = fields[name]
+    keys = fields.get("flag_keys") or fields.get("flag_key")
+    if isinstance(keys, str):
+        keys = [k for k in keys.split(",") if k]
+    results = _service(request).evaluate(snapshot, user, keys or None)
+    # The v1 form leaves out default variants, as Amplitude's does.
+    return JSONResponse({
+        key: _v1_variant(variant)
+        for key, variant in results.items()
+        if not variant.get("metadata", {}).get("default")
+    })
+
+
+def _v1_variant(variant: dict[str, Any]) -> dict[str, Any]:
+    out = {k: variant[k] for k in ("key", "value", "payload") if k in variant}
+    experiment_key = variant.get("metadata", {}).get("experimentKey")
+    if experiment_key:
+        out["expKey"] = experiment_key
+    return out
+
+
+@router.get("/sdk/stream/v1/flags", summary="Server-sent events: the flag array on every change")
+async def stream(request: Request) -> StreamingResponse:
+    first = await _snapshot(request)
+    key = deployment_key(request)
+    service = _service(request)
+
+    async def events() -> AsyncIterator[bytes]:
+        sent = _flags_body(first, request)
+        yield b"data: " + sent.body + b"\n\n"
+        last_event = time.monotonic()
+        while not await request.is_disconnected():
+            await anyio.sleep(STREAM_POLL_SECONDS)
+            try:
+                snapshot = service.cached(key) or await to_thread.run_sync(service.refresh, key)
+            except DomainError:
+                return  # the key was revoked or its deployment archived
+            current = _flags_body(snapshot, request)
+            if current.etag != sent.etag:
+                sent = current
+                yield b"data: " + sent.body + b"\n\n"
+                last_event = time.monotonic()
+            elif time.monotonic() - last_event >= KEEP_ALIVE_SECONDS:
+                yield b"data:  \n\n"  # a keep-alive: data of a single space
+                last_event = time.monotonic()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+
