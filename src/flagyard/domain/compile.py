@@ -318,8 +318,8 @@ class _FlagCompiler:
     def _selector(self, bucketing_key: Any, unit: str, mode: str) -> list[str]:
         if not isinstance(bucketing_key, str) or not bucketing_key:
             bucketing_key = "amplitude_id"
-        if bucketing_key == "amplitude_id" and mode == "local" and unit == "User":
-            self.warn("local evaluation has no amplitude_id; bucketing by device_id instead")
+        if bucketing_key == "amplitude_id" and unit == "User":
+            # flagyard keeps no identity graph to resolve Amplitude IDs; see ADR 0100.
             bucketing_key = "device_id"
         return bucket_selector(bucketing_key, unit)
 

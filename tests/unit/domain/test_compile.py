@@ -402,10 +402,11 @@ def test_compile_flags__group_bucketing_unit__buckets_on_group_name() -> None:
     assert no_group["checkout-redesign"] == "off"
 
 
-def test_compile_flags__local_flag_bucketed_by_amplitude_id__buckets_by_device_id() -> None:
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_compile_flags__flag_bucketed_by_amplitude_id__buckets_by_device_id(mode: str) -> None:
     # Given
     result = compile_flags(
-        [_flag(evaluationMode="local", bucketingKey="amplitude_id", rolloutPercentage=100)]
+        [_flag(evaluationMode=mode, bucketingKey="amplitude_id", rolloutPercentage=100)]
     )
 
     # When
@@ -413,7 +414,7 @@ def test_compile_flags__local_flag_bucketed_by_amplitude_id__buckets_by_device_i
 
     # Then
     assert variants["checkout-redesign"] in {"control", "treatment"}
-    assert len(result.warnings) == 1
+    assert result.warnings == []
 
 
 def test_compile_flags__weights_name_unknown_variant__served_off_with_warning() -> None:
