@@ -1,0 +1,260 @@
+"""Authentication and authorization on every management route of both generations.
+
+The routes are read from the running server's OpenAPI document, so a route added later is
+checked too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import assert_error, create_flag, snapshot, unique_key
+from tests.support.server import Server
+
+MANAGEMENT = re.compile(r"^/(api/1/|flags/|experiments/|deployments/)")
+WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+
+
+@pytest.fixture(scope="module")
+def routes(server: Server) -> list[tuple[str, str]]:
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    found = [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        if MANAGEMENT.match(path)
+        for method in operations
+        if method.upper() in {"GET", *WRITE_METHODS}
+    ]
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> dict[str, str]:
+    """Real items in the main project for every path parameter."""
+    flag = create_flag(api, project_id, "flags", deployments=[deployment["id"]])
+    experiment = create_flag(api, project_id, "experiments", deployments=[deployment["id"]])
+    for kind, item_id, variant in (("flags", flag, "on"), ("experiments", experiment, "control")):
+        api.post(f"/api/1/{kind}/{item_id}/variants/{variant}/users", json={"inclusions": ["u1", "u2"]})
+    return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id}
+
+
+def _fill(path: str, targets: dict[str, str]) -> str:
+    kind = "flags" if "/flags" in path else "experiments" if "/experiments" in path else "deployments"
+    values = {
+        "id": targets[kind],
+        "variantKey": "on" if kind == "flags" else "control",
+        "userIndex": "0",
+        "versionId": "1",
+        "deploymentId": targets["deployments"],
+    }
+    filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    assert "{" not in filled, path
+    return filled
+
+
+# A valid body for each kind of write, so a refusal can only come from the key, never the input.
+BODIES: list[tuple[str, str, Any]] = [
+    ("PATCH", r"/(flags|experiments)/[^/]+$", {"name": "changed"}),
+    ("POST", r"/variants$", {"key": "added"}),
+    ("PATCH", r"/variants/[^/]+$", {"name": "changed"}),
+    ("POST", r"/(users|cohorts)$", {"inclusions": ["added"]}),
+    ("DELETE", r"/bulk-delete-(users|cohorts)$", {"users": ["u1"]}),
+    ("POST", r"/rollout-weights$", {"rolloutWeights": {"control": 2}}),
+    ("PATCH", r"/deployments/[^/]+$", {"label": "changed"}),
+]
+
+
+def _body(method: str, path: str, targets: dict[str, str]) -> Any:
+    if method == "POST" and path.endswith("/deployments"):
+        if path.startswith("/api/1/deployments"):
+            return {"projectId": targets["project"], "label": unique_key("label")}
+        return {"deployments": [targets["deployments"]]}
+    if method == "POST" and re.search(r"^/api/1/(flags|experiments)$|/new$", path):
+        return {"projectId": targets["project"], "key": unique_key()}
+    for body_method, pattern, body in BODIES:
+        if method == body_method and re.search(pattern, path):
+            return body
+    return {} if method in WRITE_METHODS else None
+
+
+def _call(client: httpx.Client, method: str, path: str, targets: dict[str, str]) -> httpx.Response:
+    return client.request(method, path, json=_body(method, path, targets))
+
+
+def _state(api: httpx.Client, targets: dict[str, str]) -> dict[str, Any]:
+    return {
+        "flag": snapshot(api, "flags", targets["flags"]),
+        "experiment": snapshot(api, "experiments", targets["experiments"]),
+        "deployments": api.get("/api/1/deployments").json(),
+        "versions": api.get("/api/1/versions", params={"limit": 5}).json(),
+    }
+
+
+def test_routes__enumerated_from_the_server__cover_both_generations(routes: list[tuple[str, str]]) -> None:
+    # Then
+    assert len(routes) >= 60
+    for expected in [
+        ("GET", "/api/1/flags"), ("POST", "/api/1/experiments"), ("PATCH", "/api/1/deployments/{id}"),
+        ("GET", "/api/1/versions"), ("POST", "/flags/new"), ("GET", "/experiments/list"),
+        ("POST", "/experiments/{id}/rollout-weights"), ("GET", "/deployments/list"),
+        ("DELETE", "/flags/{id}/variants/{variantKey}/bulk-delete-users"),
+    ]:
+        assert expected in routes
+
+
+def test_every_route__no_key__is_401(anonymous: httpx.Client, routes: list[tuple[str, str]], targets: dict[str, str]) -> None:
+    # When
+    answers = {(m, p): _call(anonymous, m, _fill(p, targets), targets) for m, p in routes}
+    # Then
+    wrong = {route: r.status_code for route, r in answers.items() if r.status_code != 401}
+    assert wrong == {}
+    for response in answers.values():
+        assert_error(response, 401)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer fy_not-a-real-key", "Bearer", "Basic YWRtaW46YWRtaW4=", "fy_no_scheme", "bearer x"],
+)
+def test_every_route__unknown_or_malformed_key__is_401(
+    make_client, routes: list[tuple[str, str]], targets: dict[str, str], header: str  # type: ignore[no-untyped-def]
+) -> None:
+    # Given
+    client = make_client(None)
+    client.headers["Authorization"] = header
+    # When
+    wrong = {(m, p): r.status_code for m, p in routes
+             if (r := _call(client, m, _fill(p, targets), targets)).status_code != 401}
+    # Then
+    assert wrong == {}
+
+
+def test_every_route__deployment_key__is_401(
+    make_client, routes: list[tuple[str, str]], targets: dict[str, str], deployment: dict[str, str]  # type: ignore[no-untyped-def]
+) -> None:
+    # Given
+    sdk_style = make_client(None)
+    sdk_style.headers["Authorization"] = f"Api-Key {deployment['key']}"
+    as_bearer = make_client(deployment["key"])
+    # When
+    wrong = {(m, p, c): r.status_code for m, p in routes for c, client in (("api-key", sdk_style), ("bearer", as_bearer))
+             if (r := _call(client, m, _fill(p, targets), targets)).status_code != 401}
+    # Then
+    assert wrong == {}
+
+
+def test_every_route__revoked_key__is_401(
+    server: Server, make_client, api: httpx.Client, routes: list[tuple[str, str]], targets: dict[str, str]  # type: ignore[no-untyped-def]
+) -> None:
+    # Given
+    key = server.create_key("soon-revoked@example.com")
+    client = make_client(key)
+    assert client.get("/api/1/flags", params={"limit": 1}).status_code == 200
+    server.cli("keys", "revoke", key)
+    before = _state(api, targets)
+    # When
+    answers = {(m, p): _call(client, m, _fill(p, targets), targets) for m, p in routes}
+    # Then
+    assert {route: r.status_code for route, r in answers.items() if r.status_code != 401} == {}
+    assert_error(answers[("GET", "/api/1/flags")], 401, "revoked")
+    assert _state(api, targets) == before
+
+
+def test_every_write_route__read_only_key__is_403_and_changes_nothing(
+    api: httpx.Client, read_only_api: httpx.Client, routes: list[tuple[str, str]], targets: dict[str, str]
+) -> None:
+    # Given
+    before = _state(api, targets)
+    writes = [(m, p) for m, p in routes if m in WRITE_METHODS]
+    # When
+    answers = {(m, p): _call(read_only_api, m, _fill(p, targets), targets) for m, p in writes}
+    # Then
+    assert {route: r.status_code for route, r in answers.items() if r.status_code != 403} == {}
+    for response in answers.values():
+        assert_error(response, 403, "read-only")
+    assert _state(api, targets) == before
+
+
+def test_every_read_route__read_only_key__is_200(
+    read_only_api: httpx.Client, routes: list[tuple[str, str]], targets: dict[str, str]
+) -> None:
+    # When
+    wrong = {(m, p): r.text for m, p in routes if m == "GET"
+             if (r := _call(read_only_api, m, _fill(p, targets), targets)).status_code != 200}
+    # Then
+    assert wrong == {}
+
+
+def test_every_item_route__key_of_another_project__is_403_and_changes_nothing(
+    api: httpx.Client, other_project_api: httpx.Client, routes: list[tuple[str, str]], targets: dict[str, str]
+) -> None:
+    # Given
+    before = _state(api, targets)
+    item_routes = [(m, p) for m, p in routes if "{id}" in p]
+    # When
+    answers = {(m, p): _call(other_project_api, m, _fill(p, targets), targets) for m, p in item_routes}
+    # Then
+    assert {route: r.status_code for route, r in answers.items() if r.status_code != 403} == {}
+    assert _state(api, targets) == before
+
+
+@pytest.mark.parametrize("path", ["/api/1/flags", "/api/1/experiments", "/flags/new", "/experiments/new"])
+def test_create__key_of_another_project__is_403(
+    api: httpx.Client, other_project_api: httpx.Client, project_id: str, path: str
+) -> None:
+    # Given
+    key = unique_key()
+    # When
+    response = other_project_api.post(path, json={"projectId": project_id, "key": key})
+    # Then
+    assert_error(response, 403, project_id)
+    assert api.get("/api/1/flags", params={"key": key}).json()["flags"] == []
+    assert api.get("/api/1/experiments", params={"key": key}).json()["experiments"] == []
+
+
+def test_create_deployment__key_of_another_project__is_403(
+    api: httpx.Client, other_project_api: httpx.Client, project_id: str
+) -> None:
+    # Given
+    before = api.get("/api/1/deployments").json()
+    # When
+    response = other_project_api.post("/api/1/deployments", json={"projectId": project_id, "label": unique_key()})
+    # Then
+    assert_error(response, 403, project_id)
+    assert api.get("/api/1/deployments").json() == before
+
+
+@pytest.mark.parametrize("kind", ["flags", "experiments"])
+def test_list__key_of_another_project__sees_only_its_project_and_403_on_a_foreign_filter(
+    api: httpx.Client, other_project_api: httpx.Client, project_id: str, other_project_id: str, kind: str
+) -> None:
+    # Given
+    create_flag(api, project_id, kind)
+    create_flag(other_project_api, other_project_id, kind)
+    # When
+    listed = other_project_api.get(f"/api/1/{kind}").json()[kind]
+    foreign = other_project_api.get(f"/api/1/{kind}", params={"projectId": project_id})
+    # Then
+    assert listed and {i["projectId"] for i in listed} == {other_project_id}
+    assert_error(foreign, 403, project_id)
+
+
+def test_read_only_key__reads_flags__like_the_admin(
+    api: httpx.Client, read_only_api: httpx.Client, targets: dict[str, str]
+) -> None:
+    # When
+    response = read_only_api.get(f"/api/1/flags/{targets['flags']}")
+    # Then
+    assert response.status_code == 200
+    assert response.json() == api.get(f"/api/1/flags/{targets['flags']}").json()
+
+
+def test_health__needs_no_key(anonymous: httpx.Client) -> None:
+    # When
+    response = anonymous.get("/health")
+    # Then
+    assert response.status_code == 200
