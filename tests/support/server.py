@@ -117,3 +117,4 @@ def running_server(database_url: str, *extra_args: str, env: dict[str, str] | No
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()

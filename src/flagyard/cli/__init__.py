@@ -66,7 +66,9 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     uvicorn.run("flagyard.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False)
+                workers=workers, log_level="info", access_log=False,
+                # Open SDK streams would otherwise hold a shutdown forever.
+                timeout_graceful_shutdown=3)
 
 
 @projects_app.command("create")
