@@ -1,0 +1,98 @@
+"""Requests per second of remote evaluation (`POST /sdk/v2/vardata`) against a real server.
+
+Starts `flagyard serve --workers 2` on a fresh SQLite file, creates 1 and then 50 enabled
+flags with segments and a split, and drives the endpoint from client processes that each
+keep one connection alive (like the SDKs do).
+
+    .venv/bin/python benchmarks/vardata_throughput.py [--seconds 5] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.server import run_cli, running_server  # noqa: E402
+
+
+def make_flags(base_url: str, key: str, project: str, deployment: str, start: int, count: int) -> None:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+        for i in range(start, start + count):
+            body = {
+                "projectId": project, "key": f"bench-{i}", "deployments": [deployment],
+                "bucketingKey": "device_id", "rolloutPercentage": 50,
+                "variants": [{"key": "control"}, {"key": "treatment", "payload": {"n": i}}],
+                "targetSegments": [{
+                    "name": "pros",
+                    "conditions": [{"type": "property", "prop": "gp:plan", "op": "is", "values": ["pro"]},
+                                   {"type": "property", "prop": "country", "op": "is not", "values": ["FR"]}],
+                    "percentage": 100, "rolloutWeights": {"treatment": 1},
+                }],
+            }
+            flag_id = api.post("/api/1/flags", json=body).json()["id"]
+            api.patch(f"/api/1/flags/{flag_id}", json={"enabled": True}).raise_for_status()
+
+
+def client_loop(port: int, deployment_key: str, seconds: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Api-Key {deployment_key}", "Content-Type": "application/json"}
+    done = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        user = {"user_id": f"u{done}", "device_id": f"d{done}", "country": "DE",
+                "user_properties": {"plan": "pro" if done % 3 else "free"}}
+        conn.request("POST", "/sdk/v2/vardata?v=0", body=json.dumps(user), headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        done += 1
+    out.put(done)
+
+
+def measure(port: int, deployment_key: str, seconds: float, clients: int) -> float:
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    procs = [multiprocessing.Process(target=client_loop, args=(port, deployment_key, seconds, queue))
+             for _ in range(clients)]
+    started = time.monotonic()
+    for proc in procs:
+        proc.start()
+    total = sum(queue.get() for _ in procs)
+    for proc in procs:
+        proc.join()
+    return total / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        project = run_cli(url, "projects", "create", "--name", "bench").stdout.strip()
+        deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
+                                        "--label", "bench").stdout)
+        key = run_cli(url, "keys", "create", "--name", "bench").stdout.strip()
+        with running_server(url, "--workers", "2") as server:
+            port = int(server.base_url.rsplit(":", 1)[1])
+            make_flags(server.base_url, key, project, deployment["id"], 0, 1)
+            one = measure(port, deployment["key"], args.seconds, args.clients)
+            make_flags(server.base_url, key, project, deployment["id"], 1, 49)
+            time.sleep(1)  # let both workers notice the new revision
+            fifty = measure(port, deployment["key"], args.seconds, args.clients)
+    print(f"POST /sdk/v2/vardata, 2 server workers, {args.clients} keep-alive clients, {args.seconds:.0f} s each")
+    print(f"  1 flag:   {one:8.0f} requests/s")
+    print(f"  50 flags: {fifty:8.0f} requests/s  ({fifty * 50:.0f} flag evaluations/s)")
+
+
+if __name__ == "__main__":
+    main()
