@@ -14,7 +14,9 @@ from tests.support.server import Server, fresh_database_url, running_server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database_url = fresh_database_url(tmp_path_factory.mktemp("db"))
-    with running_server(database_url) as running:
+    # The shared server has no rate limit: the suite sends hundreds of requests a second with
+    # one key. tests/api/test_rate_limit.py runs a server with a limit of its own.
+    with running_server(database_url, env={"FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}) as running:
         yield running
 
 

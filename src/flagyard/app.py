@@ -10,7 +10,10 @@ from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
+from flagyard.api import operations
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
+from flagyard.api.observability import Metrics, RequestObservability
+from flagyard.api.ratelimit import RateLimitMiddleware
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
     ExperimentPatchIn,
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.evaluation = evaluation
+    app.state.metrics = metrics = Metrics()
     app.state.services = Services(
         flags=FlagService(uow),
         variants=VariantService(uow),
@@ -69,12 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router)
     app.include_router(sdk_routes.router)
 
-    @app.get("/health", tags=["Operations"], summary="Liveness")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(operations.router)
 
+    # Listed innermost first: observe → body limit → authenticate → rate-limit → route.
+    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=metrics)
     return app
 
 

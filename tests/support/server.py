@@ -99,13 +99,15 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: floa
 
 
 @contextmanager
-def running_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None,
+                   log_path: Path | None = None) -> Iterator[Server]:
     port = free_port()
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "flagyard", "serve", "--port", str(port), *extra_args],
         env=cli_env(database_url, **(env or {})),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -118,3 +120,5 @@ def running_server(database_url: str, *extra_args: str, env: dict[str, str] | No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()

@@ -94,6 +94,7 @@ def _as_json(scope: Scope) -> Scope:
     application/x-www-form-urlencoded by default, and Amplitude reads such bodies as JSON."""
     headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
     original = dict(scope["headers"]).get(b"content-type", b"")
-    if b"json" in original:
-        return scope
-    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+    if b"json" not in original:
+        # In place, so outer middleware sees the scope routing fills in (the route template).
+        scope["headers"] = [*headers, (b"content-type", b"application/json")]
+    return scope

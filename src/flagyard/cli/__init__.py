@@ -5,9 +5,10 @@ Scripts depend on the exact output of the create commands: the new id or key alo
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,9 +67,21 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     uvicorn.run("flagyard.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False,
+                workers=workers, log_level="info", access_log=False, log_config=_log_config(),
                 # Open SDK streams would otherwise hold a shutdown forever.
                 timeout_graceful_shutdown=3)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus flagyard's request log as one JSON object per line."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["plain"] = {"format": "%(message)s"}
+    config["handlers"]["requests"] = {"class": "logging.StreamHandler", "formatter": "plain",
+                                      "stream": "ext://sys.stderr"}
+    config["loggers"]["flagyard"] = {"handlers": ["requests"], "level": "INFO", "propagate": False}
+    return config
 
 
 @projects_app.command("create")

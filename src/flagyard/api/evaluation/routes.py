@@ -52,11 +52,18 @@ async def flags(request: Request) -> Response:
     return Response(body.body, media_type="application/json", headers=headers)
 
 
+def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
+              flag_keys: list[str] | None) -> dict[str, dict[str, Any]]:
+    results = _service(request).evaluate(snapshot, user, flag_keys)
+    request.app.state.metrics.evaluations.labels(str(snapshot.deployment.id)).inc(len(results))
+    return results
+
+
 @router.post("/sdk/v2/vardata", summary="Remote evaluation; the user is the body")
 async def vardata_post(request: Request) -> JSONResponse:
     snapshot = await _snapshot(request)
     user = user_object(parse_json(await request.body(), "request body"), "request body")
-    return JSONResponse(_service(request).evaluate(snapshot, user, flag_keys_header(request)))
+    return JSONResponse(_evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
@@ -64,7 +71,7 @@ async def vardata_get(request: Request) -> JSONResponse:
     snapshot = await _snapshot(request)
     raw = request.headers.get("x-amp-exp-user")
     user = user_object(decode_base64_json(raw, "X-Amp-Exp-User"), "X-Amp-Exp-User") if raw else {}
-    return JSONResponse(_service(request).evaluate(snapshot, user, flag_keys_header(request)))
+    return JSONResponse(_evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.api_route("/v1/vardata", methods=["GET", "POST"], summary="REST evaluation API")
@@ -83,7 +90,7 @@ async def vardata_rest(request: Request) -> JSONResponse:
     keys = fields.get("flag_keys") or fields.get("flag_key")
     if isinstance(keys, str):
         keys = [k for k in keys.split(",") if k]
-    results = _service(request).evaluate(snapshot, user, keys or None)
+    results = _evaluate(request, snapshot, user, keys or None)
     # The v1 form leaves out default variants, as Amplitude's does.
     return JSONResponse({
         key: _v1_variant(variant)

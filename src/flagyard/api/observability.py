@@ -1,0 +1,86 @@
+"""Request ids, one structured log line per request, and Prometheus metrics.
+
+Logs never carry keys: only the management key's id and name when one was resolved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("flagyard.requests")
+
+_ID_IN_PATH = re.compile(r"(?<!^/api)/\d+(?=/|$)")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("flagyard_http_requests", "HTTP requests served",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("flagyard_http_request_duration_seconds", "Time to answer a request",
+                                 ["method", "route"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.evaluations = Counter("flagyard_flag_evaluations", "Flags evaluated for remote evaluation",
+                                   ["deployment"], registry=self.registry)
+
+
+def route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path:
+        return str(path)
+    # Unmatched (404) or answered before routing (401, 413): keep the label set small.
+    return _ID_IN_PATH.sub("/{id}", scope.get("path", ""))[:100] if scope.get("path", "").startswith(
+        ("/api/1/", "/sdk/", "/v1/")) else "other"
+
+
+class RequestObservability:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = incoming if incoming.isprintable() and incoming else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_label(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], route).observe(elapsed)
+            principal = scope.get("state", {}).get("principal")
+            entry: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            }
+            if principal is not None:
+                entry["key_id"] = principal.key_id
+                entry["key_name"] = principal.name
+            log.info(json.dumps(entry))

@@ -1,0 +1,38 @@
+"""/health, /ready and /metrics: for load balancers and Prometheus. No key needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from flagyard.store import migrate
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Readiness: the database answers and its schema is current")
+def ready(request: Request) -> JSONResponse:
+    engine = request.app.state.engine
+    body: dict[str, Any]
+    try:
+        current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    except Exception as error:  # any driver error means "not ready", never a 500
+        body = {"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"}
+        return JSONResponse(body, status_code=503)
+    if current != head:
+        body = {"status": "unavailable", "reason": f"schema at {current}, needs {head}"}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", "schema": head})
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process")
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,89 @@
+"""Health, readiness, metrics, request ids, request logs and the per-key rate limit."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import Server, fresh_database_url, run_cli, running_server
+
+
+def test_health_and_ready__running_server__answer_without_a_key(server: Server) -> None:
+    # When
+    health = httpx.get(f"{server.base_url}/health")
+    ready = httpx.get(f"{server.base_url}/ready")
+    # Then
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_request_id__given_by_client__is_echoed(api: httpx.Client) -> None:
+    # When
+    response = api.get("/api/1/flags", headers={"X-Request-Id": "trace-123"})
+    # Then
+    assert response.headers["x-request-id"] == "trace-123"
+    assert len(api.get("/api/1/flags").headers["x-request-id"]) == 32
+
+
+def test_metrics__after_requests__counts_them_by_route_template(
+    api: httpx.Client, server: Server, project_id: str
+) -> None:
+    # Given
+    flag_id = api.post("/api/1/flags", json={"projectId": project_id, "key": f"metrics-{time.time_ns()}"}).json()["id"]
+    api.get(f"/api/1/flags/{flag_id}")
+    # When
+    text = httpx.get(f"{server.base_url}/metrics").text
+    # Then
+    assert 'flagyard_http_requests_total{method="GET",route="/api/1/flags/{id}",status="200"}' in text
+    assert "flagyard_http_request_duration_seconds_bucket" in text
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, Path]]:
+    tmp = tmp_path_factory.mktemp("limited")
+    url = fresh_database_url(tmp)
+    key = run_cli(url, "keys", "create", "--name", "limited-user").stdout.strip()
+    log = tmp / "server.log"
+    with running_server(url, env={"FLAGYARD_RATE_LIMIT_PER_SECOND": "5"}, log_path=log) as server:
+        yield server, key, log
+
+
+def test_rate_limit__burst_over_the_limit__429_with_retry_after_then_recovers(
+    limited: tuple[Server, str, Path],
+) -> None:
+    # Given a key limited to 5 requests per second
+    server, key, _ = limited
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+        # When
+        statuses = [api.get("/api/1/flags") for _ in range(12)]
+        # Then
+        refused = [r for r in statuses if r.status_code == 429]
+        assert refused, [r.status_code for r in statuses]
+        assert int(refused[0].headers["retry-after"]) >= 1
+        assert refused[0].json()["error"]["code"] == "rate_limited"
+        time.sleep(int(refused[0].headers["retry-after"]))
+        assert api.get("/api/1/flags").status_code == 200
+
+
+def test_request_log__management_request__one_json_line_with_key_id_never_the_key(
+    limited: tuple[Server, str, Path],
+) -> None:
+    # Given
+    server, key, log = limited
+    time.sleep(1.2)  # a fresh token bucket
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+        request_id = api.get("/api/1/deployments").headers["x-request-id"]
+    # When
+    time.sleep(0.2)
+    text = log.read_text()
+    # Then
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    mine = [e for e in entries if e["request_id"] == request_id]
+    assert mine and mine[0]["path"] == "/api/1/deployments" and mine[0]["status"] == 200
+    assert mine[0]["key_name"] == "limited-user"
+    assert key not in text
