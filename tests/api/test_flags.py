@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from tests.factories import (
     snapshot,
     unique_key,
 )
-from tests.support.server import Server
+from tests.support.server import Server, fresh_database_url, running_server
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -40,7 +41,9 @@ def _list(api: httpx.Client, kind: str, **params: Any) -> list[dict[str, Any]]:
 # --- create and get ----------------------------------------------------------------------------
 
 
-def test_create__minimal_body__answers_id_and_url_only(api: httpx.Client, project_id: str, kind: str) -> None:
+def test_create__minimal_body__answers_id_and_url_only(
+    server: Server, api: httpx.Client, project_id: str, kind: str
+) -> None:
     # Given
     body = {"projectId": project_id, "key": unique_key()}
     # When
@@ -50,7 +53,7 @@ def test_create__minimal_body__answers_id_and_url_only(api: httpx.Client, projec
     created = response.json()
     assert set(created) == {"id", "url"}
     assert isinstance(created["id"], str) and created["id"].isdigit()
-    assert created["url"].startswith("http")
+    assert created["url"].startswith(server.base_url + "/")
     assert created["url"].endswith(f"/{created['id']}")
 
 
@@ -246,6 +249,30 @@ def test_create__bad_field__is_400_naming_it(
     assert_error(response, 400, named)
     if "key" in body:
         assert _list(api, "flags", key=body["key"]) == []
+
+
+def test_create__duplicate_variant_keys__is_400_naming_the_second(api: httpx.Client, project_id: str, kind: str) -> None:
+    # Given
+    body = {"projectId": project_id, "key": unique_key(), "variants": [{"key": "a"}, {"key": "b"}, {"key": "a"}]}
+    # When
+    response = api.post(f"/api/1/{kind}", json=body)
+    # Then
+    assert_error(response, 400, "variants[2].key")
+    assert _list(api, kind, key=body["key"]) == []
+
+
+def test_create__url__points_under_the_public_base_url(tmp_path: Path) -> None:
+    # Given
+    database_url = fresh_database_url(tmp_path)
+    with running_server(database_url, env={"FLAGYARD_PUBLIC_URL": "https://flags.example.com/"}) as server:
+        project_id = server.create_project()
+        key = server.create_key()
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+            # When
+            created = api.post("/api/1/experiments", json={"projectId": project_id, "key": "k"}).json()
+    # Then
+    assert created["url"].startswith("https://flags.example.com/")
+    assert created["url"].endswith(f"/{created['id']}")
 
 
 def test_create__variant_key_off__is_400_naming_the_variant(api: httpx.Client, project_id: str) -> None:

@@ -72,6 +72,10 @@ def new_flag(
     given = fields.get("variants")
     if given:
         for index, spec in enumerate(given):
+            if spec["key"] in flag.variant_keys:
+                # A repeated key inside one request body is bad input, not a clash with stored data.
+                raise Invalid(f"variants[{index}].key '{spec['key']}' is used by an earlier variant",
+                              code="duplicate_variant")
             flag.add_variant(
                 Variant(
                     key=spec["key"],
