@@ -6,11 +6,11 @@ from fastapi import FastAPI
 
 from flagyard import __version__
 from flagyard.api import errors as api_errors
+from flagyard.api import operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
-from flagyard.api import operations
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
 from flagyard.api.ratelimit import RateLimitMiddleware
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Amplitude Experiment compatible Management API and SDK endpoints.",
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
     app.state.evaluation = evaluation
     app.state.metrics = metrics = Metrics()
     app.state.services = Services(

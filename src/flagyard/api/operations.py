@@ -8,8 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from flagyard.store import migrate
-
 router = APIRouter(tags=["Operations"])
 
 
@@ -20,10 +18,9 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Readiness: the database answers and its schema is current")
 def ready(request: Request) -> JSONResponse:
-    engine = request.app.state.engine
     body: dict[str, Any]
     try:
-        current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+        current, head = request.app.state.schema_revisions()
     except Exception as error:  # any driver error means "not ready", never a 500
         body = {"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"}
         return JSONResponse(body, status_code=503)

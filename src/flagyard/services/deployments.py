@@ -52,12 +52,12 @@ class DeploymentService:
             deployment = _visible(uow, principal, deployment_id)
             if "label" in changes:
                 deployment.label = check_label(changes["label"])
-            if changes.get("archive") is True and not deployment.deleted:
-                if uow.flags.uses_deployment(deployment.id):
-                    raise Invalid(
-                        "Cannot have unarchived flags or experiments using this deployment",
-                        code="deployment_in_use",
-                    )
+            archiving = changes.get("archive") is True and not deployment.deleted
+            if archiving and uow.flags.uses_deployment(deployment.id):
+                raise Invalid(
+                    "Cannot have unarchived flags or experiments using this deployment",
+                    code="deployment_in_use",
+                )
             if "archive" in changes:
                 deployment.deleted = bool(changes["archive"])
             uow.deployments.save(deployment)

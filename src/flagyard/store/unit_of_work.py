@@ -17,7 +17,6 @@ from flagyard.store.inclusion_repository import InclusionRepository
 from flagyard.store.key_repository import KeyRepository
 from flagyard.store.version_repository import VersionRepository
 
-
 CommitListener = Callable[[Iterable[int]], None]
 
 

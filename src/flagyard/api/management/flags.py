@@ -1,10 +1,9 @@
 """/api/1/flags and /api/1/experiments: list, create, get, edit."""
 
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter
 
 from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
 from flagyard.api.pagination import envelope, page_request
