@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from flagyard import __version__
 from flagyard.api import errors as api_errors
-from flagyard.api import operations
+from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         versions=VersionService(uow),
     )
     api_errors.install(app)
+    openapi.install(app)
 
     for kind, plural, create_in, patch_in in (
         (Kind.FLAG, "flags", FlagCreateIn, FlagPatchIn),

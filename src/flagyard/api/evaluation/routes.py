@@ -74,8 +74,17 @@ async def vardata_get(request: Request) -> JSONResponse:
     return JSONResponse(_evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
-@router.api_route("/v1/vardata", methods=["GET", "POST"], summary="REST evaluation API")
-async def vardata_rest(request: Request) -> JSONResponse:
+@router.get("/v1/vardata", summary="REST evaluation API; the user in the query")
+async def vardata_rest_get(request: Request) -> JSONResponse:
+    return await _vardata_rest(request)
+
+
+@router.post("/v1/vardata", summary="REST evaluation API; the user in the body or the query")
+async def vardata_rest_post(request: Request) -> JSONResponse:
+    return await _vardata_rest(request)
+
+
+async def _vardata_rest(request: Request) -> JSONResponse:
     snapshot = await _snapshot(request)
     fields: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":

@@ -14,6 +14,15 @@ from flagyard.api.deps import PrincipalDep, ServicesDep, path_id
 from flagyard.api.management.responses import ok
 from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.flags import RolloutWeightsIn, _CreateBase, _PatchBase
+from flagyard.api.schemas.responses import (
+    MANAGEMENT_ERRORS,
+    OK_TEXT_RESPONSE,
+    DeploymentListOut,
+    ExperimentListOut,
+    FlagListOut,
+    FlagOut,
+    documented,
+)
 from flagyard.domain.deployments import deployment_document
 from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Kind
@@ -22,43 +31,45 @@ from flagyard.services.flags import FlagFilter
 
 def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],
                 patch_in: type[_PatchBase]) -> APIRouter:
-    router = APIRouter(prefix=f"/{plural}", tags=[f"{plural.title()} (beta)"])
+    router = APIRouter(prefix=f"/{plural}", tags=[f"{plural.title()} (beta)"], responses=MANAGEMENT_ERRORS)
+    list_out = FlagListOut if kind is Kind.FLAG else ExperimentListOut
     label = kind.label
 
-    @router.get("/list", summary=f"List {plural}, newest first")
+    @router.get("/list", summary=f"List {plural}, newest first", **documented(list_out))
     def list_items(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
                    cursor: str | None = None) -> dict[str, Any]:
         page = services.flags.list(principal, kind, FlagFilter(), page_request(limit, cursor))
         return envelope(plural, page, flag_document)
 
-    @router.post("/new", summary=f"Create a {kind.value}")
+    @router.post("/new", summary=f"Create a {kind.value}", **documented(FlagOut))
     def create(body: create_in, principal: PrincipalDep,  # type: ignore[valid-type]
                services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.create(principal, kind, body.fields()))
 
-    @router.get("/{id}", summary=f"Get a {kind.value}")
+    @router.get("/{id}", summary=f"Get a {kind.value}", **documented(FlagOut))
     def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.get(principal, kind, path_id(id, label)))
 
-    @router.patch("/{id}", summary=f"Edit a {kind.value}")
+    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.edit(principal, kind, path_id(id, label), body.edits()))
 
     if kind is Kind.EXPERIMENT:
 
-        @router.post("/{id}/activate", response_class=PlainTextResponse, summary="Activate")
+        @router.post("/{id}/activate", response_class=PlainTextResponse, summary="Activate", responses=OK_TEXT_RESPONSE)
         def activate(id: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
             services.flags.set_enabled(principal, kind, path_id(id, label), True)
             return ok()
 
-        @router.post("/{id}/deactivate", response_class=PlainTextResponse, summary="Deactivate")
+        @router.post("/{id}/deactivate", response_class=PlainTextResponse, summary="Deactivate", responses=OK_TEXT_RESPONSE)
         def deactivate(id: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
             services.flags.set_enabled(principal, kind, path_id(id, label), False)
             return ok()
 
         @router.post("/{id}/rollout-weights", response_class=PlainTextResponse,
-                     summary="Replace the rollout weights of the variants")
+                     summary="Replace the rollout weights of the variants",
+                     responses=OK_TEXT_RESPONSE)
         def rollout_weights(id: str, body: RolloutWeightsIn, principal: PrincipalDep,
                             services: ServicesDep) -> PlainTextResponse:
             services.flags.set_rollout_weights(principal, kind, path_id(id, label), body.rollout_weights)
@@ -67,10 +78,12 @@ def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],
     return router
 
 
-deployments_router = APIRouter(prefix="/deployments", tags=["Deployments (beta)"])
+deployments_router = APIRouter(prefix="/deployments", tags=["Deployments (beta)"],
+                               responses=MANAGEMENT_ERRORS)
 
 
-@deployments_router.get("/list", summary="List deployments, newest first")
+@deployments_router.get("/list", summary="List deployments, newest first",
+                        **documented(DeploymentListOut))
 def list_deployments(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
                      cursor: str | None = None) -> dict[str, Any]:
     page = services.deployments.list(principal, page_request(limit, cursor))

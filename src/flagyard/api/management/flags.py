@@ -8,6 +8,14 @@ from fastapi import APIRouter
 from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
 from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
+from flagyard.api.schemas.responses import (
+    MANAGEMENT_ERRORS,
+    CreatedOut,
+    ExperimentListOut,
+    FlagListOut,
+    FlagOut,
+    documented,
+)
 from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Kind
 from flagyard.services.flags import FlagFilter
@@ -16,10 +24,11 @@ from flagyard.services.flags import FlagFilter
 def collection_router(
     kind: Kind, plural: str, create_in: type[_CreateBase], patch_in: type[_PatchBase]
 ) -> APIRouter:
-    router = APIRouter(prefix=f"/api/1/{plural}", tags=[plural.title()])
+    router = APIRouter(prefix=f"/api/1/{plural}", tags=[plural.title()], responses=MANAGEMENT_ERRORS)
+    list_out = FlagListOut if kind is Kind.FLAG else ExperimentListOut
     label = kind.label
 
-    @router.get("", summary=f"List {plural}, newest first")
+    @router.get("", summary=f"List {plural}, newest first", **documented(list_out))
     def list_items(
         principal: PrincipalDep,
         services: ServicesDep,
@@ -37,17 +46,17 @@ def collection_router(
         page = services.flags.list(principal, kind, filters, page_request(limit, cursor))
         return envelope(plural, page, flag_document)
 
-    @router.post("", summary=f"Create a {kind.value}")
+    @router.post("", summary=f"Create a {kind.value}", **documented(CreatedOut))
     def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
                settings: SettingsDep) -> dict[str, str]:
         flag = services.flags.create(principal, kind, body.fields())
         return {"id": str(flag.id), "url": f"{settings.base_url()}/api/1/{plural}/{flag.id}"}
 
-    @router.get("/{id}", summary=f"Get a {kind.value}")
+    @router.get("/{id}", summary=f"Get a {kind.value}", **documented(FlagOut))
     def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.get(principal, kind, path_id(id, label)))
 
-    @router.patch("/{id}", summary=f"Edit a {kind.value}")
+    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
         flag = services.flags.edit(principal, kind, path_id(id, label), body.edits())

@@ -19,6 +19,14 @@ from flagyard.api.schemas.flags import (
     VariantIn,
     VariantPatchIn,
 )
+from flagyard.api.schemas.responses import (
+    MANAGEMENT_ERRORS,
+    OK_TEXT_RESPONSE,
+    DeploymentOut,
+    VariantOut,
+    VersionOut,
+    documented,
+)
 from flagyard.domain.deployments import deployment_document
 from flagyard.domain.document import variant_document
 from flagyard.domain.flags import Kind
@@ -27,7 +35,7 @@ from flagyard.errors import Invalid
 
 
 def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=[tag])
+    router = APIRouter(prefix=prefix, tags=[tag], responses=MANAGEMENT_ERRORS)
     label = kind.label
 
     def fid(raw: str) -> int:
@@ -35,37 +43,40 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
 
     # --- versions --------------------------------------------------------------------------
 
-    @router.get("/{id}/versions", summary=f"List versions of a {kind.value}")
+    @router.get("/{id}/versions", summary=f"List versions of a {kind.value}",
+                **documented(list[VersionOut]))
     def list_versions(id: str, principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
         return [version_document(v) for v in services.versions.for_flag(principal, kind, fid(id))]
 
-    @router.get("/{id}/versions/{versionId}", summary=f"Get one version of a {kind.value}")
+    @router.get("/{id}/versions/{versionId}", summary=f"Get one version of a {kind.value}",
+                **documented(VersionOut))
     def get_version(id: str, versionId: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         number = path_id(versionId, "Version")
         return version_document(services.versions.get(principal, kind, fid(id), number))
 
     # --- variants --------------------------------------------------------------------------
 
-    @router.get("/{id}/variants", summary=f"List variants of a {kind.value}")
+    @router.get("/{id}/variants", summary=f"List variants of a {kind.value}",
+                **documented(list[VariantOut]))
     def list_variants(id: str, principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
         return [variant_document(v) for v in services.variants.list(principal, kind, fid(id))]
 
-    @router.get("/{id}/variants/{variantKey}", summary="Get a variant")
+    @router.get("/{id}/variants/{variantKey}", summary="Get a variant", **documented(VariantOut))
     def get_variant(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         return variant_document(services.variants.get(principal, kind, fid(id), variantKey))
 
-    @router.post("/{id}/variants", response_class=PlainTextResponse, summary="Create a variant")
+    @router.post("/{id}/variants", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Create a variant")
     def create_variant(id: str, body: VariantIn, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
         services.variants.create(principal, kind, fid(id), body.model_dump())
         return ok()
 
-    @router.patch("/{id}/variants/{variantKey}", response_class=PlainTextResponse, summary="Edit a variant")
+    @router.patch("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Edit a variant")
     def edit_variant(id: str, variantKey: str, body: VariantPatchIn, principal: PrincipalDep,
                      services: ServicesDep) -> PlainTextResponse:
         services.variants.edit(principal, kind, fid(id), variantKey, body.changes())
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}", response_class=PlainTextResponse, summary="Remove a variant")
+    @router.delete("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Remove a variant")
     def remove_variant(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
         services.variants.remove(principal, kind, fid(id), variantKey)
         return ok()
@@ -76,14 +87,14 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
     def list_users(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> list[str]:
         return services.variants.inclusions(principal, kind, fid(id), variantKey, "users")
 
-    @router.post("/{id}/variants/{variantKey}/users", response_class=PlainTextResponse,
+    @router.post("/{id}/variants/{variantKey}/users", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                  summary="Include users or devices in a variant")
     def add_users(id: str, variantKey: str, body: InclusionsIn, principal: PrincipalDep,
                   services: ServicesDep) -> PlainTextResponse:
         services.variants.include(principal, kind, fid(id), variantKey, "users", body.inclusions)
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}/users/{userIndex}", response_class=PlainTextResponse,
+    @router.delete("/{id}/variants/{variantKey}/users/{userIndex}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                    summary="Remove the included user at a zero-based index")
     def remove_user(id: str, variantKey: str, userIndex: str, principal: PrincipalDep,
                     services: ServicesDep) -> PlainTextResponse:
@@ -92,14 +103,14 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
         services.variants.remove_at(principal, kind, fid(id), variantKey, int(userIndex))
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}/users", response_class=PlainTextResponse,
+    @router.delete("/{id}/variants/{variantKey}/users", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                    summary="Remove every included user of a variant")
     def remove_all_users(id: str, variantKey: str, principal: PrincipalDep,
                          services: ServicesDep) -> PlainTextResponse:
         services.variants.clear(principal, kind, fid(id), variantKey)
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}/bulk-delete-users", response_class=PlainTextResponse,
+    @router.delete("/{id}/variants/{variantKey}/bulk-delete-users", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                    summary="Remove up to 100 included users by id")
     def bulk_remove_users(id: str, variantKey: str, body: BulkRemoveIn, principal: PrincipalDep,
                           services: ServicesDep) -> PlainTextResponse:
@@ -112,14 +123,14 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
     def list_cohorts(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> list[str]:
         return services.variants.inclusions(principal, kind, fid(id), variantKey, "cohorts")
 
-    @router.post("/{id}/variants/{variantKey}/cohorts", response_class=PlainTextResponse,
+    @router.post("/{id}/variants/{variantKey}/cohorts", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                  summary="Include cohorts in a variant")
     def add_cohorts(id: str, variantKey: str, body: InclusionsIn, principal: PrincipalDep,
                     services: ServicesDep) -> PlainTextResponse:
         services.variants.include(principal, kind, fid(id), variantKey, "cohorts", body.inclusions)
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}/bulk-delete-cohorts", response_class=PlainTextResponse,
+    @router.delete("/{id}/variants/{variantKey}/bulk-delete-cohorts", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                    summary="Remove up to 100 included cohorts by id")
     def bulk_remove_cohorts(id: str, variantKey: str, body: BulkRemoveIn, principal: PrincipalDep,
                             services: ServicesDep) -> PlainTextResponse:
@@ -128,17 +139,18 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
 
     # --- deployments -----------------------------------------------------------------------
 
-    @router.get("/{id}/deployments", summary=f"List the deployments of a {kind.value}")
+    @router.get("/{id}/deployments", summary=f"List the deployments of a {kind.value}",
+                **documented(list[DeploymentOut]))
     def list_deployments(id: str, principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
         return [deployment_document(d) for d in services.deployments.for_flag(principal, kind, fid(id))]
 
-    @router.post("/{id}/deployments", response_class=PlainTextResponse, summary="Add deployments")
+    @router.post("/{id}/deployments", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Add deployments")
     def add_deployments(id: str, body: DeploymentLinksIn, principal: PrincipalDep,
                         services: ServicesDep) -> PlainTextResponse:
         services.deployments.link(principal, kind, fid(id), body.deployments)
         return ok()
 
-    @router.delete("/{id}/deployments/{deploymentId}", response_class=PlainTextResponse,
+    @router.delete("/{id}/deployments/{deploymentId}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
                    summary="Remove a deployment")
     def remove_deployment(id: str, deploymentId: str, principal: PrincipalDep,
                           services: ServicesDep) -> PlainTextResponse:

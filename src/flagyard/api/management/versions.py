@@ -9,14 +9,16 @@ from fastapi import APIRouter
 
 from flagyard.api.deps import PrincipalDep, ServicesDep
 from flagyard.api.pagination import envelope, page_request
+from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, VersionListOut, documented
 from flagyard.domain.versions import version_document
 from flagyard.errors import Invalid
 from flagyard.services.versions import TimeWindow
 
-router = APIRouter(prefix="/api/1/versions", tags=["Versions"])
+router = APIRouter(prefix="/api/1/versions", tags=["Versions"], responses=MANAGEMENT_ERRORS)
 
 
-@router.get("", summary="List versions of every flag and experiment, newest first")
+@router.get("", summary="List versions of every flag and experiment, newest first",
+            **documented(VersionListOut))
 def list_versions(principal: PrincipalDep, services: ServicesDep, start: str | None = None,
                   end: str | None = None, limit: int | None = None,
                   cursor: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Response shapes, for the OpenAPI document only: routes return the domain's documents as
+they are, and the schemathesis run in the test suite checks them against these models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Out):
+    code: str = Field(description="Stable snake_case code, e.g. invalid_field")
+    message: str = Field(description="A sentence naming the field at fault")
+
+
+class ErrorOut(_Out):
+    error: ErrorDetail
+
+
+class VariantOut(_Out):
+    key: str
+    name: str
+    description: str
+    payload: Any = None
+    rolloutWeight: int
+
+
+class ConditionOut(_Out):
+    type: Literal["property"]
+    prop: str
+    op: str
+    values: list[str]
+
+
+class TargetSegmentOut(_Out):
+    name: str
+    conditions: list[ConditionOut]
+    percentage: int
+    bucketingKey: str | None = None
+    rolloutWeights: dict[str, int]
+
+
+class ParentDependenciesOut(_Out):
+    flags: dict[str, list[str]]
+    operator: str
+
+
+class ExposureFilterOut(_Out):
+    group_type: str | None = None
+    subprop_key: str | None
+    subprop_op: str
+    subprop_type: str
+    subprop_value: list[str]
+
+
+class ExposureEventOut(_Out):
+    event_type: str
+    filters: list[ExposureFilterOut]
+
+
+class FlagOut(_Out):
+    """A flag or an experiment (experiment-only fields are null on flags)."""
+
+    id: str
+    projectId: str
+    deployments: list[str]
+    key: str
+    name: str
+    description: str
+    enabled: bool
+    evaluationMode: Literal["remote", "local"]
+    bucketingKey: str
+    bucketingSalt: str
+    bucketingUnit: str
+    variants: list[VariantOut]
+    rolledOutVariant: str | None
+    rolloutPercentage: int
+    rolloutWeights: dict[str, int]
+    targetSegments: list[TargetSegmentOut]
+    parentDependencies: ParentDependenciesOut | None
+    stickyBucketing: bool
+    state: Literal["planning", "running", "stopped", "decision-made", "archived"] | None
+    startDate: str | None
+    endDate: str | None
+    experimentType: str | None
+    deleted: bool
+    tags: list[str]
+    createdBy: str
+    lastModifiedBy: str
+    createdAt: str
+    lastModifiedAt: str
+    decision: Literal["rollout", "rollback", "continue-running"] | None
+    decisionReason: str | None
+    exposureEvent: ExposureEventOut | None
+    deliveryMethod: Literal["feature", "web"]
+    version: int
+
+
+class FlagListOut(_Out):
+    flags: list[FlagOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
+class ExperimentListOut(_Out):
+    experiments: list[FlagOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
+class CreatedOut(_Out):
+    id: str
+    url: str
+
+
+class DeploymentOut(_Out):
+    id: str
+    projectId: str
+    label: str
+    key: str
+    type: Literal["server", "client"]
+    deleted: bool
+
+
+class DeploymentListOut(_Out):
+    deployments: list[DeploymentOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
+class DeploymentCreatedOut(_Out):
+    id: str
+
+
+class VersionOut(_Out):
+    version: int
+    createdAt: str
+    createdBy: str
+    flagConfig: FlagOut
+
+
+class VersionListOut(_Out):
+    versions: list[VersionOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
+OK_TEXT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Done: the literal text OK",
+        "content": {"text/plain": {"schema": {"type": "string", "enum": ["OK"]}}},
+    }
+}
+
+_ERROR_STATUSES = {
+    400: "Input is missing or invalid; the message names the field",
+    401: "Missing, unknown or revoked key",
+    403: "The key may not see this project, or is read-only and this is a write",
+    404: "No such flag, experiment, variant, deployment or version",
+    409: "The key is already used in the project",
+    413: "The body is larger than the server accepts",
+    429: "Over the per-key rate limit; see Retry-After",
+}
+
+def documented(model: Any) -> dict[str, Any]:
+    """Route options that document a 200 body without re-validating it at run time."""
+    return {"response_model": None, "responses": {200: {"model": model, "description": "OK"}}}
+
+
+MANAGEMENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
+}
