@@ -1,0 +1,52 @@
+"""Per-flag evaluation plan: what each segment tests and which result it yields.
+
+Results are prepared per (segment, variant) with the metadata already merged
+(flag, then segment, then variant; later keys win), so evaluation only copies them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .bucketing import Picker
+from .conditions import Matcher
+
+if TYPE_CHECKING:
+    from .model import Flag
+
+Outcome = tuple["str | None", Any, Any, dict[str, Any]]
+"""(variant key, value, payload, merged metadata)."""
+
+
+class SegmentPlan(NamedTuple):
+    # None: the segment matches everyone. Else OR over groups, AND within a group.
+    groups: tuple[tuple[Matcher, ...], ...] | None
+    # None: no bucket, the segment's own variant applies.
+    picker: Picker | None
+    # Variant key -> outcome, for every variant of the flag.
+    outcomes: dict[str, Outcome]
+    # Outcome of the segment's own variant (None when it names no known variant).
+    fallback: Outcome | None
+
+
+def build_plan(flag: Flag) -> tuple[SegmentPlan, ...]:
+    plans = []
+    for segment in flag.segments:
+        base: dict[str, Any] = {}
+        if flag.metadata:
+            base.update(flag.metadata)
+        if segment.metadata:
+            base.update(segment.metadata)
+        outcomes: dict[str, Outcome] = {}
+        for name, variant in flag.variants.items():
+            merged = dict(base)
+            if variant.metadata:
+                merged.update(variant.metadata)
+            outcomes[name] = (variant.key, variant.value, variant.payload, merged)
+        groups = None
+        if segment.conditions:
+            groups = tuple(tuple(c.matcher for c in group) for group in segment.conditions)
+        picker = segment.bucket.picker if segment.bucket is not None else None
+        fallback = outcomes.get(segment.variant) if segment.variant is not None else None
+        plans.append(SegmentPlan(groups, picker, outcomes, fallback))
+    return tuple(plans)
