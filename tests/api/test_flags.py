@@ -66,7 +66,7 @@ def test_create__then_get__shows_every_field_with_defaults(
     # When
     body = api.get(f"/api/1/{kind}/{item_id}").json()
     # Then
-    assert OBJECT_FIELDS <= set(body)
+    assert set(body) >= OBJECT_FIELDS
     assert body["id"] == item_id
     assert body["projectId"] == project_id
     assert body["key"] == key

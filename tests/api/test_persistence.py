@@ -45,11 +45,13 @@ def test_restart__same_database__serves_everything_written_before(tmp_path: Path
             assert api.patch(f"/api/1/flags/{ids['archived']}", json={"archive": True}).status_code == 200
             before = _everything(api, ids)
     # When
-    with running_server(database_url) as second:
-        with httpx.Client(base_url=second.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
-            after = _everything(api, ids)
-            newer = create_flag(api, project_id, "flags")
-            next_version = api.patch(f"/api/1/flags/{ids['flag']}", json={"name": "after restart"}).json()["version"]
+    with (
+        running_server(database_url) as second,
+        httpx.Client(base_url=second.base_url, headers={"Authorization": f"Bearer {key}"}) as api,
+    ):
+        after = _everything(api, ids)
+        newer = create_flag(api, project_id, "flags")
+        next_version = api.patch(f"/api/1/flags/{ids['flag']}", json={"name": "after restart"}).json()["version"]
     # Then
     assert after == before
     assert int(newer) > max(int(i) for i in ids.values())

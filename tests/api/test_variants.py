@@ -7,7 +7,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import assert_error, assert_ok, create_flag, first_variant, segment_for, snapshot
+from tests.factories import (
+    assert_error,
+    assert_ok,
+    create_flag,
+    first_variant,
+    segment_for,
+    snapshot,
+)
 
 
 def test_list_variants__new_item__is_a_bare_array_of_defaults(

@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import assert_error, assert_ok, create_flag, first_variant, segment_for, unique_key
+from tests.factories import (
+    assert_error,
+    assert_ok,
+    create_flag,
+    first_variant,
+    segment_for,
+    unique_key,
+)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
