@@ -26,8 +26,14 @@ def install(app: FastAPI) -> None:
         }
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
+                responses = operation.get("responses", {})
                 # Validation errors answer 400 with the error body, never 422.
-                operation.get("responses", {}).pop("422", None)
+                responses.pop("422", None)
+                for status, response in responses.items():
+                    # Routes answering text OK still answer errors as JSON.
+                    content = response.get("content", {})
+                    if status != "200" and "text/plain" in content:
+                        content["application/json"] = content.pop("text/plain")
                 if is_management_path(path):
                     operation["security"] = [{"managementKey": []}]
                 elif path.startswith(SDK_PREFIXES):
