@@ -93,7 +93,7 @@ def test_same_key_created_through_both_processes_at_once__one_200_one_409(cluste
         clients = [cluster.client(cluster.a), cluster.client(cluster.b)]
         # When
         with ThreadPoolExecutor(max_workers=2) as pool:
-            statuses = sorted(pool.map(lambda c: c.post("/api/1/flags", json=body).status_code, clients))
+            statuses = sorted(pool.map(lambda c, b=body: c.post("/api/1/flags", json=b).status_code, clients))
         # Then
         assert statuses == [200, 409]
         listed = clients[0].get("/api/1/flags", params={"key": body["key"]}).json()["flags"]
