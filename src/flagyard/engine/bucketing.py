@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .coerce import coerce_string
-from .murmur3 import hash32
+from .murmur3 import hash32, hash32_raw
 from .selectors import compile_selector
 
 Range = tuple[int, int]
@@ -47,7 +47,7 @@ def compile_bucket(
         text = value if type(value) is str else coerce_string(value)
         if not text:
             return None
-        h = hash32(prefix + text)
+        h = hash32_raw(prefix + text, 0, False)
         allocation = h % 100
         distribution = h // 100
         for start, end, dists in table:

@@ -14,20 +14,18 @@ from .topo import sort_flags
 _new_result = tuple.__new__
 
 
-def _matches(groups: tuple[tuple[Any, ...], ...], target: dict[str, Any]) -> bool:
-    for group in groups:
-        for matcher in group:
-            if not matcher(target):
-                break
-        else:
-            return True
-    return False
-
-
 def _evaluate_plan(plan: tuple[SegmentPlan, ...], target: dict[str, Any]) -> EvaluationResult | None:
     for groups, picker, outcomes, fallback in plan:
-        if groups is not None and not _matches(groups, target):
-            continue
+        if groups is not None:
+            # OR over groups, AND within a group (the loops are inlined: this is the hot path).
+            for group in groups:
+                for matcher in group:
+                    if not matcher(target):
+                        break
+                else:
+                    break
+            else:
+                continue
         outcome = fallback
         if picker is not None:
             variant_key = picker(target)

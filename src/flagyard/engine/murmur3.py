@@ -59,3 +59,11 @@ def hash32(data: str | bytes, seed: int = 0) -> int:
 
 
 NATIVE: bool = _native is not None
+
+
+def _reference3(data: str | bytes, seed: int, signed: bool) -> int:
+    return hash32_reference(data, seed)
+
+
+hash32_raw: Callable[[str | bytes, int, bool], int] = _native or _reference3
+"""`(data, seed, False) -> unsigned hash`, without `hash32`'s dispatch; for hot loops."""

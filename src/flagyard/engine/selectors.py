@@ -34,22 +34,46 @@ def _select_none(target: Any) -> None:
     return None
 
 
+def _walk(current: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if type(current) is dict:
+            current = current.get(key)
+        elif current is None:
+            return None
+        else:
+            current = _step(current, key)
+    return current
+
+
 def compile_selector(path: Sequence[str] | None) -> Selector:
     """A function returning the value at `path` in a target, or None."""
     if not path or not all(path):
         return _select_none
     keys = tuple(path)
+    # Paths are short (typically 3 or 4 keys) and almost always run through plain dicts,
+    # so the common lengths get unrolled code; any other step takes the general walk.
+    if len(keys) == 3:
+        k0, k1, k2 = keys
+
+        def select3(target: Any) -> Any:
+            a = target.get(k0) if type(target) is dict else _walk(target, (k0,))
+            b = a.get(k1) if type(a) is dict else _walk(a, (k1,))
+            return b.get(k2) if type(b) is dict else _walk(b, (k2,))
+
+        return select3
+    if len(keys) == 4:
+        k0, k1, k2, k3 = keys
+
+        def select4(target: Any) -> Any:
+            a = target.get(k0) if type(target) is dict else _walk(target, (k0,))
+            b = a.get(k1) if type(a) is dict else _walk(a, (k1,))
+            c = b.get(k2) if type(b) is dict else _walk(b, (k2,))
+            return c.get(k3) if type(c) is dict else _walk(c, (k3,))
+
+        return select4
 
     def select(target: Any) -> Any:
-        current = target
-        for key in keys:
-            if type(current) is dict:
-                current = current.get(key)
-            elif current is None:
-                return None
-            else:
-                current = _step(current, key)
-        return current
+        return _walk(target, keys)
 
     return select
 
