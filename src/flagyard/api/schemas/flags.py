@@ -18,6 +18,7 @@ from flagyard.api.schemas.common import (
     ShortText,
     Text,
     Weight,
+    unicode_text,
 )
 
 CONDITION_OPS = Literal[
@@ -29,7 +30,9 @@ CONDITION_OPS = Literal[
     "version less", "version less or equal", "version greater", "version greater or equal",
 ]
 
-ConditionValue = Annotated[str, Field(strict=True, max_length=1000)]
+ConditionValue = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(unicode_text)]
+# An included user, device or cohort id.
+InclusionId = Annotated[str, Field(strict=True, min_length=1, max_length=1000), AfterValidator(unicode_text)]
 
 
 class ConditionIn(Body):
@@ -175,11 +178,11 @@ class ExperimentPatchIn(_PatchBase):
 
 
 class InclusionsIn(Body):
-    inclusions: list[Annotated[str, Field(strict=True, min_length=1, max_length=1000)]]
+    inclusions: list[InclusionId]
 
 
 class BulkRemoveIn(Body):
-    users: list[Annotated[str, Field(strict=True, min_length=1, max_length=1000)]]
+    users: list[InclusionId]
 
 
 class DeploymentLinksIn(Body):
