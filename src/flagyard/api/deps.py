@@ -46,13 +46,13 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 def path_id(raw: str, what: str) -> int:
     """Ids in paths are decimal; anything else names nothing."""
-    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31:
         return int(raw)
     raise NotFound(f"{what} {raw} not found", code=f"{what.lower()}_not_found")
 
 
 def query_id(raw: str, field: str) -> int:
     """An id given as a query filter: malformed input is the caller's mistake (400), not a miss."""
-    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31:
         return int(raw)
     raise Invalid(f"{field} must be an id (a positive decimal number)", code="invalid_field")

@@ -22,7 +22,7 @@ def page_request(limit: int | None, cursor: str | None) -> PageRequest:
 def _cursor(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) < 2**63:
         return int(raw)
     raise Invalid("cursor is not a cursor this server gave out", code="invalid_cursor")
 

@@ -98,7 +98,7 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
                    summary="Remove the included user at a zero-based index")
     def remove_user(id: str, variantKey: str, userIndex: str, principal: PrincipalDep,
                     services: ServicesDep) -> PlainTextResponse:
-        if not (userIndex.isascii() and userIndex.isdigit()) or int(userIndex) >= 2**31:
+        if not (userIndex.isascii() and userIndex.isdigit() and len(userIndex) <= 10) or int(userIndex) >= 2**31:
             raise Invalid("userIndex must be a zero-based integer index", code="invalid_index")
         services.variants.remove_at(principal, kind, fid(id), variantKey, int(userIndex))
         return ok()
