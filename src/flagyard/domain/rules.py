@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 
 from flagyard.errors import Invalid
 
-FLAG_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
-VARIANT_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+FLAG_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+VARIANT_KEY = re.compile(r"[A-Za-z0-9_-]+")
 MAX_KEY_LENGTH = 200
 RESERVED_VARIANT = "off"  # the default variant every evaluated flag falls back to
 MAX_BULK_REMOVE = 100
@@ -27,12 +27,16 @@ def new_salt() -> str:
     return "".join(secrets.choice(SALT_ALPHABET) for _ in range(8))
 
 
+def is_flag_key(key: str) -> bool:
+    return 0 < len(key) <= MAX_KEY_LENGTH and FLAG_KEY.fullmatch(key) is not None
+
+
 def check_flag_key(key: str, field: str = "key") -> None:
     if not key:
         raise Invalid(f"{field} must not be empty", code="invalid_key")
     if len(key) > MAX_KEY_LENGTH:
         raise Invalid(f"{field} must be at most {MAX_KEY_LENGTH} characters", code="invalid_key")
-    if not FLAG_KEY.match(key):
+    if not FLAG_KEY.fullmatch(key):
         raise Invalid(
             f"{field} may contain only letters, digits, '_', '-' and '.'", code="invalid_key"
         )
@@ -45,7 +49,7 @@ def check_variant_key(key: str, field: str) -> None:
         raise Invalid(
             f"{field} must be at most {MAX_KEY_LENGTH} characters", code="invalid_variant_key"
         )
-    if not VARIANT_KEY.match(key):
+    if not VARIANT_KEY.fullmatch(key):
         raise Invalid(
             f"{field} may contain only letters, digits, '_' and '-'", code="invalid_variant_key"
         )

@@ -9,6 +9,7 @@ from typing import Any
 from flagyard.domain.access import Principal
 from flagyard.domain.creation import new_flag
 from flagyard.domain.flags import Flag, Kind
+from flagyard.domain.rules import is_flag_key
 from flagyard.errors import Invalid, NotFound
 from flagyard.services.changes import load_flag, record_change
 from flagyard.services.clock import Clock, utc_now
@@ -56,6 +57,9 @@ class FlagService:
         if filters.project_id is not None:
             principal.require_project(filters.project_id)
             scope = frozenset({filters.project_id})
+        if filters.key is not None and not is_flag_key(filters.key):
+            # No stored key looks like this, and some text (a NUL) cannot even be a query parameter.
+            return Page([], None)
         with self._uow() as uow:
             items = uow.flags.page(
                 kind=kind,
