@@ -29,6 +29,16 @@ STATUS: dict[type[errors.DomainError], int] = {
 }
 
 
+# Errors raised by the framework itself rather than by flagyard's own code. FastAPI answers 400
+# when reading the body fails for a reason other than a syntax error (for example nesting too
+# deep for the JSON parser); the body limit answers 413.
+HTTP_CODES = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+HTTP_MESSAGES = {
+    400: "request body could not be read as JSON: it is malformed or nested too deeply",
+    404: "no such route",
+}
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -57,8 +67,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        message = "no such route" if error.status_code == 404 else str(error.detail)
+        code = HTTP_CODES.get(error.status_code, "http_error")
+        message = HTTP_MESSAGES.get(error.status_code, str(error.detail))
         return error_response(error.status_code, code, message, getattr(error, "headers", None))
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -77,6 +87,7 @@ _TYPE_WORDS = {
     "bool_type": "must be a boolean",
     "bool_parsing": "must be a boolean",
     "string_type": "must be a string",
+    "string_unicode": "must be valid Unicode text (no unpaired surrogates)",
     "int_type": "must be an integer",
     "int_parsing": "must be an integer",
     "int_from_float": "must be an integer",
