@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import sqlalchemy as sa
@@ -98,11 +99,10 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError("server did not come up")
 
 
-@contextmanager
-def running_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None,
-                   log_path: Path | None = None) -> Iterator[Server]:
+def start_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None,
+                 log: int | IO[bytes] = subprocess.DEVNULL) -> Server:
+    """A server up and answering; stopping (or killing) it is the caller's business."""
     port = free_port()
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "flagyard", "serve", "--port", str(port), *extra_args],
         env=cli_env(database_url, **(env or {})),
@@ -112,7 +112,26 @@ def running_server(database_url: str, *extra_args: str, env: dict[str, str] | No
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url, process)
-        yield Server(base_url, database_url, process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return Server(base_url, database_url, process)
+
+
+@contextmanager
+def running_server(database_url: str, *extra_args: str, env: dict[str, str] | None = None,
+                   log_path: Path | None = None) -> Iterator[Server]:
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        server = start_server(database_url, *extra_args, env=env, log=log)
+    except BaseException:
+        if log is not subprocess.DEVNULL:
+            log.close()
+        raise
+    process = server.process
+    try:
+        yield server
     finally:
         process.terminate()
         try:
