@@ -260,3 +260,16 @@ def test_add_users__100_000_in_batches_of_1000__read_back_in_order_in_one_reques
     assert response.json() == ids
     assert added_in < 60, f"adding 100 batches took {added_in:.1f}s"
     assert api.get(f"/api/1/experiments/{item_id}").json()["version"] == 101
+
+
+def test_add_users__only_ids_already_included__no_new_version(api: httpx.Client, project_id: str) -> None:
+    # Given a flag whose variant includes two users
+    flag_id = create_flag(api, project_id)
+    api.post(f"/api/1/flags/{flag_id}/variants/on/users", json={"inclusions": ["a", "b"]}).raise_for_status()
+    before = api.get(f"/api/1/flags/{flag_id}/versions").json()
+    # When the same users are added again
+    response = api.post(f"/api/1/flags/{flag_id}/variants/on/users", json={"inclusions": ["b", "a"]})
+    # Then the write succeeds but changes nothing, so it leaves no version
+    assert response.status_code == 200 and response.text == "OK"
+    assert api.get(f"/api/1/flags/{flag_id}/versions").json() == before
+    assert api.get(f"/api/1/flags/{flag_id}/variants/on/users").json() == ["a", "b"]

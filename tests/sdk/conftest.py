@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,3 +40,18 @@ def create(manage: httpx.Client, kind: str, body: dict[str, Any]) -> str:
 def enable(manage: httpx.Client, kind: str, flag_id: str) -> None:
     response = manage.patch(f"/api/1/{kind}/{flag_id}", json={"enabled": True})
     assert response.status_code == 200, response.text
+
+
+def release(client: Any) -> None:
+    """Stop an SDK client and collect what it leaves behind now, not in some later test.
+
+    The SDK's own connection pools drop sockets without closing them; collecting here, with
+    their ResourceWarning silenced, keeps that out of unrelated tests' warnings.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        if hasattr(client, "stop"):
+            client.stop()
+        else:
+            client.close()
+        gc.collect()

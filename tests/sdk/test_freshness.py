@@ -8,7 +8,7 @@ import time
 import httpx
 from amplitude_experiment import LocalEvaluationClient, LocalEvaluationConfig, User
 
-from tests.sdk.conftest import create, enable
+from tests.sdk.conftest import create, enable, release
 from tests.support.server import Server
 
 
@@ -58,4 +58,4 @@ def test_stream__change_through_management_api__reaches_sdk_within_a_second(
         # Then: polling is every 10 minutes here, so only the stream can have brought it
         assert seen is not None and seen < 1.0, seen
     finally:
-        client.stop()
+        release(client)

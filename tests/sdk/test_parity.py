@@ -23,7 +23,7 @@ from amplitude_experiment import (
     User,
 )
 
-from tests.sdk.conftest import create, enable
+from tests.sdk.conftest import create, enable, release
 from tests.support.server import Server
 
 USERS = 10_000
@@ -138,14 +138,14 @@ def local_client(server: Server, sdk_deployment: dict[str, str], flags: Flags) -
     client = LocalEvaluationClient(sdk_deployment["key"], config)
     client.start()
     yield client
-    client.stop()
+    release(client)
 
 
 @pytest.fixture(scope="module")
 def remote_client(server: Server, sdk_deployment: dict[str, str], flags: Flags) -> Iterator[RemoteEvaluationClient]:
     client = RemoteEvaluationClient(sdk_deployment["key"], RemoteEvaluationConfig(server_url=server.base_url))
     yield client
-    client.close()
+    release(client)
 
 
 def shown(variants: dict[str, object]) -> dict[str, tuple[object, object, object]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from flagyard.domain import rules
@@ -75,9 +75,10 @@ class VariantService:
                           lambda ids, variant_id: ids.add(variant_id, values), which)
 
     def remove_at(self, principal: Principal, kind: Kind, flag_id: int, key: str, index: int) -> None:
-        def remove(ids: IdList, variant_id: int) -> None:
+        def remove(ids: IdList, variant_id: int) -> int:
             if not ids.remove_at(variant_id, index):
                 raise NotFound(f"no user at index {index} of variant '{key}'", code="user_not_found")
+            return 1
 
         self._change_list(principal, kind, flag_id, key, remove)
 
@@ -88,22 +89,26 @@ class VariantService:
                     which: ListName, values: Sequence[str]) -> None:
         rules.check_bulk_size(list(values), "users")
 
-        def remove(ids: IdList, variant_id: int) -> None:
-            if ids.remove(variant_id, values) == 0:
+        def remove(ids: IdList, variant_id: int) -> int:
+            removed = ids.remove(variant_id, values)
+            if removed == 0:
                 noun = "users" if which == "users" else "cohorts"
                 raise Invalid(f"There are no {noun} for this key: none of the given ids is included",
                               code=f"no_such_{noun}")
+            return removed
 
         self._change_list(principal, kind, flag_id, key, remove, which)
 
     def _change_list(self, principal: Principal, kind: Kind, flag_id: int, key: str,
-                     change: Any, which: ListName = "users") -> None:
+                     change: Callable[[IdList, int], int], which: ListName = "users") -> None:
+        """Apply `change` (it returns how many ids it added or removed) to one list; a change
+        that changed nothing (only duplicates, an empty list cleared) leaves no version."""
         now = self._clock()
         with self._uow(write=True) as uow:
             flag = load_for_write(uow, principal, kind, flag_id)
             variant = flag.variant(key)
-            change(_ids(uow, which), variant.id)
-            record_change(uow, flag, principal, now)
+            if change(_ids(uow, which), variant.id):
+                record_change(uow, flag, principal, now)
 
 
 def _ids(uow: UnitOfWork, which: ListName) -> IdList:
