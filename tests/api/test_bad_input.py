@@ -564,6 +564,9 @@ def test_include_users__any_json_list__is_appended_exactly_or_refused_with_400(
 
 
 def test_bad_input__all_batteries__tried_at_least_a_thousand() -> None:
+    # Given the batteries above ran in this session (they count what they send)
+    if not TRIED:
+        pytest.skip("run with the batteries above; alone there is nothing to count")
     # Then
     total = sum(TRIED.values())
     print(f"\nbad inputs tried: {total} ({dict(TRIED)})")
