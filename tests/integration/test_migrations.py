@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
@@ -15,9 +14,17 @@ from flagyard.store.db import make_engine
 from tests.support.server import cli_env, fresh_database_url, run_cli, running_server
 
 
-def first_revision(engine: sa.Engine) -> str:
-    script = ScriptDirectory.from_config(migrate.alembic_config(engine))
-    return [rev.revision for rev in script.walk_revisions()][-1]
+def database_at_first_revision(tmp_path: Path) -> str:
+    """A fresh database upgraded only to the first migration, like one an old release made."""
+    url = fresh_database_url(tmp_path)
+    engine = make_engine(url)
+    config = migrate.alembic_config(engine)
+    first = [rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()][-1]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, first)
+    engine.dispose()
+    return url
 
 
 def test_db_upgrade__empty_database__reaches_head_and_matches_the_tables(tmp_path: Path) -> None:
@@ -37,13 +44,7 @@ def test_db_upgrade__empty_database__reaches_head_and_matches_the_tables(tmp_pat
 
 def test_serve__schema_behind__refuses_to_start_and_says_how_to_upgrade(tmp_path: Path) -> None:
     # Given a database left at the first migration
-    url = fresh_database_url(tmp_path)
-    engine = make_engine(url)
-    config = migrate.alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, first_revision(engine))
-    engine.dispose()
+    url = database_at_first_revision(tmp_path)
     # When
     result = subprocess.run([sys.executable, "-m", "flagyard", "serve", "--port", "1"],
                             env=cli_env(url), capture_output=True, text=True, timeout=60)
@@ -55,13 +56,7 @@ def test_serve__schema_behind__refuses_to_start_and_says_how_to_upgrade(tmp_path
 
 def test_serve_with_migrate__schema_behind__upgrades_and_serves(tmp_path: Path) -> None:
     # Given
-    url = fresh_database_url(tmp_path)
-    engine = make_engine(url)
-    config = migrate.alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, first_revision(engine))
-    engine.dispose()
+    url = database_at_first_revision(tmp_path)
     # When / Then
     with running_server(url, "--migrate"):
         assert run_cli(url, "db", "check").returncode == 0

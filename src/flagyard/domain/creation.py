@@ -76,16 +76,7 @@ def new_flag(
                 # A repeated key inside one request body is bad input, not a clash with stored data.
                 raise Invalid(f"variants[{index}].key '{spec['key']}' is used by an earlier variant",
                               code="duplicate_variant")
-            flag.add_variant(
-                Variant(
-                    key=spec["key"],
-                    name=spec.get("name") or "",
-                    description=spec.get("description") or "",
-                    payload=spec.get("payload"),
-                    rollout_weight=1 if spec.get("rollout_weight") is None else spec["rollout_weight"],
-                ),
-                field_name=f"variants[{index}].key",
-            )
+            flag.add_variant(Variant.from_fields(spec), field_name=f"variants[{index}].key")
     else:
         for variant_key in DEFAULT_VARIANTS[kind]:
             flag.variants.append(Variant(key=variant_key))

@@ -46,6 +46,18 @@ class Variant:
     rollout_weight: int = 1
     id: int = 0  # storage identity, so a renamed variant keeps its inclusions
 
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Variant:
+        """A new variant from what a client sent; unset fields take their defaults."""
+        weight = fields.get("rollout_weight")
+        return cls(
+            key=fields["key"],
+            name=fields.get("name") or "",
+            description=fields.get("description") or "",
+            payload=fields.get("payload"),
+            rollout_weight=1 if weight is None else weight,
+        )
+
 
 @dataclass
 class Flag:

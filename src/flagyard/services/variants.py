@@ -35,15 +35,7 @@ class VariantService:
         now = self._clock()
         with self._uow(write=True) as uow:
             flag = load_for_write(uow, principal, kind, flag_id)
-            flag.add_variant(
-                Variant(
-                    key=fields["key"],
-                    name=fields.get("name") or "",
-                    description=fields.get("description") or "",
-                    payload=fields.get("payload"),
-                    rollout_weight=1 if fields.get("rollout_weight") is None else fields["rollout_weight"],
-                )
-            )
+            flag.add_variant(Variant.from_fields(fields))
             record_change(uow, flag, principal, now)
 
     def edit(self, principal: Principal, kind: Kind, flag_id: int, key: str,
