@@ -32,11 +32,11 @@ def _principal(request: Request) -> Principal:
 
 
 def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flagyard.api.errors import domain_error_response, error_response
@@ -52,7 +53,7 @@ class BodyLimitMiddleware:
     def _message(self) -> str:
         return f"request body is larger than {self.max_bytes} bytes"
 
-    def _too_large(self):  # type: ignore[no-untyped-def]
+    def _too_large(self) -> JSONResponse:
         return error_response(413, "payload_too_large", self._message())
 
 

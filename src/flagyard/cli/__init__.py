@@ -132,7 +132,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List management keys (never the keys themselves)."""
-    for key in KeyService(_uow()).list():
+    for key in KeyService(_uow()).all_keys():
         scope = ",".join(map(str, key.project_ids)) or "all"
         status = "revoked" if key.revoked_at else "active"
         mode = "read-only" if key.read_only else "read-write"

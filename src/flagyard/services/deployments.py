@@ -37,7 +37,7 @@ class DeploymentService:
         with self._uow() as uow:
             return _visible(uow, principal, deployment_id)
 
-    def list(self, principal: Principal, page: PageRequest) -> Page[Deployment]:
+    def page(self, principal: Principal, page: PageRequest) -> Page[Deployment]:
         with self._uow() as uow:
             items = uow.deployments.page(
                 project_ids=principal.project_ids, before_id=page.cursor, limit=page.limit + 1

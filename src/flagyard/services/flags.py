@@ -52,7 +52,7 @@ class FlagService:
         with self._uow() as uow:
             return load_flag(uow, principal, kind, flag_id)
 
-    def list(self, principal: Principal, kind: Kind, filters: FlagFilter, page: PageRequest) -> Page[Flag]:
+    def page(self, principal: Principal, kind: Kind, filters: FlagFilter, page: PageRequest) -> Page[Flag]:
         scope = principal.project_ids
         if filters.project_id is not None:
             principal.require_project(filters.project_id)

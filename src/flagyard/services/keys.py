@@ -32,7 +32,7 @@ class KeyService:
 
     def projects(self) -> list[Project]:
         with self._uow() as uow:
-            return uow.projects.list()
+            return uow.projects.all()
 
     def create(self, name: str, project_ids: Sequence[int] = (), read_only: bool = False) -> IssuedKey:
         name = name.strip()
@@ -55,9 +55,9 @@ class KeyService:
             uow.commit()
         return IssuedKey(key, secret)
 
-    def list(self) -> list[ManagementKey]:
+    def all_keys(self) -> list[ManagementKey]:
         with self._uow() as uow:
-            return uow.keys.list()
+            return uow.keys.all()
 
     def revoke(self, key_or_id: str) -> ManagementKey:
         with self._uow(write=True) as uow:

@@ -75,7 +75,7 @@ def _compile_input(uow: UnitOfWork, flag: Flag) -> CompileInput:
     cohorts = uow.inclusions.cohorts.for_variants(list(keys_by_id))
     return CompileInput(
         document=flag_document(flag),
-        kind=flag.kind.value,  # type: ignore[arg-type]
+        kind=flag.kind.value,
         user_inclusions={keys_by_id[v]: ids for v, ids in users.items()},
         cohort_inclusions={keys_by_id[v]: ids for v, ids in cohorts.items()},
     )

@@ -23,7 +23,7 @@ class VariantService:
 
     # --- variants -------------------------------------------------------------------------
 
-    def list(self, principal: Principal, kind: Kind, flag_id: int) -> list[Variant]:
+    def variants(self, principal: Principal, kind: Kind, flag_id: int) -> list[Variant]:
         with self._uow() as uow:
             return load_flag(uow, principal, kind, flag_id).variants
 
@@ -59,7 +59,7 @@ class VariantService:
                    which: ListName) -> list[str]:
         with self._uow() as uow:
             variant = load_flag(uow, principal, kind, flag_id).variant(key)
-            return _ids(uow, which).list(variant.id)
+            return _ids(uow, which).ordered(variant.id)
 
     def include(self, principal: Principal, kind: Kind, flag_id: int, key: str,
                 which: ListName, values: Sequence[str]) -> None:

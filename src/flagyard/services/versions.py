@@ -38,7 +38,7 @@ class VersionService:
                            code="version_not_found")
         return version
 
-    def list(self, principal: Principal, window: TimeWindow, page: PageRequest) -> Page[Version]:
+    def page(self, principal: Principal, window: TimeWindow, page: PageRequest) -> Page[Version]:
         with self._uow() as uow:
             items = uow.versions.page(
                 project_ids=principal.project_ids,

@@ -10,6 +10,13 @@ from sqlalchemy.engine import Engine
 WRITE_OPTION = "flagyard_write"
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key an INSERT produced."""
+    key = result.inserted_primary_key
+    assert key is not None, "not an INSERT"
+    return int(key[0])
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)

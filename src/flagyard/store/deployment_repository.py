@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from flagyard.domain.deployments import Deployment
 from flagyard.domain.projects import Project
+from flagyard.store.db import inserted_id
 from flagyard.store.tables import deployments, projects
 
 
@@ -50,7 +51,7 @@ class DeploymentRepository:
         return [_deployment(row) for row in rows]
 
     def add(self, deployment: Deployment) -> int:
-        deployment.id = self._conn.execute(
+        deployment.id = inserted_id(self._conn.execute(
             sa.insert(deployments).values(
                 project_id=deployment.project_id,
                 label=deployment.label,
@@ -59,7 +60,7 @@ class DeploymentRepository:
                 deleted=deployment.deleted,
                 created_at=deployment.created_at,
             )
-        ).inserted_primary_key[0]
+        ))
         return deployment.id
 
     def save(self, deployment: Deployment) -> None:
@@ -94,14 +95,14 @@ class ProjectRepository:
         row = self._conn.execute(sa.select(projects).where(projects.c.id == project_id)).mappings().first()
         return Project(id=row["id"], name=row["name"], created_at=row["created_at"]) if row else None
 
-    def list(self) -> list[Project]:
+    def all(self) -> list[Project]:
         rows = self._conn.execute(sa.select(projects).order_by(projects.c.id)).mappings()
         return [Project(id=r["id"], name=r["name"], created_at=r["created_at"]) for r in rows]
 
     def add(self, project: Project) -> int:
-        project.id = self._conn.execute(
+        project.id = inserted_id(self._conn.execute(
             sa.insert(projects).values(name=project.name, created_at=project.created_at)
-        ).inserted_primary_key[0]
+        ))
         return project.id
 
 

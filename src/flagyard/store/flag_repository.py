@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flagyard.domain.flags import Flag, Kind, Variant
+from flagyard.store.db import inserted_id
 from flagyard.store.tables import flag_deployments, flags, variants
 
 _SCALARS = (
@@ -73,7 +74,7 @@ class FlagRepository:
 
     def add(self, flag: Flag) -> int:
         values = _row_values(flag)
-        flag.id = self._conn.execute(sa.insert(flags).values(**values)).inserted_primary_key[0]
+        flag.id = inserted_id(self._conn.execute(sa.insert(flags).values(**values)))
         self._save_children(flag)
         return flag.id
 
@@ -127,7 +128,7 @@ class FlagRepository:
             if variant.id:
                 self._conn.execute(sa.update(variants).where(variants.c.id == variant.id).values(**values))
             else:
-                variant.id = self._conn.execute(sa.insert(variants).values(**values)).inserted_primary_key[0]
+                variant.id = inserted_id(self._conn.execute(sa.insert(variants).values(**values)))
         self._conn.execute(sa.delete(flag_deployments).where(flag_deployments.c.flag_id == flag.id))
         if flag.deployments:
             self._conn.execute(

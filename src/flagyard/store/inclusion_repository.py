@@ -24,7 +24,7 @@ class _OrderedIdList:
         self._value = table.c[column]
         self._column = column
 
-    def list(self, variant_id: int) -> list[str]:
+    def ordered(self, variant_id: int) -> list[str]:
         query = (
             sa.select(self._value)
             .where(self._table.c.variant_id == variant_id)

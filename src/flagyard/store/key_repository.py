@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from flagyard.domain.access import ManagementKey
+from flagyard.store.db import inserted_id
 from flagyard.store.tables import management_key_projects, management_keys
 
 
@@ -15,7 +17,7 @@ class KeyRepository:
         self._conn = connection
 
     def add(self, key: ManagementKey) -> int:
-        key.id = self._conn.execute(
+        key.id = inserted_id(self._conn.execute(
             sa.insert(management_keys).values(
                 name=key.name,
                 key_hash=key.key_hash,
@@ -23,7 +25,7 @@ class KeyRepository:
                 read_only=key.read_only,
                 created_at=key.created_at,
             )
-        ).inserted_primary_key[0]
+        ))
         if key.project_ids:
             self._conn.execute(
                 sa.insert(management_key_projects),
@@ -43,7 +45,7 @@ class KeyRepository:
         ).mappings().first()
         return self._with_projects([row])[0] if row else None
 
-    def list(self) -> list[ManagementKey]:
+    def all(self) -> list[ManagementKey]:
         rows = self._conn.execute(sa.select(management_keys).order_by(management_keys.c.id)).mappings().all()
         return self._with_projects(rows)
 
@@ -52,7 +54,7 @@ class KeyRepository:
             sa.update(management_keys).where(management_keys.c.id == key_id).values(revoked_at=when)
         )
 
-    def _with_projects(self, rows: list[sa.RowMapping] | tuple[sa.RowMapping, ...]) -> list[ManagementKey]:
+    def _with_projects(self, rows: Sequence[sa.RowMapping]) -> list[ManagementKey]:
         ids = [row["id"] for row in rows]
         scopes: dict[int, list[int]] = {i: [] for i in ids}
         if ids:

@@ -29,13 +29,14 @@ STREAM_POLL_SECONDS = 0.2
 
 
 def _service(request: Request) -> EvaluationService:
-    return request.app.state.evaluation  # type: ignore[no-any-return]
+    return request.app.state.evaluation
 
 
 async def _snapshot(request: Request) -> Snapshot:
     key = deployment_key(request)
     service = _service(request)
-    return service.cached(key) or await to_thread.run_sync(service.refresh, key)
+    cached = service.cached(key)
+    return cached if cached is not None else await to_thread.run_sync(service.refresh, key)
 
 
 def _flags_body(snapshot: Snapshot, request: Request) -> FlagsBody:
@@ -109,7 +110,7 @@ async def _vardata_rest(request: Request) -> JSONResponse:
 
 
 def _v1_variant(variant: dict[str, Any]) -> dict[str, Any]:
-    out = {k: variant[k] for k in ("key", "value", "payload") if k in variant}
+    out: dict[str, Any] = {k: variant[k] for k in ("key", "value", "payload") if k in variant}
     experiment_key = variant.get("metadata", {}).get("experimentKey")
     if experiment_key:
         out["expKey"] = experiment_key
@@ -130,6 +131,7 @@ async def stream(request: Request) -> StreamingResponse:
             await anyio.sleep(STREAM_POLL_SECONDS)
             try:
                 snapshot = service.cached(key) or await to_thread.run_sync(service.refresh, key)
+                assert snapshot is not None
             except DomainError:
                 return  # the key was revoked or its deployment archived
             current = _flags_body(snapshot, request)

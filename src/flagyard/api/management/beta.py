@@ -5,7 +5,7 @@ whole object, lists take only limit and cursor).
 """
 
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
@@ -38,13 +38,13 @@ def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],
     @router.get("/list", summary=f"List {plural}, newest first", **documented(list_out))
     def list_items(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
                    cursor: str | None = None) -> dict[str, Any]:
-        page = services.flags.list(principal, kind, FlagFilter(), page_request(limit, cursor))
+        page = services.flags.page(principal, kind, FlagFilter(), page_request(limit, cursor))
         return envelope(plural, page, flag_document)
 
     @router.post("/new", summary=f"Create a {kind.value}", **documented(FlagOut))
     def create(body: create_in, principal: PrincipalDep,  # type: ignore[valid-type]
                services: ServicesDep) -> dict[str, Any]:
-        return flag_document(services.flags.create(principal, kind, body.fields()))
+        return flag_document(services.flags.create(principal, kind, cast(_CreateBase, body).fields()))
 
     @router.get("/{id}", summary=f"Get a {kind.value}", **documented(FlagOut))
     def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],
     @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
-        return flag_document(services.flags.edit(principal, kind, path_id(id, label), body.edits()))
+        return flag_document(services.flags.edit(principal, kind, path_id(id, label), cast(_PatchBase, body).edits()))
 
     if kind is Kind.EXPERIMENT:
 
@@ -86,5 +86,5 @@ deployments_router = APIRouter(prefix="/deployments", tags=["Deployments (beta)"
                         **documented(DeploymentListOut))
 def list_deployments(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
                      cursor: str | None = None) -> dict[str, Any]:
-    page = services.deployments.list(principal, page_request(limit, cursor))
+    page = services.deployments.page(principal, page_request(limit, cursor))
     return envelope("deployments", page, deployment_document)

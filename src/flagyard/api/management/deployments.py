@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/1/deployments", tags=["Deployments"], responses=
 @router.get("", summary="List deployments, newest first", **documented(DeploymentListOut))
 def list_deployments(principal: PrincipalDep, services: ServicesDep, limit: int | None = None,
                      cursor: str | None = None) -> dict[str, Any]:
-    page = services.deployments.list(principal, page_request(limit, cursor))
+    page = services.deployments.page(principal, page_request(limit, cursor))
     return envelope("deployments", page, deployment_document)
 
 

@@ -1,7 +1,7 @@
 """/api/1/flags and /api/1/experiments: list, create, get, edit."""
 
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter
 
@@ -43,13 +43,13 @@ def collection_router(
             key=key,
             include_archived=includeArchived,
         )
-        page = services.flags.list(principal, kind, filters, page_request(limit, cursor))
+        page = services.flags.page(principal, kind, filters, page_request(limit, cursor))
         return envelope(plural, page, flag_document)
 
     @router.post("", summary=f"Create a {kind.value}", **documented(CreatedOut))
     def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
                settings: SettingsDep) -> dict[str, str]:
-        flag = services.flags.create(principal, kind, body.fields())
+        flag = services.flags.create(principal, kind, cast(_CreateBase, body).fields())
         return {"id": str(flag.id), "url": f"{settings.base_url()}/api/1/{plural}/{flag.id}"}
 
     @router.get("/{id}", summary=f"Get a {kind.value}", **documented(FlagOut))
@@ -59,7 +59,7 @@ def collection_router(
     @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
-        flag = services.flags.edit(principal, kind, path_id(id, label), body.edits())
+        flag = services.flags.edit(principal, kind, path_id(id, label), cast(_PatchBase, body).edits())
         return flag_document(flag)
 
     return router

@@ -59,7 +59,7 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
     @router.get("/{id}/variants", summary=f"List variants of a {kind.value}",
                 **documented(list[VariantOut]))
     def list_variants(id: str, principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
-        return [variant_document(v) for v in services.variants.list(principal, kind, fid(id))]
+        return [variant_document(v) for v in services.variants.variants(principal, kind, fid(id))]
 
     @router.get("/{id}/variants/{variantKey}", summary="Get a variant", **documented(VariantOut))
     def get_variant(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def list_versions(principal: PrincipalDep, services: ServicesDep, start: str | N
                   cursor: str | None = None) -> dict[str, Any]:
     window = TimeWindow(start=_moment(start, "start", end_of_day=False),
                         end=_moment(end, "end", end_of_day=True))
-    page = services.versions.list(principal, window, page_request(limit, cursor))
+    page = services.versions.page(principal, window, page_request(limit, cursor))
     return envelope("versions", page, version_document)
 
 
