@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # Upgrade a schema that is behind instead of refusing to start.
     migrate: bool = False
     db_pool_size: int = Field(default=5, ge=1)
+    # SDKs drop a stream after 17 s without an event; Amplitude sends a keep-alive every 15 s.
+    stream_keepalive_seconds: float = Field(default=15.0, gt=0)
 
     def base_url(self) -> str:
         if self.public_url:

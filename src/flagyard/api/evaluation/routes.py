@@ -24,7 +24,6 @@ from flagyard.services.snapshots import FlagsBody, Snapshot
 
 router = APIRouter(tags=["SDK"])
 
-KEEP_ALIVE_SECONDS = 15.0
 STREAM_POLL_SECONDS = 0.2
 
 
@@ -122,6 +121,7 @@ async def stream(request: Request) -> StreamingResponse:
     first = await _snapshot(request)
     key = deployment_key(request)
     service = _service(request)
+    keep_alive = request.app.state.settings.stream_keepalive_seconds
 
     async def events() -> AsyncIterator[bytes]:
         sent = _flags_body(first, request)
@@ -139,7 +139,7 @@ async def stream(request: Request) -> StreamingResponse:
                 sent = current
                 yield b"data: " + sent.body + b"\n\n"
                 last_event = time.monotonic()
-            elif time.monotonic() - last_event >= KEEP_ALIVE_SECONDS:
+            elif time.monotonic() - last_event >= keep_alive:
                 yield b"data:  \n\n"  # a keep-alive: data of a single space
                 last_event = time.monotonic()
 
