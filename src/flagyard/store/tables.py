@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 NAMING_CONVENTION = {
@@ -14,7 +17,30 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-Timestamp = sa.DateTime(timezone=True)
+
+
+class UtcTimestamp(sa.TypeDecorator[datetime]):
+    """A moment stored in UTC and read back timezone-aware in UTC on every database.
+
+    SQLite keeps no offset: without this it stores an aware time's wall clock (the wrong
+    instant unless the offset is zero) and reads back naive times, PostgreSQL aware ones.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = UtcTimestamp()
 # Plain JSON, not JSONB: JSONB reorders object keys and payloads must read back as written.
 Json = sa.JSON()
 
