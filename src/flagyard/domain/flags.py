@@ -149,26 +149,31 @@ class Flag:
             for name in EXPERIMENT_ONLY:
                 if name in changes:
                     raise Invalid(f"{camel(name)} is not allowed for flags", code="not_allowed")
+        # Check every field before changing any, so a refused edit leaves the flag as it was.
         for name, value in changes.items():
-            if name == "target_segments":
-                check_segments(value, self.variant_keys)
-            elif name == "rollout_percentage":
-                rules.check_percentage(value, "rolloutPercentage")
-            elif name == "evaluation_mode":
-                rules.check_one_of(value, rules.EVALUATION_MODES, "evaluationMode")
-            elif name == "experiment_type":
-                rules.check_one_of(value, rules.EXPERIMENT_TYPES, "experimentType")
-            elif name == "decision" and value is not None:
-                rules.check_one_of(value, rules.DECISIONS, "decision")
-            elif name == "rolled_out_variant" and value is not None:
-                if value not in self.variant_keys:
-                    raise Invalid(f"rolledOutVariant '{value}' names no variant", code="unknown_variant")
-            elif name in ("bucketing_key", "bucketing_salt", "bucketing_unit") and not value:
-                raise Invalid(f"{camel(name)} must not be empty", code="invalid_value")
-            setattr(self, name, value)
+            self._check_field(name, value)
         if changes.get("enabled"):
             self.ensure_can_enable()
+        for name, value in changes.items():
+            setattr(self, name, value)
         self.started = self.started or self.enabled
+
+    def _check_field(self, name: str, value: Any) -> None:
+        if name == "target_segments":
+            check_segments(value, self.variant_keys)
+        elif name == "rollout_percentage":
+            rules.check_percentage(value, "rolloutPercentage")
+        elif name == "evaluation_mode":
+            rules.check_one_of(value, rules.EVALUATION_MODES, "evaluationMode")
+        elif name == "experiment_type":
+            rules.check_one_of(value, rules.EXPERIMENT_TYPES, "experimentType")
+        elif name == "decision" and value is not None:
+            rules.check_one_of(value, rules.DECISIONS, "decision")
+        elif name == "rolled_out_variant" and value is not None:
+            if value not in self.variant_keys:
+                raise Invalid(f"rolledOutVariant '{value}' names no variant", code="unknown_variant")
+        elif name in ("bucketing_key", "bucketing_salt", "bucketing_unit") and not value:
+            raise Invalid(f"{camel(name)} must not be empty", code="invalid_value")
 
     def set_enabled(self, enabled: bool) -> None:
         self.ensure_editable()

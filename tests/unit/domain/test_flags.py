@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Flag, Kind, Variant
 from flagyard.errors import AlreadyExists, Invalid, NotFound
 
@@ -568,3 +569,14 @@ def test_unlink_deployment__one_of_two_of_an_enabled_flag__is_allowed() -> None:
     flag.unlink_deployment(4)
     # Then
     assert flag.deployments == [3]
+
+
+def test_edit__valid_field_then_invalid_one__flag_unchanged() -> None:
+    # Given
+    flag = make_flag()
+    before = flag_document(flag)
+    # When
+    with pytest.raises(Invalid):
+        flag.edit({"name": "renamed", "rollout_percentage": 150})
+    # Then
+    assert flag_document(flag) == before
