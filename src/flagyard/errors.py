@@ -45,12 +45,6 @@ class Forbidden(DomainError):
     default_code = "forbidden"
 
 
-class NotSupported(DomainError):
-    """The operation exists but not for this kind of item (e.g. editing a web experiment)."""
-
-    default_code = "not_supported"
-
-
 class RateLimited(DomainError):
     default_code = "rate_limited"
 

@@ -22,7 +22,6 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
-    errors.NotSupported: 405,
     errors.AlreadyExists: 409,
     errors.Conflict: 409,
     errors.RateLimited: 429,

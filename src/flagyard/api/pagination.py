@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flagyard.errors import Invalid
@@ -33,6 +33,3 @@ def envelope(name: str, page: Page[T], render: Callable[[T], Any]) -> dict[str, 
         body["nextCursor"] = page.next_cursor
     return body
 
-
-def rendered(items: Iterable[T], render: Callable[[T], Any]) -> list[Any]:
-    return [render(item) for item in items]
