@@ -97,8 +97,8 @@ def _closure(keys: list[str], by_key: dict[str, dict[str, Any]]) -> list[str]:
             continue
         wanted.append(key)
         stack.extend(by_key[key].get("dependencies") or [])
-    order = list(by_key)
-    return sorted(wanted, key=order.index)
+    position = {key: index for index, key in enumerate(by_key)}
+    return sorted(wanted, key=position.__getitem__)
 
 
 def _body(flags: list[dict[str, Any]]) -> FlagsBody:
