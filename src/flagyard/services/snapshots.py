@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flagyard import engine
@@ -60,8 +60,13 @@ class _Part:
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
+    marker: int  # newest version row id of the project this build has seen
+    linked: frozenset[int]  # unarchived rows linked to the deployment
     known: dict[int, _Known]  # every row read: linked flags and their ancestors
-    parts: dict[str, _Part]  # by node id, served flags only
+    served: dict[str, ServedFlag]  # by node id, in the served (parents-first) order
+    plan_warnings: tuple[CompileWarning, ...]
+    parts: dict[str, _Part]  # by node id, in the served order
+    local_keys: tuple[str, ...]  # local-evaluation flags and their dependencies, served order
 
 
 @dataclass(frozen=True)
@@ -85,29 +90,25 @@ def build_snapshot(
     uow: UnitOfWork, deployment: Deployment, revision: int, previous: Snapshot | None = None
 ) -> Snapshot:
     """The deployment's snapshot; `previous` (same deployment) lends what did not change."""
-    if previous is not None and previous.deployment.id != deployment.id:
-        previous = None
-    old = previous.compiled if previous is not None else _Compiled({}, {})
-    linked = uow.flags.versions_linked_to(deployment.id)
-    known = _refresh_known(uow, linked, old.known)
-    nodes = [known[i].node for i in sorted(known)]
-    plan = plan_graph(nodes)
+    if previous is not None and previous.deployment.id == deployment.id:
+        old = previous.compiled
+        marker, changed = uow.versions.changed_since(deployment.project_id, old.marker)
+        compiled = _update(uow, deployment.id, old, marker, changed)
+        if compiled.parts is old.parts and compiled.linked is old.linked:
+            return replace(previous, deployment=deployment, revision=revision, compiled=compiled)
+    else:
+        marker, _ = uow.versions.changed_since(deployment.project_id, None)
+        linked = frozenset(uow.flags.versions_linked_to(deployment.id))
+        known, loaded = _walk(uow, linked, {}, {})
+        compiled = _compile(uow, marker, linked, known, None, loaded)
+    return _snapshot(deployment, revision, compiled)
 
-    signatures = [(served, _signature(served, known, linked)) for served in plan.served]
-    stale = [
-        int(served.node.id) for served, signature in signatures
-        if _reusable(old.parts.get(served.node.id), signature) is None
-    ]
-    inputs = _compile_inputs(uow, stale)
-    parts: dict[str, _Part] = {}
-    for served, signature in signatures:
-        part = _reusable(old.parts.get(served.node.id), signature)
-        parts[served.node.id] = part or _compile_part(served, inputs[int(served.node.id)], signature)
 
-    deployed = [part for row_id in sorted(linked) if (part := parts.get(str(row_id))) is not None]
+def _snapshot(deployment: Deployment, revision: int, compiled: _Compiled) -> Snapshot:
+    parts = compiled.parts
+    deployed = [part for row_id in sorted(compiled.linked) if (part := parts.get(str(row_id)))]
     by_key = {part.config["key"]: part for part in parts.values()}
-    local_keys = [part.config["key"] for part in deployed if part.local]
-    warnings = list(plan.warnings)
+    warnings = list(compiled.plan_warnings)
     for part in parts.values():
         warnings.extend(part.warnings)
     return Snapshot(
@@ -115,33 +116,92 @@ def build_snapshot(
         revision=revision,
         flags=engine.FlagSet({key: part.flag for key, part in by_key.items()}),
         deployed_keys=tuple(part.config["key"] for part in deployed),
-        local=FlagsBody.join([by_key[key] for key in _closure(local_keys, by_key)]),
+        local=FlagsBody.join([by_key[key] for key in compiled.local_keys]),
         everything=FlagsBody.join(list(parts.values())),
         warnings=tuple(warnings),
-        compiled=_Compiled(known, parts),
+        compiled=compiled,
     )
 
 
-def _refresh_known(uow: UnitOfWork, linked: dict[int, int], old: dict[int, _Known]) -> dict[int, _Known]:
-    """Linked rows and their ancestors at their current versions; only moved rows are read."""
-    versions = dict(linked)
-    ancestors = [row_id for row_id in old if row_id not in linked]
-    versions.update(uow.flags.versions_of(ancestors))
-    known: dict[int, _Known] = {}
+def _update(uow: UnitOfWork, deployment_id: int, old: _Compiled, marker: int,
+            changed: set[int]) -> _Compiled:
+    """The previous build brought up to date with the rows written since it."""
+    flags = uow.flags.get_many(changed) if changed else []
+    linked = set(old.linked)
+    for flag in flags:
+        if deployment_id in flag.deployments and not flag.deleted:
+            linked.add(flag.id)
+        else:
+            linked.discard(flag.id)
+    loaded = {flag.id: flag for flag in flags if flag.id in linked or flag.id in old.known}
+    if not loaded:
+        return replace(old, marker=marker)
+    fresh = {row_id: _know(flag) for row_id, flag in loaded.items()}
+    known = {**old.known, **fresh}
+    same_graph = linked == old.linked and all(
+        row_id in old.known and old.known[row_id].node == item.node
+        and old.known[row_id].parents == item.parents
+        for row_id, item in fresh.items()
+    )
+    if not same_graph:  # a flag came, went, was switched, or its parents changed: re-plan
+        known, loaded = _walk(uow, frozenset(linked), known, loaded)
+        return _compile(uow, marker, frozenset(linked), known, old, loaded)
+    # Same graph: every other flag's parents resolve as before, so only these rows recompile.
+    parts = dict(old.parts)
+    stale = [row_id for row_id in loaded if str(row_id) in parts]
+    inputs = _compile_inputs(uow, stale, loaded)
+    shape_changed = False
+    for row_id in stale:
+        served = old.served[str(row_id)]
+        part = _compile_part(served, inputs[row_id], _signature(served, known, old.linked))
+        before = parts[str(row_id)]
+        shape_changed |= (part.local, part.dependencies) != (before.local, before.dependencies)
+        parts[str(row_id)] = part
+    local_keys = _local_keys(parts, old.linked) if shape_changed else old.local_keys
+    return _Compiled(marker, old.linked, known, old.served, old.plan_warnings, parts, local_keys)
+
+
+def _compile(uow: UnitOfWork, marker: int, linked: frozenset[int], known: dict[int, _Known],
+             old: _Compiled | None, loaded: dict[int, Flag]) -> _Compiled:
+    """Plan the whole graph again; recompile the flags whose signature changed."""
+    plan = plan_graph([known[row_id].node for row_id in sorted(known)])
+    previous = old.parts if old is not None else {}
+    signatures = [(served, _signature(served, known, linked)) for served in plan.served]
+    stale = [
+        int(served.node.id) for served, signature in signatures
+        if _reusable(previous.get(served.node.id), signature) is None
+    ]
+    inputs = _compile_inputs(uow, stale, loaded)
+    parts: dict[str, _Part] = {}
+    for served, signature in signatures:
+        part = _reusable(previous.get(served.node.id), signature)
+        parts[served.node.id] = part or _compile_part(served, inputs[int(served.node.id)], signature)
+    return _Compiled(
+        marker=marker, linked=linked, known=known,
+        served={served.node.id: served for served in plan.served},
+        plan_warnings=tuple(plan.warnings), parts=parts, local_keys=_local_keys(parts, linked),
+    )
+
+
+def _walk(uow: UnitOfWork, linked: frozenset[int], known: dict[int, _Known],
+          loaded: dict[int, Flag]) -> tuple[dict[int, _Known], dict[int, Flag]]:
+    """Linked rows and the ancestors they reach; rows not yet known are read."""
+    loaded, known = dict(loaded), dict(known)
+    reached: dict[int, _Known] = {}
     wanted = set(linked)
     while wanted:
-        moved = [i for i in wanted if i in versions and (i not in old or old[i].version != versions[i])]
-        for flag in uow.flags.get_many(moved) if moved else ():
+        missing = [row_id for row_id in wanted if row_id not in known]
+        for flag in uow.flags.get_many(missing) if missing else ():
+            loaded[flag.id] = flag
             known[flag.id] = _know(flag)
         for row_id in wanted:
-            if row_id not in known and row_id in old and old[row_id].version == versions.get(row_id):
-                known[row_id] = old[row_id]
+            if row_id in known:
+                reached[row_id] = known[row_id]
         # Parents that are not linked here are compiled too: children are evaluated after them.
-        wanted = {p for i in wanted if i in known for p in known[i].parents} - known.keys()
-        missing = [p for p in wanted if p not in versions]
-        versions.update(uow.flags.versions_of(missing))
-        wanted = {p for p in wanted if p in versions}
-    return known
+        wanted = {p for row_id in wanted if row_id in reached for p in reached[row_id].parents}
+        wanted -= reached.keys()
+        wanted -= {row_id for row_id in missing if row_id not in known}  # rows that do not exist
+    return reached, loaded
 
 
 def _know(flag: Flag) -> _Known:
@@ -163,9 +223,11 @@ def _reusable(part: _Part | None, signature: tuple[Any, ...]) -> _Part | None:
     return part if part is not None and part.signature == signature else None
 
 
-def _compile_inputs(uow: UnitOfWork, row_ids: list[int]) -> dict[int, CompileInput]:
-    """Full compile inputs for the given rows: three queries per batch, not two per flag."""
-    flags = uow.flags.get_many(row_ids) if row_ids else []
+def _compile_inputs(uow: UnitOfWork, row_ids: list[int], loaded: dict[int, Flag]) -> dict[int, CompileInput]:
+    """Full compile inputs for the given rows: a few queries per batch, not two per flag."""
+    missing = [row_id for row_id in row_ids if row_id not in loaded]
+    flags = [loaded[row_id] for row_id in row_ids if row_id in loaded]
+    flags += uow.flags.get_many(missing) if missing else []
     variant_ids = [variant.id for flag in flags for variant in flag.variants]
     users = uow.inclusions.users.for_variants(variant_ids) if variant_ids else {}
     cohorts = uow.inclusions.cohorts.for_variants(variant_ids) if variant_ids else {}
@@ -196,6 +258,13 @@ def _compile_part(served: ServedFlag, item: CompileInput, signature: tuple[Any, 
         dependencies=tuple(config.get("dependencies") or ()),
         warnings=compiled.warnings,
     )
+
+
+def _local_keys(parts: dict[str, _Part], linked: Collection[int]) -> tuple[str, ...]:
+    by_key = {part.config["key"]: part for part in parts.values()}
+    deployed_local = [part.config["key"] for node_id, part in parts.items()
+                      if part.local and int(node_id) in linked]
+    return tuple(_closure(deployed_local, by_key))
 
 
 def _closure(keys: Iterable[str], by_key: dict[str, _Part]) -> list[str]:
