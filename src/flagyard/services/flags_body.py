@@ -11,17 +11,9 @@ import gzip
 import hashlib
 import threading
 from collections.abc import Sequence
-from typing import Protocol
 
 # Below this size compression saves less than it costs the client.
 GZIP_MIN_BYTES = 1024
-
-
-class BodyPart(Protocol):
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def digest(self) -> bytes: ...
 
 
 class FlagsBody:
@@ -34,10 +26,11 @@ class FlagsBody:
         self._lock = threading.Lock()
 
     @classmethod
-    def join(cls, parts: Sequence[BodyPart]) -> FlagsBody:
-        """The JSON array of the parts' bytes, as `json.dumps` of the list would write it."""
-        body = b"[" + b",".join(part.body for part in parts) + b"]"
-        digest = hashlib.sha256(b"".join(part.digest for part in parts)).hexdigest()[:32]
+    def join(cls, bodies: Sequence[bytes], digests: Sequence[bytes]) -> FlagsBody:
+        """The JSON array of per-flag JSON bytes, as `json.dumps` of the list would write it;
+        `digests` are the parts' own hashes, in the same order."""
+        body = b"[" + b",".join(bodies) + b"]"
+        digest = hashlib.sha256(b"".join(digests)).hexdigest()[:32]
         return cls(body, f'"{digest}"')
 
     @property

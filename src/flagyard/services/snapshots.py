@@ -59,6 +59,32 @@ class _Part:
 
 
 @dataclass(frozen=True, slots=True)
+class _Bodies:
+    """One served body as parallel lists, with each node's position, so a part swaps in place."""
+
+    bodies: list[bytes]
+    digests: list[bytes]
+    position: dict[str, int]  # node id -> index
+
+    @classmethod
+    def of(cls, node_ids: Iterable[str], parts: dict[str, _Part]) -> _Bodies:
+        ids = list(node_ids)
+        return cls([parts[i].body for i in ids], [parts[i].digest for i in ids],
+                   {node_id: index for index, node_id in enumerate(ids)})
+
+    def swapped(self, changed: dict[str, _Part]) -> _Bodies:
+        bodies, digests = list(self.bodies), list(self.digests)
+        for node_id, part in changed.items():
+            index = self.position.get(node_id)
+            if index is not None:
+                bodies[index], digests[index] = part.body, part.digest
+        return _Bodies(bodies, digests, self.position)
+
+    def served(self) -> FlagsBody:
+        return FlagsBody.join(self.bodies, self.digests)
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     marker: int  # newest version row id of the project this build has seen
     linked: frozenset[int]  # unarchived rows linked to the deployment
@@ -66,7 +92,10 @@ class _Compiled:
     served: dict[str, ServedFlag]  # by node id, in the served (parents-first) order
     plan_warnings: tuple[CompileWarning, ...]
     parts: dict[str, _Part]  # by node id, in the served order
-    local_keys: tuple[str, ...]  # local-evaluation flags and their dependencies, served order
+    everything: _Bodies
+    local: _Bodies  # local-evaluation flags linked here and their dependencies
+    engine_flags: dict[str, engine.Flag]  # by flag key
+    deployed_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,8 +106,14 @@ class Snapshot:
     deployed_keys: tuple[str, ...]  # flags linked to the deployment, in id order
     local: FlagsBody  # local-evaluation flags (and what they depend on)
     everything: FlagsBody  # `eval_mode=remote`: every flag
-    warnings: tuple[CompileWarning, ...]
     compiled: _Compiled = field(repr=False, compare=False)
+
+    @property
+    def warnings(self) -> tuple[CompileWarning, ...]:
+        found = list(self.compiled.plan_warnings)
+        for part in self.compiled.parts.values():
+            found.extend(part.warnings)
+        return tuple(found)
 
     @property
     def configs(self) -> list[dict[str, Any]]:
@@ -94,8 +129,12 @@ def build_snapshot(
         old = previous.compiled
         marker, changed = uow.versions.changed_since(deployment.project_id, old.marker)
         compiled = _update(uow, deployment.id, old, marker, changed)
-        if compiled.parts is old.parts and compiled.linked is old.linked:
+        if compiled.parts is old.parts:
             return replace(previous, deployment=deployment, revision=revision, compiled=compiled)
+        if compiled.local is old.local:
+            return replace(previous, deployment=deployment, revision=revision, compiled=compiled,
+                           flags=engine.FlagSet(compiled.engine_flags),
+                           everything=compiled.everything.served())
     else:
         marker, _ = uow.versions.changed_since(deployment.project_id, None)
         linked = frozenset(uow.flags.versions_linked_to(deployment.id))
@@ -105,20 +144,13 @@ def build_snapshot(
 
 
 def _snapshot(deployment: Deployment, revision: int, compiled: _Compiled) -> Snapshot:
-    parts = compiled.parts
-    deployed = [part for row_id in sorted(compiled.linked) if (part := parts.get(str(row_id)))]
-    by_key = {part.config["key"]: part for part in parts.values()}
-    warnings = list(compiled.plan_warnings)
-    for part in parts.values():
-        warnings.extend(part.warnings)
     return Snapshot(
         deployment=deployment,
         revision=revision,
-        flags=engine.FlagSet({key: part.flag for key, part in by_key.items()}),
-        deployed_keys=tuple(part.config["key"] for part in deployed),
-        local=FlagsBody.join([by_key[key] for key in compiled.local_keys]),
-        everything=FlagsBody.join(list(parts.values())),
-        warnings=tuple(warnings),
+        flags=engine.FlagSet(compiled.engine_flags),
+        deployed_keys=compiled.deployed_keys,
+        local=compiled.local.served(),
+        everything=compiled.everything.served(),
         compiled=compiled,
     )
 
@@ -147,18 +179,30 @@ def _update(uow: UnitOfWork, deployment_id: int, old: _Compiled, marker: int,
         known, loaded = _walk(uow, frozenset(linked), known, loaded)
         return _compile(uow, marker, frozenset(linked), known, old, loaded)
     # Same graph: every other flag's parents resolve as before, so only these rows recompile.
-    parts = dict(old.parts)
-    stale = [row_id for row_id in loaded if str(row_id) in parts]
+    stale = [row_id for row_id in loaded if str(row_id) in old.parts]
     inputs = _compile_inputs(uow, stale, loaded)
-    shape_changed = False
+    changed_parts: dict[str, _Part] = {}
     for row_id in stale:
         served = old.served[str(row_id)]
-        part = _compile_part(served, inputs[row_id], _signature(served, known, old.linked))
-        before = parts[str(row_id)]
-        shape_changed |= (part.local, part.dependencies) != (before.local, before.dependencies)
-        parts[str(row_id)] = part
-    local_keys = _local_keys(parts, old.linked) if shape_changed else old.local_keys
-    return _Compiled(marker, old.linked, known, old.served, old.plan_warnings, parts, local_keys)
+        changed_parts[str(row_id)] = _compile_part(
+            served, inputs[row_id], _signature(served, known, old.linked))
+    parts = {**old.parts, **changed_parts}  # same keys, so the served order stays
+    local_shape = any(
+        (part.local, part.dependencies) != (old.parts[node_id].local, old.parts[node_id].dependencies)
+        for node_id, part in changed_parts.items()
+    )
+    if local_shape:  # a flag switched evaluation mode: the local set itself changed
+        local = _Bodies.of(_local_ids(parts, old.linked), parts)
+    elif any(node_id in old.local.position for node_id in changed_parts):
+        local = old.local.swapped(changed_parts)
+    else:
+        local = old.local
+    engine_flags = dict(old.engine_flags)
+    for part in changed_parts.values():
+        engine_flags[part.config["key"]] = part.flag
+    return replace(old, marker=marker, known=known, parts=parts,
+                   everything=old.everything.swapped(changed_parts), local=local,
+                   engine_flags=engine_flags)
 
 
 def _compile(uow: UnitOfWork, marker: int, linked: frozenset[int], known: dict[int, _Known],
@@ -176,10 +220,16 @@ def _compile(uow: UnitOfWork, marker: int, linked: frozenset[int], known: dict[i
     for served, signature in signatures:
         part = _reusable(previous.get(served.node.id), signature)
         parts[served.node.id] = part or _compile_part(served, inputs[int(served.node.id)], signature)
+    by_id = {part.config["key"]: part for part in parts.values()}
     return _Compiled(
         marker=marker, linked=linked, known=known,
         served={served.node.id: served for served in plan.served},
-        plan_warnings=tuple(plan.warnings), parts=parts, local_keys=_local_keys(parts, linked),
+        plan_warnings=tuple(plan.warnings), parts=parts,
+        everything=_Bodies.of(parts, parts),
+        local=_Bodies.of(_local_ids(parts, linked), parts),
+        engine_flags={key: part.flag for key, part in by_id.items()},
+        deployed_keys=tuple(part.config["key"] for row_id in sorted(linked)
+                            if (part := parts.get(str(row_id))) is not None),
     )
 
 
@@ -260,11 +310,13 @@ def _compile_part(served: ServedFlag, item: CompileInput, signature: tuple[Any, 
     )
 
 
-def _local_keys(parts: dict[str, _Part], linked: Collection[int]) -> tuple[str, ...]:
-    by_key = {part.config["key"]: part for part in parts.values()}
+def _local_ids(parts: dict[str, _Part], linked: Collection[int]) -> list[str]:
+    """Node ids of the local flags linked here and of everything they depend on, served order."""
+    node_of = {part.config["key"]: node_id for node_id, part in parts.items()}
     deployed_local = [part.config["key"] for node_id, part in parts.items()
                       if part.local and int(node_id) in linked]
-    return tuple(_closure(deployed_local, by_key))
+    by_key = {part.config["key"]: part for part in parts.values()}
+    return [node_of[key] for key in _closure(deployed_local, by_key)]
 
 
 def _closure(keys: Iterable[str], by_key: dict[str, _Part]) -> list[str]:
