@@ -52,74 +52,142 @@ class CompileResult:
     warnings: list[CompileWarning]
 
 
-@dataclass(slots=True)
-class _Entry:
-    """One input that is to be served, with its dependency edges once known."""
+@dataclass(frozen=True, slots=True)
+class FlagNode:
+    """One input as the dependency graph sees it: identity, whether it is served, its edges.
 
-    source: CompileInput
+    Built once per input version; the incremental snapshot keeps it for flags that did not
+    change, so a write re-plans the graph without re-reading every document.
+    """
+
     id: str
     key: str
-    parents: list[tuple[str, list[str]]] = field(default_factory=list)
+    live: bool
+    deleted: bool
+    parents: tuple[tuple[str, tuple[str, ...]], ...] = ()
     broken: str | None = None  # why the document cannot compile, when it cannot
+
+
+@dataclass(frozen=True, slots=True)
+class ServedFlag:
+    """A node that is served, with its parents resolved against the rest of the graph."""
+
+    node: FlagNode
+    parents: tuple[tuple[str, tuple[str, ...]], ...]  # (served parent key, allowed variants)
+    unresolved: tuple[str, ...]  # why each other parent gates the flag closed
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPlan:
+    served: list[ServedFlag]  # parents before children
+    warnings: list[CompileWarning]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFlag:
+    flag: dict[str, Any]
+    warnings: tuple[CompileWarning, ...]
 
 
 def compile_flags(inputs: Sequence[CompileInput]) -> CompileResult:
     """Compile a deployment's flags (plus their ancestors), parents before children."""
+    nodes = [flag_node(item) for item in inputs]
+    source = {id(node): item for node, item in zip(nodes, inputs, strict=True)}
+    plan = plan_graph(nodes)
+    flags: list[dict[str, Any]] = []
+    warnings = list(plan.warnings)
+    for served in plan.served:
+        compiled = compile_flag(served, source[id(served.node)])
+        flags.append(compiled.flag)
+        warnings.extend(compiled.warnings)
+    return CompileResult(flags=flags, warnings=warnings)
+
+
+def flag_node(item: CompileInput) -> FlagNode | CompileWarning:
+    """The graph node of one input, or why the input cannot be one."""
+    doc = item.document
+    if not isinstance(doc, Mapping):
+        return CompileWarning("", "a flag document is not an object; it is not served")
+    raw_id, key = doc.get("id"), doc.get("key")
+    if not isinstance(key, str) or not key:
+        label = f"#{raw_id}" if raw_id is not None else ""
+        return CompileWarning(label, "the flag has no key; it is not served")
+    parents: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    broken = None
+    try:
+        parents = tuple(
+            (pid, tuple(allowed))
+            for pid, allowed in _parent_dependencies(doc.get("parentDependencies"))
+        )
+    except Uncompilable as exc:
+        broken = str(exc)
+    return FlagNode(
+        id=str(raw_id), key=key, live=_is_live(doc),
+        deleted=doc.get("deleted") is True, parents=parents, broken=broken,
+    )
+
+
+def plan_graph(nodes: Sequence[FlagNode | CompileWarning]) -> GraphPlan:
+    """Which nodes are served, in which order, and how each one's parents resolve.
+
+    Cost is linear in the nodes and edges and needs no document: this is the part of a
+    compile that a write cannot make local.
+    """
     warnings: list[CompileWarning] = []
-    by_id: dict[str, CompileInput] = {}
-    entries: list[_Entry] = []
+    by_id: dict[str, FlagNode] = {}
+    entries: list[FlagNode] = []
     seen_keys: set[str] = set()
-    for item in inputs:
-        entry = _entry(item, warnings)
-        if entry is None:
+    seen_ids: set[str] = set()
+    for node in nodes:
+        if isinstance(node, CompileWarning):
+            warnings.append(node)
             continue
-        by_id.setdefault(entry.id, item)
-        if not _is_live(item.document):
+        by_id.setdefault(node.id, node)
+        if not node.live:
             continue
-        if entry.key in seen_keys or any(other.id == entry.id for other in entries):
+        if node.key in seen_keys or node.id in seen_ids:
             message = "another served flag has the same key or id; this one is not served"
-            warnings.append(CompileWarning(entry.key, message))
+            warnings.append(CompileWarning(node.key, message))
             continue
-        seen_keys.add(entry.key)
-        entries.append(entry)
+        seen_keys.add(node.key)
+        seen_ids.add(node.id)
+        entries.append(node)
 
     live = {entry.id: entry for entry in entries}
     edges = {entry.id: [pid for pid, _ in entry.parents] for entry in entries}
     cyclic: set[str] = set()
-    for cycle in cycles(edges):
-        cyclic.update(cycle)
-        keys = ", ".join(live[member].key for member in cycle)
-        what = f"flags {keys} depend on each other" if len(cycle) > 1 else "it depends on itself"
-        for member in cycle:
-            message = f"{what} (a dependency cycle); the flag is not served"
-            warnings.append(CompileWarning(live[member].key, message))
+    if any(edges.values()):
+        for cycle in cycles(edges):
+            cyclic.update(cycle)
+            keys = ", ".join(live[member].key for member in cycle)
+            what = f"flags {keys} depend on each other" if len(cycle) > 1 else "it depends on itself"
+            for member in cycle:
+                message = f"{what} (a dependency cycle); the flag is not served"
+                warnings.append(CompileWarning(live[member].key, message))
+        acyclic = [entry.id for entry in entries if entry.id not in cyclic]
+        order = parents_first(acyclic, edges)
+    else:  # no edges at all: input order is already parents-first
+        order = [entry.id for entry in entries]
 
-    flags: list[dict[str, Any]] = []
-    acyclic = [entry.id for entry in entries if entry.id not in cyclic]
-    for entry in (live[entry_id] for entry_id in parents_first(acyclic, edges)):
-        resolved, unresolved = _resolve_parents(entry, live, cyclic, by_id)
-        for reason in unresolved:
-            warnings.append(CompileWarning(entry.key, f"{reason}; the flag always returns off"))
-        flags.append(_compile_one(entry, resolved, bool(unresolved), warnings))
-    return CompileResult(flags=flags, warnings=warnings)
+    served: list[ServedFlag] = []
+    for entry in (live[entry_id] for entry_id in order):
+        if entry.parents:
+            resolved, unresolved = _resolve_parents(entry, live, cyclic, by_id)
+        else:
+            resolved, unresolved = (), ()
+        served.append(ServedFlag(entry, resolved, unresolved))
+    return GraphPlan(served=served, warnings=warnings)
 
 
-def _entry(item: CompileInput, warnings: list[CompileWarning]) -> _Entry | None:
-    doc = item.document
-    if not isinstance(doc, Mapping):
-        warnings.append(CompileWarning("", "a flag document is not an object; it is not served"))
-        return None
-    raw_id, key = doc.get("id"), doc.get("key")
-    if not isinstance(key, str) or not key:
-        label = f"#{raw_id}" if raw_id is not None else ""
-        warnings.append(CompileWarning(label, "the flag has no key; it is not served"))
-        return None
-    entry = _Entry(source=item, id=str(raw_id), key=key)
-    try:
-        entry.parents = _parent_dependencies(doc.get("parentDependencies"))
-    except Uncompilable as exc:
-        entry.broken = str(exc)
-    return entry
+def compile_flag(served: ServedFlag, item: CompileInput) -> CompiledFlag:
+    """One served flag's evaluation config, from its input and its resolved parents alone."""
+    warnings = [
+        CompileWarning(served.node.key, f"{reason}; the flag always returns off")
+        for reason in served.unresolved
+    ]
+    parents = [(key, list(allowed)) for key, allowed in served.parents]
+    flag = _compile_one(item, served.node, parents, bool(served.unresolved), warnings)
+    return CompiledFlag(flag, tuple(warnings))
 
 
 def _is_live(doc: Mapping[str, Any]) -> bool:
@@ -146,13 +214,13 @@ def _parent_dependencies(raw: Any) -> list[tuple[str, list[str]]]:
 
 
 def _resolve_parents(
-    entry: _Entry,
-    live: Mapping[str, _Entry],
+    entry: FlagNode,
+    live: Mapping[str, FlagNode],
     cyclic: set[str],
-    by_id: Mapping[str, CompileInput],
-) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    by_id: Mapping[str, FlagNode],
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
     """(served parent key, allowed variants) pairs, and a reason for each parent not served."""
-    resolved: list[tuple[str, list[str]]] = []
+    resolved: list[tuple[str, tuple[str, ...]]] = []
     unresolved: list[str] = []
     for pid, allowed in entry.parents:
         if pid in live and pid not in cyclic:
@@ -160,23 +228,21 @@ def _resolve_parents(
         elif pid in cyclic:
             unresolved.append(f"parent flag {pid} ({live[pid].key}) is on a dependency cycle")
         elif pid in by_id:
-            doc = by_id[pid].document
-            state = "archived" if doc.get("deleted") is True else "disabled"
-            key = doc.get("key")
-            label = key if isinstance(key, str) else show(key)
-            unresolved.append(f"parent flag {pid} ({label}) is {state}")
+            parent = by_id[pid]
+            state = "archived" if parent.deleted else "disabled"
+            unresolved.append(f"parent flag {pid} ({parent.key}) is {state}")
         else:
             unresolved.append(f"parent flag {pid} is not served")
-    return resolved, unresolved
+    return tuple(resolved), tuple(unresolved)
 
 
 def _compile_one(
-    entry: _Entry,
+    item: CompileInput,
+    entry: FlagNode,
     parents: list[tuple[str, list[str]]],
     gate_closed: bool,
     warnings: list[CompileWarning],
 ) -> dict[str, Any]:
-    item = entry.source
     compiler = _FlagCompiler(item, entry.key)
     try:
         if entry.broken is not None:
@@ -394,4 +460,7 @@ class _FlagCompiler:
         )
 
 
-__all__ = ["CompileInput", "CompileResult", "CompileWarning", "compile_flags"]
+__all__ = [
+    "CompileInput", "CompileResult", "CompileWarning", "CompiledFlag", "FlagNode", "GraphPlan",
+    "ServedFlag", "compile_flag", "compile_flags", "flag_node", "plan_graph",
+]

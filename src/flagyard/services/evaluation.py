@@ -62,7 +62,8 @@ class EvaluationService:
                     raise Unauthenticated("unknown or archived deployment key", code="invalid_key")
                 revision = uow.projects.revision(deployment.project_id)
                 if entry is None or entry.snapshot.revision != revision or entry.snapshot.deployment != deployment:
-                    snapshot = build_snapshot(uow, deployment, revision)
+                    previous = entry.snapshot if entry is not None else None
+                    snapshot = build_snapshot(uow, deployment, revision, previous)
                 else:
                     snapshot = entry.snapshot
             self._entries[deployment_key] = _Entry(snapshot, now)

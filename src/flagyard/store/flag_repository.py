@@ -92,6 +92,23 @@ class FlagRepository:
         )
         return self._assemble(self._conn.execute(query).mappings().all())
 
+    def versions_linked_to(self, deployment_id: int) -> dict[int, int]:
+        """Id -> version of every unarchived flag linked to the deployment: one narrow query,
+        enough to tell which served flags changed since a snapshot was built."""
+        query = (
+            sa.select(flags.c.id, flags.c.version)
+            .join(flag_deployments, flag_deployments.c.flag_id == flags.c.id)
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+        )
+        return {row_id: version for row_id, version in self._conn.execute(query)}
+
+    def versions_of(self, flag_ids: Collection[int]) -> dict[int, int]:
+        """Id -> version of the given flags that exist (archived ones included)."""
+        if not flag_ids:
+            return {}
+        query = sa.select(flags.c.id, flags.c.version).where(flags.c.id.in_(flag_ids))
+        return {row_id: version for row_id, version in self._conn.execute(query)}
+
     def uses_deployment(self, deployment_id: int) -> bool:
         """True while an unarchived flag or experiment is linked to the deployment."""
         query = (

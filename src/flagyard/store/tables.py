@@ -189,3 +189,6 @@ management_key_projects = sa.Table(
     sa.Column("key_id", sa.ForeignKey("management_keys.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("project_id", sa.ForeignKey("projects.id"), primary_key=True),
 )
+
+# Snapshot rebuilds ask "which flags of this project changed after version row N?".
+sa.Index("ix_versions_project_id_id", versions.c.project_id, versions.c.id)

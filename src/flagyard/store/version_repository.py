@@ -27,6 +27,25 @@ class VersionRepository:
             )
         )
 
+    def changed_since(self, project_id: int, after: int | None) -> tuple[int, set[int]]:
+        """(the newest version row id of the project, ids of flags with a version after `after`).
+
+        Writers append versions after taking the project's row lock (the revision bump), so
+        within a project row ids follow commit order: a reader that remembers the newest id
+        misses no later change. `after=None` reads only the newest id.
+        """
+        newest = self._conn.execute(
+            sa.select(sa.func.max(versions.c.id)).where(versions.c.project_id == project_id)
+        ).scalar()
+        if after is None or newest is None or newest <= after:
+            return (newest or 0), set()
+        rows = self._conn.execute(
+            sa.select(versions.c.flag_id).where(
+                versions.c.id > after, versions.c.id <= newest, versions.c.project_id == project_id
+            )
+        )
+        return newest, {flag_id for (flag_id,) in rows}
+
     def for_flag(self, flag_id: int) -> list[Version]:
         rows = self._conn.execute(
             sa.select(versions).where(versions.c.flag_id == flag_id).order_by(versions.c.version.desc())

@@ -11,6 +11,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from flagyard.api.evaluation.flags_response import flags_response
 from flagyard.api.evaluation.wire import (
     decode_base64_json,
     deployment_key,
@@ -46,10 +47,7 @@ def _flags_body(snapshot: Snapshot, request: Request) -> FlagsBody:
 @router.get("/sdk/v2/flags", summary="Flag configs for local evaluation")
 async def flags(request: Request) -> Response:
     body = _flags_body(await _snapshot(request), request)
-    headers = {"ETag": body.etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == body.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body.body, media_type="application/json", headers=headers)
+    return flags_response(body, request.headers)
 
 
 def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],

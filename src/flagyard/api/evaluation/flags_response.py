@@ -1,0 +1,45 @@
+"""The `/sdk/v2/flags` answer from a pre-serialised body: ETag, 304, gzip when asked.
+
+Both representations carry their own ETag; a validator of either one answers 304, since they
+are the same flags. `Vary: Accept-Encoding` tells caches the body depends on that header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import Response
+
+from flagyard.services.flags_body import FlagsBody
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    for coding in accept_encoding.lower().split(","):
+        name, _, params = coding.partition(";")
+        if name.strip() in ("gzip", "x-gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _matches(if_none_match: str, *etags: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return any(etag in offered for etag in etags)
+
+
+def flags_response(body: FlagsBody, headers: Mapping[str, str]) -> Response:
+    compressed = body.gzipped() if accepts_gzip(headers.get("accept-encoding", "")) else None
+    etag = body.gzip_etag if compressed is not None else body.etag
+    out = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if_none_match = headers.get("if-none-match")
+    if if_none_match and _matches(if_none_match, body.etag, body.gzip_etag):
+        return Response(status_code=304, headers=out)
+    if compressed is not None:
+        out["Content-Encoding"] = "gzip"
+        return Response(compressed, media_type="application/json", headers=out)
+    return Response(body.body, media_type="application/json", headers=out)
