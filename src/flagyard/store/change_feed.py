@@ -29,7 +29,7 @@ from flagyard.store.db import CONNECT_TIMEOUT_SECONDS, TCP_KEEPALIVES
 
 CHANNEL = "flagyard_changes"
 SQLITE_POLL_SECONDS = 0.05
-RECONNECT_MAX_SECONDS = 1.0
+RECONNECT_MAX_SECONDS = 0.5
 
 ChangeCallback = Callable[[frozenset[int] | None], None]
 
