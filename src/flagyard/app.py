@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import resource
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from flagyard import __version__
@@ -9,6 +15,7 @@ from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
+from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
@@ -26,9 +33,11 @@ from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
 from flagyard.services.keys import KeyService
+from flagyard.services.propagation import Propagator
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
+from flagyard.store.change_feed import make_change_feed
 from flagyard.store.db import make_engine
 from flagyard.store.unit_of_work import unit_of_work_factory
 
@@ -38,18 +47,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     migrate.prepare(engine, allow_upgrade=settings.migrate)
     evaluation_uow = unit_of_work_factory(engine)
-    evaluation = EvaluationService(evaluation_uow)
-    uow = unit_of_work_factory(engine, on_commit=evaluation.invalidate)
+    feed = make_change_feed(engine)
+    # With a change feed, snapshots are re-checked when it says so, never on a timer.
+    evaluation = EvaluationService(evaluation_uow, check_interval=math.inf if feed else 0.5)
+    propagator = Propagator(evaluation, feed)
+    stream_hub = StreamHub(evaluation.current, settings.stream_keepalive_seconds)
+    propagator.subscribe(stream_hub.deployments_changed)
+    uow = unit_of_work_factory(engine, on_commit=propagator.changed)
     keys = KeyService(uow)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        raise_open_files_limit()
+        propagator.start()
+        try:
+            yield
+        finally:
+            await stream_hub.close()
+            propagator.stop()
 
     app = FastAPI(
         title="flagyard",
         version=__version__,
         description="Amplitude Experiment compatible Management API and SDK endpoints.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
     app.state.evaluation = evaluation
+    app.state.propagator = propagator
+    app.state.stream_hub = stream_hub
     app.state.metrics = metrics = Metrics()
     app.state.services = Services(
         flags=FlagService(uow),
@@ -82,6 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=metrics)
     return app
+
+
+def raise_open_files_limit() -> None:
+    """Every open SDK stream holds a socket: allow as many as the system lets this process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # else keep the limit we were given
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def app_from_environment() -> FastAPI:

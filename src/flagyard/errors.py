@@ -51,3 +51,16 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """The database cannot be reached (or is locked by someone else) right now; retry later.
+
+    Nothing was changed: a write that gets this error left nothing behind.
+    """
+
+    default_code = "database_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

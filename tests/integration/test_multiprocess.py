@@ -6,6 +6,7 @@ both), the way a team runs flagyard behind a load balancer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.server import Server, fresh_database_url, run_cli, running_server
+from tests.support.sse import SseStream
 
 
 @dataclass
@@ -122,3 +124,37 @@ def test_write_through_one_process__other_process_serves_it_within_a_second(clus
         while sdk.get("/sdk/v2/flags").text == before:
             assert time.monotonic() - changed_at < 1.0
             time.sleep(0.01)
+
+
+def test_write_through_one_process__other_process_pushes_it_on_its_open_streams(cluster: Cluster) -> None:
+    # Given streams open on process B. Snapshots are only re-checked when the change feed says
+    # so (no timer), so B can learn of A's write only from the database's change feed.
+    sdk_headers = {"Authorization": f"Api-Key {cluster.deployment['key']}"}
+    with cluster.client(cluster.a) as api, httpx.Client(base_url=cluster.b.base_url, headers=sdk_headers) as sdk:
+        flag_id = api.post("/api/1/flags", json={
+            "projectId": cluster.project, "key": "pushed", "evaluationMode": "local",
+            "deployments": [cluster.deployment["id"]]}).json()["id"]
+        api.patch(f"/api/1/flags/{flag_id}", json={"enabled": True}).raise_for_status()
+
+        async def scenario() -> tuple[list[bytes], list[bytes], str]:
+            streams = [await SseStream.open(cluster.b.base_url, cluster.deployment["key"]) for _ in range(5)]
+            try:
+                firsts = [await s.data() for s in streams]
+                while any(b'"pushed"' not in first for first in firsts):
+                    firsts = [await s.data() if b'"pushed"' not in f else f for s, f in zip(streams, firsts, strict=True)]
+                # When the flag changes through process A
+                changed = await asyncio.to_thread(api.patch, f"/api/1/flags/{flag_id}",
+                                                  json={"rolloutPercentage": 100})
+                assert changed.status_code == 200, changed.text
+                nexts = await asyncio.wait_for(asyncio.gather(*(s.data() for s in streams)), 10)
+                served = await asyncio.to_thread(lambda: sdk.get("/sdk/v2/flags").text)
+                return firsts, nexts, served
+            finally:
+                for stream in streams:
+                    stream.close()
+
+        firsts, nexts, served = asyncio.run(scenario())
+    # Then B pushed the new flags to every stream, and serves them on its SDK route
+    assert all(first != after for first, after in zip(firsts, nexts, strict=True))
+    assert len(set(nexts)) == 1
+    assert json.loads(served) == json.loads(nexts[0])

@@ -25,6 +25,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.AlreadyExists: 409,
     errors.Conflict: 409,
     errors.RateLimited: 429,
+    errors.Unavailable: 503,
 }
 
 
@@ -49,7 +50,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 def domain_error_response(error: errors.DomainError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 500)
     headers = None
-    if isinstance(error, errors.RateLimited):
+    if isinstance(error, errors.RateLimited | errors.Unavailable):
         headers = {"Retry-After": str(error.retry_after)}
     return error_response(status, error.code, error.message, headers)
 

@@ -27,6 +27,10 @@ def ready(request: Request) -> JSONResponse:
     if current != head:
         body = {"status": "unavailable", "reason": f"schema at {current}, needs {head}"}
         return JSONResponse(body, status_code=503)
+    if not request.app.state.propagator.listening:
+        # Changes made through other processes would not reach this one as they happen.
+        body = {"status": "unavailable", "reason": "not yet listening for changes"}
+        return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ready", "schema": head})
 
 

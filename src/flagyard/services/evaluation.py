@@ -3,6 +3,11 @@
 A snapshot is rebuilt only when its project's revision moved. This process learns of its own
 writes at once (`invalidate`, called after commit); writes made by other processes are seen
 by a revision check of one tiny query, made at most once per `check_interval` per deployment.
+With a change feed running (services/propagation.py) the interval is infinite: the feed says
+when to look, and snapshots are refreshed before any request asks.
+
+While the database is unreachable a deployment that has a snapshot keeps being served from it;
+only a key never seen before gets `Unavailable`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flagyard import engine
-from flagyard.errors import Unauthenticated
+from flagyard.errors import Unauthenticated, Unavailable
 from flagyard.services.snapshots import Snapshot, build_snapshot
 from flagyard.services.uow import UnitOfWorkFactory
 
@@ -23,6 +28,9 @@ from flagyard.services.uow import UnitOfWorkFactory
 class _Entry:
     snapshot: Snapshot
     checked_at: float
+    # The last re-check could not reach the database: serve this snapshot without asking
+    # again on the request path; the propagator retries in the background.
+    unreachable: bool = False
 
 
 class EvaluationService:
@@ -38,46 +46,81 @@ class EvaluationService:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}  # by deployment key
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     # --- snapshots ------------------------------------------------------------------------
 
     def cached(self, deployment_key: str) -> Snapshot | None:
         """The snapshot if it is known to be current; None when a check is due. No I/O."""
         entry = self._entries.get(deployment_key)
-        if entry is None or self._clock() - entry.checked_at >= self._check_interval:
+        if entry is None:
             return None
-        return entry.snapshot
+        if entry.unreachable or self._clock() - entry.checked_at < self._check_interval:
+            return entry.snapshot
+        return None
 
     def refresh(self, deployment_key: str) -> Snapshot:
         """Check the revision (and the key) in the database; recompile only if it moved."""
-        with self._lock:
+        with self._lock_for(deployment_key):
             entry = self._entries.get(deployment_key)
             now = self._clock()
-            if entry is not None and now - entry.checked_at < self._check_interval:
+            if entry is not None and not entry.unreachable and now - entry.checked_at < self._check_interval:
                 return entry.snapshot
-            with self._uow() as uow:
-                deployment = uow.deployments.get_by_key(deployment_key)
-                if deployment is None or deployment.deleted:
-                    self._entries.pop(deployment_key, None)
-                    raise Unauthenticated("unknown or archived deployment key", code="invalid_key")
-                revision = uow.projects.revision(deployment.project_id)
-                if entry is None or entry.snapshot.revision != revision or entry.snapshot.deployment != deployment:
-                    previous = entry.snapshot if entry is not None else None
-                    snapshot = build_snapshot(uow, deployment, revision, previous)
-                else:
-                    snapshot = entry.snapshot
+            try:
+                with self._uow() as uow:
+                    deployment = uow.deployments.get_by_key(deployment_key)
+                    if deployment is None or deployment.deleted:
+                        self._forget(deployment_key)
+                        raise Unauthenticated("unknown or archived deployment key", code="invalid_key")
+                    revision = uow.projects.revision(deployment.project_id)
+                    if entry is None or entry.snapshot.revision != revision or entry.snapshot.deployment != deployment:
+                        previous = entry.snapshot if entry is not None else None
+                        snapshot = build_snapshot(uow, deployment, revision, previous)
+                    else:
+                        snapshot = entry.snapshot
+            except Unavailable:
+                if entry is None:
+                    raise
+                entry.unreachable = True  # keep serving the last flags this process had
+                return entry.snapshot
             self._entries[deployment_key] = _Entry(snapshot, now)
             return snapshot
 
     def snapshot(self, deployment_key: str) -> Snapshot:
         return self.cached(deployment_key) or self.refresh(deployment_key)
 
-    def invalidate(self, project_ids: Iterable[int]) -> None:
-        """Called after this process commits a change: the next request re-checks."""
-        touched = set(project_ids)
+    def invalidate(self, project_ids: Iterable[int] | None) -> None:
+        """Called after this process commits a change, or when the change feed reports one
+        (None: any project may have changed): the next request re-checks."""
+        touched = None if project_ids is None else set(project_ids)
         for entry in list(self._entries.values()):
-            if entry.snapshot.deployment.project_id in touched:
+            if touched is None or entry.snapshot.deployment.project_id in touched:
                 entry.checked_at = float("-inf")
+                entry.unreachable = False
+
+    def current(self, deployment_key: str) -> Snapshot | None:
+        """The snapshot this process holds for the key, however old; None if it has none."""
+        entry = self._entries.get(deployment_key)
+        return entry.snapshot if entry is not None else None
+
+    def keys_for(self, project_ids: Iterable[int] | None) -> list[str]:
+        """Deployment keys this process serves in these projects (None: all of them)."""
+        wanted = None if project_ids is None else set(project_ids)
+        return [key for key, entry in list(self._entries.items())
+                if wanted is None or entry.snapshot.deployment.project_id in wanted]
+
+    def unreachable_keys(self) -> list[str]:
+        return [key for key, entry in list(self._entries.items()) if entry.unreachable]
+
+    def _forget(self, deployment_key: str) -> None:
+        self._entries.pop(deployment_key, None)
+        with self._lock:  # unknown keys must not pile up locks
+            self._key_locks.pop(deployment_key, None)
+
+    def _lock_for(self, deployment_key: str) -> threading.Lock:
+        # One lock per deployment: a slow rebuild of one never holds up another.
+        with self._lock:
+            return self._key_locks.setdefault(deployment_key, threading.Lock())
 
     # --- evaluation -----------------------------------------------------------------------
 

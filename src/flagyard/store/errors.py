@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import exc as sa_exc
 
-from flagyard.errors import AlreadyExists, Conflict, DomainError
+from flagyard.errors import AlreadyExists, Conflict, DomainError, Unavailable
 
 # Unique constraints a client can run into, by the words that identify them in either
 # SQLite's message ("UNIQUE constraint failed: flags.project_id, flags.key") or PostgreSQL's
@@ -19,7 +19,9 @@ _UNIQUE = (
 )
 
 
-def translate(error: sa_exc.DBAPIError) -> DomainError | None:
+def translate(error: sa_exc.DBAPIError | sa_exc.TimeoutError) -> DomainError | None:
+    if not isinstance(error, sa_exc.DBAPIError):
+        return Unavailable("no database connection came free in time; retry the request")
     text = str(error.orig)
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or ""
     if isinstance(error, sa_exc.IntegrityError):
@@ -28,4 +30,32 @@ def translate(error: sa_exc.DBAPIError) -> DomainError | None:
                 return type(domain_error)(domain_error.message, code=domain_error.code)
     if isinstance(error, sa_exc.OperationalError) and "database is locked" in text:
         return Conflict("the database is busy; retry the request", code="database_busy")
+    if is_unreachable(error):
+        return Unavailable("the database is unreachable; retry the request", retry_after=1)
     return None
+
+
+# PostgreSQL SQLSTATEs that mean the server went away or is not accepting connections (class 08:
+# connection exceptions; 57P01-57P03: shut down by the administrator, crash, starting up).
+_GONE_STATES = ("08", "57P01", "57P02", "57P03")
+# SQLite's words when the file itself cannot be opened or read.
+_SQLITE_GONE = ("unable to open database file", "disk I/O error")
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True when the error says the database cannot be reached, not that the request was bad."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return True  # no pooled connection came free in time: every one is stuck on a dead server
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, sa_exc.OperationalError):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    if state is not None:
+        return str(state).startswith(_GONE_STATES)
+    text = str(error.orig)
+    # psycopg raises OperationalError without a SQLSTATE when connecting fails or the socket
+    # dies; SQLite raises it for many things, so only its "file unreachable" words count.
+    return error.orig.__class__.__module__.startswith("psycopg") or any(w in text for w in _SQLITE_GONE)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from flagyard.store.change_feed import announce_changes
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.errors import translate
@@ -30,11 +31,16 @@ class SqlUnitOfWork:
         self._transaction: sa.RootTransaction | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
-        connection = self._engine.connect()
-        if self._write:
-            connection = connection.execution_options(**{WRITE_OPTION: True})
-        self._connection = connection
-        self._transaction = connection.begin()
+        try:
+            connection = self._engine.connect()
+            if self._write:
+                connection = connection.execution_options(**{WRITE_OPTION: True})
+            self._connection = connection
+            self._transaction = connection.begin()
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as error:
+            if self._connection is not None:
+                self._connection.close()
+            self._raise_translated(error)
         self.flags = FlagRepository(connection)
         self.inclusions = InclusionRepository(connection)
         self.deployments = DeploymentRepository(connection)
@@ -46,6 +52,9 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._transaction is not None
         try:
+            if self.projects.touched:
+                # Other processes hear of the change when, and only if, it commits.
+                announce_changes(self._transaction.connection, self.projects.touched)
             self._transaction.commit()
         except sa_exc.DBAPIError as error:
             self._raise_translated(error)
@@ -63,13 +72,17 @@ class SqlUnitOfWork:
         try:
             if self._transaction.is_active:
                 self._transaction.rollback()
+        except sa_exc.DBAPIError:
+            if exc is None:
+                raise
+            # The connection died with the transaction; the server has rolled it back.
         finally:
             self._connection.close()
         if isinstance(exc, sa_exc.DBAPIError):
             self._raise_translated(exc)
 
     @staticmethod
-    def _raise_translated(error: sa_exc.DBAPIError) -> None:
+    def _raise_translated(error: sa_exc.DBAPIError | sa_exc.TimeoutError) -> None:
         domain_error = translate(error)
         if domain_error is None:
             raise error

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
+from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.evaluation.flags_response import flags_response
 from flagyard.api.evaluation.wire import (
     decode_base64_json,
@@ -19,13 +18,10 @@ from flagyard.api.evaluation.wire import (
     parse_json,
     user_object,
 )
-from flagyard.errors import DomainError
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.snapshots import FlagsBody, Snapshot
 
 router = APIRouter(tags=["SDK"])
-
-STREAM_POLL_SECONDS = 0.2
 
 
 def _service(request: Request) -> EvaluationService:
@@ -115,34 +111,18 @@ def _v1_variant(variant: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/sdk/stream/v1/flags", summary="Server-sent events: the flag array on every change")
-async def stream(request: Request) -> StreamingResponse:
-    first = await _snapshot(request)
-    key = deployment_key(request)
-    service = _service(request)
-    keep_alive = request.app.state.settings.stream_keepalive_seconds
-
-    async def events() -> AsyncIterator[bytes]:
-        sent = _flags_body(first, request)
-        yield b"data: " + sent.body + b"\n\n"
-        last_event = time.monotonic()
-        while not await request.is_disconnected():
-            await anyio.sleep(STREAM_POLL_SECONDS)
-            try:
-                snapshot = service.cached(key) or await to_thread.run_sync(service.refresh, key)
-                assert snapshot is not None
-            except DomainError:
-                return  # the key was revoked or its deployment archived
-            current = _flags_body(snapshot, request)
-            if current.etag != sent.etag:
-                sent = current
-                yield b"data: " + sent.body + b"\n\n"
-                last_event = time.monotonic()
-            elif time.monotonic() - last_event >= keep_alive:
-                yield b"data:  \n\n"  # a keep-alive: data of a single space
-                last_event = time.monotonic()
-
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+async def stream(request: Request) -> Response:
+    snapshot = await _snapshot(request)
+    remote = request.query_params.get("eval_mode") == "remote"
+    return _Stream(request.app.state.stream_hub, deployment_key(request), remote, snapshot)
 
 
+class _Stream(Response):
+    """The SSE answer: the connection joins its deployment's broadcaster (broadcast.py)."""
 
+    def __init__(self, hub: StreamHub, key: str, remote: bool, snapshot: Snapshot) -> None:
+        super().__init__(media_type="text/event-stream")
+        self._hub, self._key, self._remote, self._snapshot = hub, key, remote, snapshot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._hub.serve(self._key, self._remote, self._snapshot, receive, send)
