@@ -10,6 +10,7 @@ from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management.groups import group_router
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -25,6 +26,7 @@ from flagyard.domain.flags import Kind
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
+from flagyard.services.groups import GroupService
 from flagyard.services.keys import KeyService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         variants=VariantService(uow),
         deployments=DeploymentService(uow),
         versions=VersionService(uow),
+        groups=GroupService(uow),
     )
     api_errors.install(app)
     openapi.install(app)
@@ -72,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(beta.deployments_router)
     app.include_router(versions.router)
+    app.include_router(group_router(Kind.HOLDOUT))
+    app.include_router(group_router(Kind.MUTEX))
     app.include_router(sdk_routes.router)
 
     app.include_router(operations.router)

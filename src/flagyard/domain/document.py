@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flagyard.domain.flags import Flag, Kind, Variant
+from flagyard.domain.groups import group_document
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -34,6 +35,8 @@ def variant_document(variant: Variant) -> dict[str, Any]:
 
 
 def flag_document(flag: Flag) -> dict[str, Any]:
+    if flag.kind.is_group:  # versions and the compiler read a group in its own shape
+        return group_document(flag, iso)
     experiment = flag.kind is Kind.EXPERIMENT
     return {
         "id": str(flag.id),

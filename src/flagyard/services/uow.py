@@ -9,7 +9,7 @@ from typing import Protocol
 
 from flagyard.domain.access import ManagementKey
 from flagyard.domain.deployments import Deployment
-from flagyard.domain.flags import Flag, Kind
+from flagyard.domain.flags import Flag, Kind, Member
 from flagyard.domain.projects import Project
 from flagyard.domain.versions import Version
 
@@ -23,6 +23,7 @@ class FlagStore(Protocol):
     def save(self, flag: Flag) -> None: ...
     def uses_deployment(self, deployment_id: int) -> bool: ...
     def linked_to(self, deployment_id: int) -> list[Flag]: ...
+    def members(self, groups: Collection[Flag]) -> dict[int, list[Member]]: ...
 
 
 class IdList(Protocol):
