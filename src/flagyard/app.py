@@ -10,8 +10,8 @@ from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
-from flagyard.api.management.groups import group_router
 from flagyard.api.management.flags import collection_router
+from flagyard.api.management.groups import group_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
 from flagyard.api.ratelimit import RateLimitMiddleware
