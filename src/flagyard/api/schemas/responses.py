@@ -40,7 +40,7 @@ class TargetSegmentOut(_Out):
     name: str
     conditions: list[ConditionOut]
     percentage: int
-    bucketingKey: str | None = None
+    bucketingKey: str = Field(description="The segment's own, else the flag's bucketing key")
     rolloutWeights: dict[str, int]
 
 
@@ -97,6 +97,7 @@ class FlagOut(_Out):
     decisionReason: str | None
     exposureEvent: ExposureEventOut | None
     deliveryMethod: Literal["feature", "web"]
+    testInstrumentation: bool | None = Field(description="false on experiments, null on flags")
     version: int
 
 
@@ -203,8 +204,13 @@ class VersionOut(_Out):
     flagConfig: FlagOut | HoldoutOut | MutexOut
 
 
+class VersionRecordOut(VersionOut):
+    id: str = Field(description="The version record's id")
+    flagId: str = Field(description="The flag, experiment, holdout or mutex it records")
+
+
 class VersionListOut(_Out):
-    versions: list[VersionOut]
+    versions: list[VersionRecordOut]
     nextCursor: int | None = Field(default=None, description="Absent on the last page")
 
 
