@@ -17,7 +17,7 @@ from amplitude_experiment.util.user import user_to_evaluation_context
 from flagyard.domain.compile import CompileInput, compile_flags
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "data" / "compile"
-N = 10_000
+N = 5_000
 
 
 def inputs(case: str) -> list[CompileInput]:
