@@ -99,3 +99,14 @@ def create_mutex(api: httpx.Client, project_id: str, **fields: Any) -> str:
     response = api.post("/api/1/mutexes", json=body)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])
+
+
+def create_experiment(api: httpx.Client, project_id: str, **fields: Any) -> str:
+    return create_flag(api, project_id, "experiments", **fields)
+
+
+def get_ok(api: httpx.Client, path: str) -> Any:
+    """The JSON of a GET that must succeed."""
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    return response.json()

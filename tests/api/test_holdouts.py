@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from tests.factories import assert_error, create_flag, create_holdout, unique_key
+from tests.factories import create_experiment as experiment
+from tests.factories import get_ok as get
 from tests.support.server import Server
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -19,16 +21,6 @@ HOLDOUT_FIELDS = {
     "individualExclusion", "deleted", "createdBy", "lastModifiedBy", "createdAt",
     "lastModifiedAt", "parentDependencies", "version",
 }
-
-
-def get(api: httpx.Client, path: str) -> dict[str, Any]:
-    response = api.get(path)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def experiment(api: httpx.Client, project_id: str, **fields: Any) -> str:
-    return create_flag(api, project_id, "experiments", **fields)
 
 
 # --- create and get ---------------------------------------------------------------------------

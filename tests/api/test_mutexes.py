@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from tests.factories import assert_error, create_flag, create_holdout, create_mutex, unique_key
+from tests.factories import create_experiment as experiment
+from tests.factories import get_ok as get
 from tests.support.server import Server
 
 MUTEX_FIELDS = {
@@ -18,16 +20,6 @@ MUTEX_FIELDS = {
 }
 SLOT_FIELDS = {"name", "index", "variantKey", "percentage", "experiments", "holdouts",
                "individuals", "cohorts"}
-
-
-def get(api: httpx.Client, path: str) -> dict[str, Any]:
-    response = api.get(path)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def experiment(api: httpx.Client, project_id: str, **fields: Any) -> str:
-    return create_flag(api, project_id, "experiments", **fields)
 
 
 def test_create__minimal_body__answers_id_and_url(server: Server, api: httpx.Client, project_id: str) -> None:

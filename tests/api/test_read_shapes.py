@@ -6,11 +6,10 @@ real-api-behaviour.md §3.5) plus the few flagyard adds; a missing or unexpected
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from tests.factories import create_flag, create_holdout, create_mutex, segment_for, unique_key
+from tests.factories import get_ok as get
 
 FLAG = {
     "id", "projectId", "deployments", "key", "name", "description", "enabled", "evaluationMode",
@@ -39,12 +38,6 @@ MUTEX = {
     "lastModifiedAt", "version",
 }
 SLOT = {"name", "index", "variantKey", "percentage", "experiments", "holdouts", "individuals", "cohorts"}
-
-
-def get(api: httpx.Client, path: str) -> Any:
-    response = api.get(path)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_flag_and_experiment__every_key_of_the_seed_examples(
