@@ -82,3 +82,31 @@ def snapshot(api: httpx.Client, kind: str, item_id: str) -> dict[str, Any]:
         cohorts[variant["key"]] = api.get(f"{base}/cohorts").json()
     versions = api.get(f"/api/1/{kind}/{item_id}/versions").json()
     return {"item": body, "users": users, "cohorts": cohorts, "versions": versions}
+
+
+def create_holdout(api: httpx.Client, project_id: str, **fields: Any) -> str:
+    """A holdout group (10 % unless told), its id."""
+    body = {"projectId": project_id, "name": "Holdout", "holdoutPercentage": 10, **fields}
+    response = api.post("/api/1/holdouts", json=body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def create_mutex(api: httpx.Client, project_id: str, **fields: Any) -> str:
+    """A mutual exclusion group (two 50 % slots unless told), its id."""
+    body = {"projectId": project_id, "name": "Mutex",
+            "slots": [{"percentage": 50}, {"percentage": 50}], **fields}
+    response = api.post("/api/1/mutexes", json=body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def create_experiment(api: httpx.Client, project_id: str, **fields: Any) -> str:
+    return create_flag(api, project_id, "experiments", **fields)
+
+
+def get_ok(api: httpx.Client, path: str) -> Any:
+    """The JSON of a GET that must succeed."""
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -18,6 +18,7 @@ from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
+from flagyard.api.management.groups import group_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
 from flagyard.api.ratelimit import RateLimitMiddleware
@@ -32,6 +33,7 @@ from flagyard.domain.flags import Kind
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
+from flagyard.services.groups import GroupService
 from flagyard.services.keys import KeyService
 from flagyard.services.propagation import Propagator
 from flagyard.services.variants import VariantService
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         variants=VariantService(uow),
         deployments=DeploymentService(uow),
         versions=VersionService(uow),
+        groups=GroupService(uow),
     )
     api_errors.install(app)
     openapi.install(app)
@@ -99,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(beta.deployments_router)
     app.include_router(versions.router)
+    app.include_router(group_router(Kind.HOLDOUT))
+    app.include_router(group_router(Kind.MUTEX))
     app.include_router(sdk_routes.router)
 
     app.include_router(operations.router)

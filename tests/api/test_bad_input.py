@@ -18,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import assert_error, create_flag, segment_for, snapshot, unique_key
+from tests.factories import (
+    assert_error,
+    create_flag,
+    create_holdout,
+    create_mutex,
+    segment_for,
+    snapshot,
+    unique_key,
+)
 from tests.support.server import Server
 
 MANAGEMENT = re.compile(r"^/(api/1/|flags/|experiments/|deployments/)")
@@ -92,6 +100,8 @@ class Targets:
     experiment: str
     parent: str
     deployment: str
+    holdout: str
+    mutex: str
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +117,9 @@ def targets(api: httpx.Client, project_id: str) -> Targets:
         assert api.post(f"{base}/users", json={"inclusions": ["u1", "u2"]}).status_code == 200
         assert api.post(f"{base}/cohorts", json={"inclusions": ["c1"]}).status_code == 200
     parent = create_flag(api, project_id, "flags")
-    return Targets(project_id, flag, experiment, parent, deployment_id)
+    holdout = create_holdout(api, project_id, individualInclusion=["u1"])
+    mutex = create_mutex(api, project_id, slots=[{"percentage": 40, "individuals": ["u1"]}, {"percentage": 60}])
+    return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex)
 
 
 def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
@@ -120,20 +132,28 @@ def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
         "flags": api.get("/api/1/flags", params={"limit": 3, "includeArchived": "true"}).json(),
         "experiments": api.get("/api/1/experiments", params={"limit": 3, "includeArchived": "true"}).json(),
         "versions": api.get("/api/1/versions", params={"limit": 3}).json(),
+        "holdout": api.get(f"/api/1/holdouts/{targets.holdout}").json(),
+        "mutex": api.get(f"/api/1/mutexes/{targets.mutex}").json(),
+        "holdouts": api.get("/api/1/holdouts", params={"limit": 3, "includeArchived": "true"}).json(),
+        "mutexes": api.get("/api/1/mutexes", params={"limit": 3, "includeArchived": "true"}).json(),
     }
 
 
 # --- a valid body per schema, to put one bad value into -------------------------------------
 
 def kind_of(path: str) -> str:
-    return "flags" if "flags" in path else "experiments" if "experiments" in path else "deployments"
+    for kind in ("flags", "experiments", "holdouts", "mutexes"):
+        if kind in path:
+            return kind
+    return "deployments"
 
 
 def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
-    item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment}[kind]
+    item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment,
+            "holdouts": targets.holdout, "mutexes": targets.mutex}[kind]
     values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0",
-              "deploymentId": targets.deployment, **overrides}
+              "deploymentId": targets.deployment, "slotIndex": "1", **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -160,7 +180,19 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
     }
     exposure_filter = {"group_type": "User", "subprop_key": "country", "subprop_op": "is",
                        "subprop_type": "user", "subprop_value": ["US"]}
+    group = {"projectId": targets.project_id, "name": "g", "key": "never-created-group", "description": "d",
+             "evaluationMode": "remote", "bucketingKey": "device_id", "bucketingSalt": "salt1234"}
+    slot = {"percentage": 100, "experiments": [targets.experiment], "holdouts": [targets.holdout],
+            "individuals": ["u7"]}
     return {
+        "HoldoutCreateIn": {**group, "holdoutPercentage": 10, "experiments": [targets.experiment],
+                            "individualInclusion": ["u7"], "individualExclusion": ["u8"]},
+        "HoldoutPatchIn": {"name": "n", "description": "d", "experiments": [targets.experiment],
+                           "individualInclusion": ["u7"], "individualExclusion": ["u8"], "archive": False},
+        "MutexCreateIn": {**group, "slots": [slot]},
+        "MutexPatchIn": {"name": "n", "description": "d", "archive": False},
+        "SlotIn": slot,
+        "SlotPatchIn": {"experiments": [targets.experiment], "holdouts": [targets.holdout], "individuals": ["u7"]},
         "FlagCreateIn": create,
         "ExperimentCreateIn": {**create, "experimentType": "a-b-test"},
         "FlagPatchIn": patch,
@@ -418,7 +450,8 @@ def test_every_write_route__bad_path_values__are_refused_with_4xx_and_change_not
     # When
     for route in write_routes:
         valid = dumps(examples(targets, kind_of(route.path))[route.body_schema]) if route.body_schema else b""
-        if route.body_schema in ("FlagCreateIn", "ExperimentCreateIn", "DeploymentCreateIn"):
+        if route.body_schema in ("FlagCreateIn", "ExperimentCreateIn", "DeploymentCreateIn",
+                                 "HoldoutCreateIn", "MutexCreateIn"):
             continue  # no path parameters
         for param, what in path_inputs(route):
             path = fill(route.path, targets, **{param: BAD_PATH_VALUES[what]})

@@ -534,8 +534,9 @@ def test_edit__target_segments__replace_the_whole_list(api: httpx.Client, projec
     response = api.patch(f"/api/1/{kind}/{item_id}", json={"targetSegments": new})
     # Then
     assert response.status_code == 200, response.text
-    assert response.json()["targetSegments"] == new
-    assert api.get(f"/api/1/{kind}/{item_id}").json()["targetSegments"] == new
+    # Read back with the bucketing key each segment uses (the flag's, as none names its own).
+    assert response.json()["targetSegments"] == [{**segment, "bucketingKey": "amplitude_id"} for segment in new]
+    assert api.get(f"/api/1/{kind}/{item_id}").json()["targetSegments"] == response.json()["targetSegments"]
 
 
 def test_edit__several_fields_at_once__applies_all(api: httpx.Client, project_id: str, kind: str) -> None:

@@ -12,6 +12,7 @@ from flagyard.domain.access import Principal
 from flagyard.errors import Invalid, NotFound, Unauthenticated
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.flags import FlagService
+from flagyard.services.groups import GroupService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 
@@ -22,6 +23,7 @@ class Services:
     variants: VariantService
     deployments: DeploymentService
     versions: VersionService
+    groups: GroupService
 
 
 def _principal(request: Request) -> Principal:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flagyard.domain.compile_graph import cycles, parents_first
+from flagyard.domain.compile_groups import FLAG_TYPES, compile_group
 from flagyard.domain.compile_segments import (
     ALL_OTHER_USERS,
     OFF,
@@ -35,7 +36,7 @@ from flagyard.domain.compile_segments import (
 @dataclass(frozen=True, slots=True)
 class CompileInput:
     document: Mapping[str, Any]
-    kind: Literal["flag", "experiment"]
+    kind: Literal["flag", "experiment", "holdout", "mutex"]
     user_inclusions: Mapping[str, Sequence[str]] = field(default_factory=dict)
     cohort_inclusions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -122,7 +123,7 @@ def flag_node(item: CompileInput) -> FlagNode | CompileWarning:
     except Uncompilable as exc:
         broken = str(exc)
     return FlagNode(
-        id=str(raw_id), key=key, live=_is_live(doc),
+        id=str(raw_id), key=key, live=_is_live(item),
         deleted=doc.get("deleted") is True, parents=parents, broken=broken,
     )
 
@@ -190,8 +191,10 @@ def compile_flag(served: ServedFlag, item: CompileInput) -> CompiledFlag:
     return CompiledFlag(flag, tuple(warnings))
 
 
-def _is_live(doc: Mapping[str, Any]) -> bool:
-    return doc.get("enabled") is True and doc.get("deleted") is not True
+def _is_live(item: CompileInput) -> bool:
+    # A group has no on/off of its own: it is served while not archived.
+    enabled = item.kind in FLAG_TYPES or item.document.get("enabled") is True
+    return enabled and item.document.get("deleted") is not True
 
 
 def _parent_dependencies(raw: Any) -> list[tuple[str, list[str]]]:
@@ -247,7 +250,14 @@ def _compile_one(
     try:
         if entry.broken is not None:
             raise Uncompilable(entry.broken)
-        flag = compiler.compile(parents, gate_closed)
+        if item.kind in FLAG_TYPES:
+            mode = item.document.get("evaluationMode")
+            if mode not in ("local", "remote"):
+                raise Uncompilable(f"evaluationMode {show(mode)} is not 'local' or 'remote'")
+            metadata = _flag_metadata(item, mode, _version(item.document))
+            flag = compile_group(item.document, item.kind, entry.key, parents, gate_closed, metadata)
+        else:
+            flag = compiler.compile(parents, gate_closed)
     except Uncompilable as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - house rule 2: a bad document is never a 500
@@ -260,10 +270,12 @@ def _compile_one(
 
 
 def _flag_metadata(item: CompileInput, evaluation_mode: str, version: int) -> dict[str, Any]:
+    flag_type = FLAG_TYPES.get(item.kind, "experiment" if item.kind == "experiment" else "release")
     metadata: dict[str, Any] = {
-        "deployed": True,
+        # A group is served only because a deployed experiment depends on it.
+        "deployed": item.kind not in FLAG_TYPES,
         "evaluationMode": evaluation_mode,
-        "flagType": "experiment" if item.kind == "experiment" else "release",
+        "flagType": flag_type,
         "flagVersion": version,
     }
     if item.kind == "experiment":

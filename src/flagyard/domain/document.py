@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flagyard.domain.flags import Flag, Kind, Variant
+from flagyard.domain.groups import group_document
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -34,6 +35,8 @@ def variant_document(variant: Variant) -> dict[str, Any]:
 
 
 def flag_document(flag: Flag) -> dict[str, Any]:
+    if flag.kind.is_group:  # versions and the compiler read a group in its own shape
+        return group_document(flag, iso)
     experiment = flag.kind is Kind.EXPERIMENT
     return {
         "id": str(flag.id),
@@ -51,7 +54,7 @@ def flag_document(flag: Flag) -> dict[str, Any]:
         "rolledOutVariant": flag.rolled_out_variant,
         "rolloutPercentage": flag.rollout_percentage,
         "rolloutWeights": flag.rollout_weights,
-        "targetSegments": copy.deepcopy(flag.target_segments),
+        "targetSegments": [segment_document(s, flag.bucketing_key) for s in flag.target_segments],
         "parentDependencies": copy.deepcopy(flag.parent_dependencies),
         "stickyBucketing": flag.sticky_bucketing,
         "state": flag.state,
@@ -68,5 +71,19 @@ def flag_document(flag: Flag) -> dict[str, Any]:
         "decisionReason": flag.decision_reason,
         "exposureEvent": copy.deepcopy(flag.exposure_event),
         "deliveryMethod": flag.delivery_method,
+        # Amplitude shows it on every experiment; flagyard has no test instrumentation mode.
+        "testInstrumentation": False if experiment else None,
         "version": flag.version,
+    }
+
+
+def segment_document(segment: dict[str, Any], flag_bucketing_key: str) -> dict[str, Any]:
+    """A target segment as Amplitude shows it: with the bucketing key it uses, which is the
+    flag's unless the segment names its own."""
+    return {
+        "name": segment["name"],
+        "conditions": copy.deepcopy(segment["conditions"]),
+        "percentage": segment["percentage"],
+        "bucketingKey": segment.get("bucketingKey") or flag_bucketing_key,
+        "rolloutWeights": dict(segment["rolloutWeights"]),
     }

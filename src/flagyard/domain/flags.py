@@ -19,10 +19,18 @@ from flagyard.errors import AlreadyExists, Invalid, NotFound
 class Kind(StrEnum):
     FLAG = "flag"
     EXPERIMENT = "experiment"
+    # Holdout and mutual exclusion groups live in the same table and key namespace: the SDKs
+    # evaluate them as flags that member experiments depend on (see domain/groups.py).
+    HOLDOUT = "holdout"
+    MUTEX = "mutex"
 
     @property
     def label(self) -> str:
-        return "Flag" if self is Kind.FLAG else "Experiment"
+        return self.value.title()
+
+    @property
+    def is_group(self) -> bool:
+        return self in (Kind.HOLDOUT, Kind.MUTEX)
 
 
 # Fields that only make sense for an experiment; a flag refuses them.
@@ -57,6 +65,15 @@ class Variant:
             payload=fields.get("payload"),
             rollout_weight=1 if weight is None else weight,
         )
+
+
+@dataclass(frozen=True)
+class Member:
+    """A flag whose parentDependencies name a group, and the group variants it allows."""
+
+    id: int
+    kind: Kind
+    variants: tuple[str, ...]
 
 
 @dataclass
@@ -94,6 +111,10 @@ class Flag:
     last_modified_by: str = ""
     last_modified_at: datetime | None = None
     version: int = 0
+    group_config: dict[str, Any] | None = None  # holdout / mutex settings; None on flags
+    # Read, never written: the flags that depend on this group (its experiments, and for a
+    # mutex the holdouts in its slots). Their parentDependencies are the one record of it.
+    members: list[Member] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -27,3 +27,9 @@ def version_document(version: Version) -> dict[str, Any]:
         "createdBy": version.created_by,
         "flagConfig": version.flag_config,
     }
+
+
+def version_record(version: Version) -> dict[str, Any]:
+    """An item of the project-wide history (/api/1/versions), which also says whose version
+    it is, as Amplitude's list shows it."""
+    return {"id": str(version.id), "flagId": str(version.flag_id), **version_document(version)}

@@ -35,6 +35,13 @@ def load_for_write(uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: i
 
 def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
     """Save the flag and append its next version in the same transaction, then commit."""
+    append_version(uow, flag, principal, now)
+    uow.commit()
+
+
+def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
+    """Save the flag and append its next version; the caller commits (a write that changes
+    several flags, such as a group and its members, commits them together)."""
     flag.version += 1
     flag.last_modified_at = now
     flag.last_modified_by = principal.name
@@ -50,4 +57,3 @@ def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: dateti
             flag_config=flag_document(flag),
         )
     )
-    uow.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flagyard.domain.flags import Flag
+from flagyard.domain.groups import check_member, check_one_group_per_kind
 from flagyard.errors import Invalid
 from flagyard.services.uow import UnitOfWork
 
@@ -14,6 +15,7 @@ def parent_ids(flag: Flag) -> list[int]:
 
 def check_parent_dependencies(uow: UnitOfWork, flag: Flag) -> None:
     deps = flag.parent_dependencies or {}
+    groups: dict[int, Flag] = {}
     for raw_id, allowed in (deps.get("flags") or {}).items():
         where = f"parentDependencies.flags.{raw_id}"
         parent_id = int(raw_id)
@@ -27,6 +29,10 @@ def check_parent_dependencies(uow: UnitOfWork, flag: Flag) -> None:
         if unknown:
             raise Invalid(f"{where} names variants the parent does not have: {', '.join(unknown)}",
                           code="unknown_variant")
+        if parent.kind.is_group:
+            check_member(parent, flag, allowed, where)
+            groups[parent_id] = parent
+    check_one_group_per_kind(groups)
     _check_no_cycle(uow, flag)
 
 

@@ -11,10 +11,11 @@ from flagyard.domain.creation import new_flag
 from flagyard.domain.flags import Flag, Kind
 from flagyard.domain.rules import is_flag_key
 from flagyard.errors import Invalid, NotFound
-from flagyard.services.changes import load_flag, record_change
+from flagyard.services.changes import append_version, load_flag, record_change
 from flagyard.services.clock import Clock, utc_now
 from flagyard.services.dependencies import check_parent_dependencies
 from flagyard.services.linking import check_linkable_deployments
+from flagyard.services.membership import changed_parents, parents_of, version_groups
 from flagyard.services.paging import Page, PageRequest
 from flagyard.services.uow import UnitOfWorkFactory
 
@@ -45,7 +46,9 @@ class FlagService:
                 check_parent_dependencies(uow, flag)
             flag.version = 0
             uow.flags.add(flag)
-            record_change(uow, flag, principal, now)
+            append_version(uow, flag, principal, now)
+            version_groups(uow, principal, now, parents_of(flag))
+            uow.commit()
         return flag
 
     def get(self, principal: Principal, kind: Kind, flag_id: int) -> Flag:
@@ -78,10 +81,15 @@ class FlagService:
         now = self._clock()
         with self._uow(write=True) as uow:
             flag = load_flag(uow, principal, kind, flag_id, for_update=True)
+            parents_before = parents_of(flag)
             flag.edit(changes)
-            if "parent_dependencies" in changes and flag.parent_dependencies is not None:
+            if ("parent_dependencies" in changes or "evaluation_mode" in changes) \
+                    and flag.parent_dependencies is not None:
                 check_parent_dependencies(uow, flag)
-            record_change(uow, flag, principal, now)
+            append_version(uow, flag, principal, now)
+            # A group whose member list changed records it too.
+            version_groups(uow, principal, now, changed_parents(parents_before, parents_of(flag)))
+            uow.commit()
         return flag
 
     def set_enabled(self, principal: Principal, kind: Kind, flag_id: int, enabled: bool) -> Flag:

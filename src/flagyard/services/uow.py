@@ -9,7 +9,7 @@ from typing import Protocol
 
 from flagyard.domain.access import ManagementKey
 from flagyard.domain.deployments import Deployment
-from flagyard.domain.flags import Flag, Kind
+from flagyard.domain.flags import Flag, Kind, Member
 from flagyard.domain.projects import Project
 from flagyard.domain.versions import Version
 
@@ -25,6 +25,7 @@ class FlagStore(Protocol):
     def linked_to(self, deployment_id: int) -> list[Flag]: ...
     def versions_linked_to(self, deployment_id: int) -> dict[int, int]: ...
     def versions_of(self, flag_ids: Collection[int]) -> dict[int, int]: ...
+    def members(self, groups: Collection[Flag]) -> dict[int, list[Member]]: ...
 
 
 class IdList(Protocol):

@@ -11,7 +11,7 @@ from flagyard.errors import AlreadyExists, Conflict, DomainError, Unavailable
 # constraint name ("uq_flags_project_id_key").
 _UNIQUE = (
     (("flags.project_id, flags.key", "uq_flags_project_id_key"),
-     AlreadyExists("key is already used by a flag or experiment in this project", code="key_taken")),
+     AlreadyExists("key is already used by a flag, experiment, holdout or mutex in this project", code="key_taken")),
     (("deployments.project_id, deployments.label", "uq_deployments_project_id_label"),
      AlreadyExists("label is already used by a deployment in this project", code="label_taken")),
     (("versions.flag_id, versions.version", "uq_versions_flag_id_version"),
@@ -28,6 +28,9 @@ def translate(error: sa_exc.DBAPIError | sa_exc.TimeoutError) -> DomainError | N
         for needles, domain_error in _UNIQUE:
             if any(n in text or n == constraint for n in needles):
                 return type(domain_error)(domain_error.message, code=domain_error.code)
+    if getattr(error.orig, "sqlstate", None) in ("40P01", "40001"):
+        # PostgreSQL broke a deadlock or a serialization conflict between two writers.
+        return Conflict("the item changed concurrently; retry the request", code="concurrent_change")
     if isinstance(error, sa_exc.OperationalError) and "database is locked" in text:
         return Conflict("the database is busy; retry the request", code="database_busy")
     if is_unreachable(error):

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flagyard.domain.flags import Flag, Kind, Variant
+from flagyard.domain.flags import Flag, Kind, Member, Variant
 from flagyard.store.db import inserted_id
 from flagyard.store.tables import flag_deployments, flags, variants
 
@@ -18,8 +18,13 @@ _SCALARS = (
     "target_segments", "parent_dependencies", "sticky_bucketing", "started", "start_date",
     "end_date", "experiment_type", "deleted", "tags", "decision", "decision_reason",
     "rolled_out_variant", "exposure_event", "delivery_method", "created_by",
-    "last_modified_by", "created_at", "last_modified_at", "version",
+    "last_modified_by", "created_at", "last_modified_at", "version", "group_config",
 )
+# Kinds that can be members of a group: experiments, and holdouts sitting in a mutex slot.
+_MEMBER_KINDS = (Kind.EXPERIMENT.value, Kind.HOLDOUT.value)
+# Above this many groups in one read, members are found by a scan of the projects' members
+# rather than by one LIKE per group (SQLite limits the depth of an OR chain).
+_LIKE_PREFILTER_MAX = 50
 
 
 class FlagRepository:
@@ -119,6 +124,29 @@ class FlagRepository:
         )
         return self._conn.execute(query).first() is not None
 
+    def members(self, groups: Collection[Flag]) -> dict[int, list[Member]]:
+        """For each group, the flags whose parentDependencies name it, by id."""
+        found: dict[int, list[Member]] = {group.id: [] for group in groups}
+        if not found:
+            return found
+        query = (
+            sa.select(flags.c.id, flags.c.kind, flags.c.parent_dependencies)
+            .where(flags.c.project_id.in_({group.project_id for group in groups}),
+                   flags.c.kind.in_(_MEMBER_KINDS))
+            .order_by(flags.c.id)
+        )
+        if len(found) <= _LIKE_PREFILTER_MAX:
+            # Narrows the scan; the exact test on the parsed JSON follows.
+            text = sa.cast(flags.c.parent_dependencies, sa.Text)
+            query = query.where(sa.or_(*(text.like(f'%"{group_id}"%') for group_id in found)))
+        for row in self._conn.execute(query):
+            parents = (row.parent_dependencies or {}).get("flags") or {}
+            for raw_id, allowed in parents.items():
+                group_id = int(raw_id)
+                if group_id in found:
+                    found[group_id].append(Member(row.id, Kind(row.kind), tuple(allowed)))
+        return found
+
     # --- internals ------------------------------------------------------------------------
 
     def _save_children(self, flag: Flag) -> None:
@@ -180,7 +208,13 @@ class FlagRepository:
                 .order_by(flag_deployments.c.position)
             ).mappings():
                 links[link["flag_id"]].append(link["deployment_id"])
-        return [_flag_from_row(row, by_flag[row["id"]], links[row["id"]]) for row in rows]
+        assembled = [_flag_from_row(row, by_flag[row["id"]], links[row["id"]]) for row in rows]
+        groups = [flag for flag in assembled if flag.kind.is_group]
+        if groups:
+            members = self.members(groups)
+            for group in groups:
+                group.members = members[group.id]
+        return assembled
 
 
 def _row_values(flag: Flag) -> dict[str, Any]:

@@ -104,6 +104,8 @@ flags = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # Settings of a holdout or mutex group (kind holdout / mutex); NULL on flags and experiments.
+    sa.Column("group_config", Json, nullable=True),
     # Flags and experiments share one key namespace per project: SDKs evaluate by key.
     sa.UniqueConstraint("project_id", "key"),
     sa.Index("ix_flags_kind_id", "kind", "id"),

@@ -18,7 +18,7 @@ FIELDS = {
     "parentDependencies", "stickyBucketing", "state", "startDate", "endDate",
     "experimentType", "deleted", "tags", "createdBy", "lastModifiedBy", "createdAt",
     "lastModifiedAt", "decision", "decisionReason", "exposureEvent", "deliveryMethod",
-    "version",
+    "testInstrumentation", "version",
 }
 
 
@@ -102,6 +102,7 @@ def test_flag_document__experiment__has_every_field_with_its_value() -> None:
     assert document["experimentType"] == "no-harm"
     assert document["version"] == 5
     assert document["deliveryMethod"] == "feature"
+    assert document["testInstrumentation"] is False
 
 
 def test_flag_document__flag__has_every_field_and_no_experiment_values() -> None:
@@ -113,6 +114,7 @@ def test_flag_document__flag__has_every_field_and_no_experiment_values() -> None
     assert set(document) == FIELDS
     assert document["state"] is None
     assert document["experimentType"] is None
+    assert document["testInstrumentation"] is None
 
 
 def test_flag_document__mutated__does_not_change_the_flag() -> None:

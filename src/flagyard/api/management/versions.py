@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from flagyard.api.deps import PrincipalDep, ServicesDep
 from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, VersionListOut, documented
-from flagyard.domain.versions import version_document
+from flagyard.domain.versions import version_record
 from flagyard.errors import Invalid
 from flagyard.services.versions import TimeWindow
 
@@ -25,7 +25,7 @@ def list_versions(principal: PrincipalDep, services: ServicesDep, start: str | N
     window = TimeWindow(start=_moment(start, "start", end_of_day=False),
                         end=_moment(end, "end", end_of_day=True))
     page = services.versions.page(principal, window, page_request(limit, cursor))
-    return envelope("versions", page, version_document)
+    return envelope("versions", page, version_record)
 
 
 def _moment(raw: str | None, field: str, *, end_of_day: bool) -> datetime | None:

@@ -40,7 +40,7 @@ class TargetSegmentOut(_Out):
     name: str
     conditions: list[ConditionOut]
     percentage: int
-    bucketingKey: str | None = None
+    bucketingKey: str = Field(description="The segment's own, else the flag's bucketing key")
     rolloutWeights: dict[str, int]
 
 
@@ -97,6 +97,7 @@ class FlagOut(_Out):
     decisionReason: str | None
     exposureEvent: ExposureEventOut | None
     deliveryMethod: Literal["feature", "web"]
+    testInstrumentation: bool | None = Field(description="false on experiments, null on flags")
     version: int
 
 
@@ -133,15 +134,83 @@ class DeploymentCreatedOut(_Out):
     id: str
 
 
+class HoldoutOut(_Out):
+    id: str
+    projectId: str
+    name: str
+    key: str
+    description: str
+    holdoutPercentage: int
+    evaluationMode: Literal["remote", "local"]
+    bucketingKey: str
+    bucketingSalt: str
+    variantName: Literal["on"]
+    experiments: list[str]
+    individualInclusion: list[str]
+    individualExclusion: list[str]
+    parentDependencies: ParentDependenciesOut | None
+    deleted: bool
+    createdBy: str
+    lastModifiedBy: str
+    createdAt: str
+    lastModifiedAt: str
+    version: int
+
+
+class SlotOut(_Out):
+    name: str
+    index: int
+    variantKey: str
+    percentage: int
+    experiments: list[str]
+    holdouts: list[str]
+    individuals: list[str]
+    cohorts: list[str]
+
+
+class MutexOut(_Out):
+    id: str
+    projectId: str
+    name: str
+    key: str
+    description: str
+    evaluationMode: Literal["remote", "local"]
+    bucketingKey: str
+    bucketingSalt: str
+    slots: list[SlotOut]
+    deleted: bool
+    createdBy: str
+    lastModifiedBy: str
+    createdAt: str
+    lastModifiedAt: str
+    version: int
+
+
+class HoldoutListOut(_Out):
+    holdouts: list[HoldoutOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
+class MutexListOut(_Out):
+    mutexes: list[MutexOut]
+    nextCursor: int | None = Field(default=None, description="Absent on the last page")
+
+
 class VersionOut(_Out):
     version: int
     createdAt: str
     createdBy: str
-    flagConfig: FlagOut
+    # A holdout's or mutex's versions hold the group's own document.
+    flagConfig: FlagOut | HoldoutOut | MutexOut
+
+
+class VersionRecordOut(VersionOut):
+    id: str = Field(description="The version record's id")
+    flagId: str = Field(description="The flag, experiment, holdout or mutex it records")
 
 
 class VersionListOut(_Out):
-    versions: list[VersionOut]
+    versions: list[VersionRecordOut]
     nextCursor: int | None = Field(default=None, description="Absent on the last page")
 
 
@@ -156,7 +225,7 @@ _ERROR_STATUSES = {
     400: "Input is missing or invalid; the message names the field",
     401: "Missing, unknown or revoked key",
     403: "The key may not see this project, or is read-only and this is a write",
-    404: "No such flag, experiment, variant, deployment or version",
+    404: "No such flag, experiment, variant, deployment, version, holdout, mutex or slot",
     409: "The key is already used in the project",
     413: "The body is larger than the server accepts",
     429: "Over the per-key rate limit; see Retry-After",
