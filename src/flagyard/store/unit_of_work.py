@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from flagyard.store.cohort_repository import CohortRepository
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.errors import translate
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.projects = ProjectRepository(connection)
         self.versions = VersionRepository(connection)
         self.keys = KeyRepository(connection)
+        self.cohorts = CohortRepository(connection)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,138 @@
+"""Cohorts and their members.
+
+Members live in their own table, one row each, so adding 10,000 ids to a cohort of a million
+touches 10,000 rows, and a download streams rows without loading the cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flagyard.domain.cohorts import Cohort
+from flagyard.store.db import inserted_id
+from flagyard.store.tables import cohort_members, cohorts
+
+# Parameters per IN (...) query: far below SQLite's and PostgreSQL's limits.
+_CHUNK = 2000
+
+
+class CohortRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def get(self, public_id: str, *, for_update: bool = False) -> Cohort | None:
+        query = sa.select(cohorts).where(cohorts.c.public_id == public_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return _cohort(row) if row else None
+
+    def page(self, *, project_ids: Collection[int] | None, include_archived: bool,
+             before_id: int | None, limit: int) -> list[Cohort]:
+        query = sa.select(cohorts)
+        if project_ids is not None:
+            query = query.where(cohorts.c.project_id.in_(project_ids))
+        if not include_archived:
+            query = query.where(cohorts.c.archived.is_(False))
+        if before_id is not None:
+            query = query.where(cohorts.c.id < before_id)
+        rows = self._conn.execute(query.order_by(cohorts.c.id.desc()).limit(limit)).mappings()
+        return [_cohort(row) for row in rows]
+
+    def add(self, cohort: Cohort) -> int:
+        cohort.id = inserted_id(self._conn.execute(sa.insert(cohorts).values(
+            public_id=cohort.public_id, project_id=cohort.project_id, **_fields(cohort),
+            created_at=cohort.created_at, created_by=cohort.created_by,
+        )))
+        return cohort.id
+
+    def save(self, cohort: Cohort) -> None:
+        self._conn.execute(sa.update(cohorts).where(cohorts.c.id == cohort.id).values(**_fields(cohort)))
+
+    # --- members ---------------------------------------------------------------------------
+
+    def add_members(self, cohort_id: int, member_ids: Sequence[str]) -> int:
+        """Insert the ids not yet present. Returns how many were new."""
+        fresh = list(dict.fromkeys(member_ids))
+        present: set[str] = set()
+        for chunk in _chunks(fresh):
+            present.update(self._conn.execute(
+                sa.select(cohort_members.c.member_id).where(
+                    cohort_members.c.cohort_id == cohort_id, cohort_members.c.member_id.in_(chunk))
+            ).scalars())
+        rows = [{"cohort_id": cohort_id, "member_id": m} for m in fresh if m not in present]
+        if rows:
+            self._conn.execute(sa.insert(cohort_members), rows)
+        return len(rows)
+
+    def remove_members(self, cohort_id: int, member_ids: Sequence[str]) -> int:
+        removed = 0
+        for chunk in _chunks(list(dict.fromkeys(member_ids))):
+            removed += self._conn.execute(sa.delete(cohort_members).where(
+                cohort_members.c.cohort_id == cohort_id, cohort_members.c.member_id.in_(chunk)
+            )).rowcount
+        return removed
+
+    def clear_members(self, cohort_id: int) -> None:
+        self._conn.execute(sa.delete(cohort_members).where(cohort_members.c.cohort_id == cohort_id))
+
+    def member_chunks(self, cohort_id: int, chunk_size: int) -> Iterator[list[str]]:
+        """Every member id, `chunk_size` at a time, without holding the whole cohort."""
+        result = self._conn.execute(
+            sa.select(cohort_members.c.member_id).where(cohort_members.c.cohort_id == cohort_id),
+            execution_options={"yield_per": chunk_size},
+        )
+        for part in result.scalars().partitions():
+            yield list(part)
+
+    def memberships(self, project_id: int, public_ids: Collection[str],
+                    member_ids: Collection[str]) -> list[tuple[str, str, str]]:
+        """(cohort id, group type, member id) for each listed live cohort holding a listed member."""
+        query = (
+            sa.select(cohorts.c.public_id, cohorts.c.group_type, cohort_members.c.member_id)
+            .join(cohort_members, cohort_members.c.cohort_id == cohorts.c.id)
+            .where(
+                cohorts.c.project_id == project_id,
+                cohorts.c.archived.is_(False),
+                cohorts.c.public_id.in_(list(public_ids)),
+                cohort_members.c.member_id.in_(list(member_ids)),
+            )
+        )
+        return [(row[0], row[1], row[2]) for row in self._conn.execute(query)]
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _fields(cohort: Cohort) -> dict[str, Any]:
+    return {
+        "name": cohort.name,
+        "description": cohort.description,
+        "group_type": cohort.group_type,
+        "size": cohort.size,
+        "archived": cohort.archived,
+        "last_modified_at": cohort.last_modified_at,
+        "last_modified_by": cohort.last_modified_by,
+    }
+
+
+def _cohort(row: sa.RowMapping) -> Cohort:
+    return Cohort(
+        id=row["id"],
+        public_id=row["public_id"],
+        project_id=row["project_id"],
+        name=row["name"],
+        description=row["description"],
+        group_type=row["group_type"],
+        size=row["size"],
+        archived=row["archived"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        last_modified_at=row["last_modified_at"],
+        last_modified_by=row["last_modified_by"],
+    )
