@@ -8,8 +8,9 @@ from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
+from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
-from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management import beta, cohorts, deployments, items, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -22,6 +23,9 @@ from flagyard.api.schemas.flags import (
 )
 from flagyard.config import Settings
 from flagyard.domain.flags import Kind
+from flagyard.services.cohort_download import CohortDownloadService
+from flagyard.services.cohort_membership import CohortMembership
+from flagyard.services.cohorts import CohortService
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
@@ -57,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployments=DeploymentService(uow),
         versions=VersionService(uow),
     )
+    app.state.cohorts = CohortService(uow)
+    app.state.cohort_membership = CohortMembership(evaluation_uow)
+    app.state.cohort_download = CohortDownloadService(evaluation_uow, keys.authenticate)
     api_errors.install(app)
     openapi.install(app)
 
@@ -73,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(beta.deployments_router)
     app.include_router(versions.router)
     app.include_router(sdk_routes.router)
+    app.include_router(cohorts.router)
+    app.include_router(sdk_cohorts.router)
 
     app.include_router(operations.router)
 

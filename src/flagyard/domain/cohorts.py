@@ -56,6 +56,11 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def is_cohort_id(raw: str) -> bool:
+    """Could this be a cohort id? Anything else names no cohort, and is not sent to a query."""
+    return 0 < len(raw) <= 32 and raw.isascii() and raw.isalnum()
+
+
 def new_cohort_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
 
