@@ -23,7 +23,8 @@ from flagyard.services.clock import Clock, utc_now
 from flagyard.services.paging import Page, PageRequest
 from flagyard.services.uow import UnitOfWork, UnitOfWorkFactory
 
-MemberChange = Callable[[UnitOfWork, Cohort, Sequence[str]], None]
+# Applies a change to the members and the size; returns whether the members changed.
+MemberChange = Callable[[UnitOfWork, Cohort, Sequence[str]], bool]
 
 
 class CohortService:
@@ -83,21 +84,26 @@ class CohortService:
     # --- members ---------------------------------------------------------------------------
 
     def add_members(self, principal: Principal, public_id: str, member_ids: Sequence[str]) -> Cohort:
-        def add(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> None:
-            cohort.size += uow.cohorts.add_members(cohort.id, ids)
+        def add(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> bool:
+            added = uow.cohorts.add_members(cohort.id, ids)
+            cohort.size += added
+            return added > 0
 
         return self._change_members(principal, public_id, member_ids, add)
 
     def remove_members(self, principal: Principal, public_id: str, member_ids: Sequence[str]) -> Cohort:
-        def remove(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> None:
-            cohort.size -= uow.cohorts.remove_members(cohort.id, ids)
+        def remove(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> bool:
+            removed = uow.cohorts.remove_members(cohort.id, ids)
+            cohort.size -= removed
+            return removed > 0
 
         return self._change_members(principal, public_id, member_ids, remove)
 
     def replace_members(self, principal: Principal, public_id: str, member_ids: Sequence[str]) -> Cohort:
-        def replace(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> None:
+        def replace(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> bool:
             uow.cohorts.clear_members(cohort.id)
             cohort.size = uow.cohorts.add_members(cohort.id, ids)
+            return True
 
         return self._change_members(principal, public_id, member_ids, replace)
 
@@ -110,10 +116,11 @@ class CohortService:
             if cohort.archived:
                 raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
                               code="cohort_archived")
-            change(uow, cohort, member_ids)
-            cohort.touch(principal.name, self._clock())
-            uow.cohorts.save(cohort)
-            uow.commit()
+            if change(uow, cohort, member_ids):
+                # Unchanged members keep lastModified, so SDKs are not sent the same cohort again.
+                cohort.touch(principal.name, self._clock())
+                uow.cohorts.save(cohort)
+                uow.commit()
         return cohort
 
 
