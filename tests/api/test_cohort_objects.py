@@ -153,6 +153,7 @@ def test_members__full_batch_of_10000__accepted(api: httpx.Client, project_id: s
         ({"memberIds": [f"m{i}" for i in range(BATCH + 1)]}, "memberIds"),
         ({"memberIds": ["ok", None]}, "memberIds[1]"),
         ({"memberIds": ["x" * 1001]}, "memberIds[0]"),
+        ({"memberIds": ["ok", "é" * 501]}, "memberIds[1]"),
         ({}, "memberIds"),
         ({"memberIds": ["a"], "extra": 1}, "extra"),
     ],

@@ -9,8 +9,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from flagyard.api.schemas.common import Body, Bool, Id, LongText, ShortText, unicode_text
 from flagyard.domain.cohorts import MAX_BATCH, MAX_GROUP_TYPE_LENGTH, MAX_MEMBER_ID_LENGTH
 
+
+def _member_id(value: str) -> str:
+    unicode_text(value)
+    # A byte limit, not only characters: PostgreSQL refuses index entries past ~2.7 kB.
+    if len(value.encode()) > MAX_MEMBER_ID_LENGTH:
+        raise ValueError(f"is longer than {MAX_MEMBER_ID_LENGTH} bytes as UTF-8")
+    return value
+
+
 MemberId = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_MEMBER_ID_LENGTH),
-                     AfterValidator(unicode_text)]
+                     AfterValidator(_member_id)]
 
 
 def _batch(ids: list[str]) -> list[str]:
