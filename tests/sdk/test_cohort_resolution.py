@@ -98,3 +98,10 @@ def test_remote__archived_cohort__has_no_members(
         assert variant(server, setup["key"], {"user_id": "bob"}) == "vip"
     finally:
         manage.patch(f"/api/1/cohorts/{setup['blocked']}", json={"archive": False}).raise_for_status()
+
+
+@pytest.mark.parametrize("user_id", ["ann\u0000", "a" * 5000, 42])
+def test_remote__user_id_no_member_could_have__evaluates_without_cohorts(
+    server: Server, setup: dict[str, str], user_id: object
+) -> None:
+    assert variant(server, setup["key"], {"user_id": user_id}) == "off"

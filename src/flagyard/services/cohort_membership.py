@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from flagyard.domain.cohort_targeting import CohortReferences, cohort_references
-from flagyard.domain.cohorts import USER_GROUP_TYPE
+from flagyard.domain.cohorts import MAX_MEMBER_ID_LENGTH, USER_GROUP_TYPE
 from flagyard.services.snapshots import Snapshot
 from flagyard.services.uow import UnitOfWorkFactory
 
@@ -68,16 +68,22 @@ def _lookup_keys(references: CohortReferences, user: Mapping[str, Any]) -> dict[
     """Group type ("User" for users) → the id to look up in that type's cohorts."""
     keys: dict[str, str] = {}
     user_id = user.get("user_id")
-    if references.user and isinstance(user_id, str) and user_id:
+    if references.user and _could_be_member(user_id):
         keys[USER_GROUP_TYPE] = user_id
     groups = user.get("groups")
     if references.groups and isinstance(groups, Mapping):
         for group_type in references.groups:
             names = groups.get(group_type)
             # Evaluation reads only the first name of each group type, as the SDKs do.
-            if isinstance(names, list) and names and isinstance(names[0], str):
+            if isinstance(names, list) and names and _could_be_member(names[0]):
                 keys[group_type] = names[0]
     return keys
+
+
+def _could_be_member(value: Any) -> TypeGuard[str]:
+    """Member ids are non-empty text of at most 1,000 characters without NUL; nothing else
+    is looked up (and a NUL would not even reach PostgreSQL)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_MEMBER_ID_LENGTH and "\x00" not in value
 
 
 def _union(sent: Any, found: list[str]) -> list[str]:
