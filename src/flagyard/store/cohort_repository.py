@@ -6,6 +6,7 @@ touches 10,000 rows, and a download streams rows without loading the cohort.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -14,9 +15,6 @@ import sqlalchemy as sa
 from flagyard.domain.cohorts import Cohort
 from flagyard.store.db import inserted_id
 from flagyard.store.tables import cohort_members, cohorts
-
-# Parameters per IN (...) query: far below SQLite's and PostgreSQL's limits.
-_CHUNK = 2000
 
 
 class CohortRepository:
@@ -55,26 +53,27 @@ class CohortRepository:
     # --- members ---------------------------------------------------------------------------
 
     def add_members(self, cohort_id: int, member_ids: Sequence[str]) -> int:
-        """Insert the ids not yet present. Returns how many were new."""
+        """Insert the ids not yet present, in one statement. Returns how many were new."""
         fresh = list(dict.fromkeys(member_ids))
-        present: set[str] = set()
-        for chunk in _chunks(fresh):
-            present.update(self._conn.execute(
-                sa.select(cohort_members.c.member_id).where(
-                    cohort_members.c.cohort_id == cohort_id, cohort_members.c.member_id.in_(chunk))
-            ).scalars())
-        rows = [{"cohort_id": cohort_id, "member_id": m} for m in fresh if m not in present]
-        if rows:
-            self._conn.execute(sa.insert(cohort_members), rows)
-        return len(rows)
+        if not fresh:
+            return 0
+        if self._conn.dialect.name == "postgresql":
+            statement = _ADD_POSTGRESQL
+            ids: Any = fresh
+        else:
+            statement, ids = _ADD_SQLITE, json.dumps(fresh)
+        return int(self._conn.execute(statement, {"cohort_id": cohort_id, "ids": ids}).rowcount)
 
     def remove_members(self, cohort_id: int, member_ids: Sequence[str]) -> int:
-        removed = 0
-        for chunk in _chunks(list(dict.fromkeys(member_ids))):
-            removed += self._conn.execute(sa.delete(cohort_members).where(
-                cohort_members.c.cohort_id == cohort_id, cohort_members.c.member_id.in_(chunk)
-            )).rowcount
-        return removed
+        unique = list(dict.fromkeys(member_ids))
+        if not unique:
+            return 0
+        if self._conn.dialect.name == "postgresql":
+            statement = _REMOVE_POSTGRESQL
+            ids: Any = unique
+        else:
+            statement, ids = _REMOVE_SQLITE, json.dumps(unique)
+        return int(self._conn.execute(statement, {"cohort_id": cohort_id, "ids": ids}).rowcount)
 
     def clear_members(self, cohort_id: int) -> None:
         self._conn.execute(sa.delete(cohort_members).where(cohort_members.c.cohort_id == cohort_id))
@@ -111,9 +110,23 @@ _MEMBERSHIPS = (
 )
 
 
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+# A batch of ids travels as one parameter (an array; a JSON text on SQLite) and is inserted or
+# deleted by one statement: 10,000 rows in one round trip instead of 10,000 parameter sets.
+_ADD_POSTGRESQL = sa.text(
+    "INSERT INTO cohort_members (cohort_id, member_id) "
+    "SELECT :cohort_id, m FROM unnest(CAST(:ids AS text[])) AS m ON CONFLICT DO NOTHING"
+)
+_ADD_SQLITE = sa.text(
+    "INSERT OR IGNORE INTO cohort_members (cohort_id, member_id) "
+    "SELECT :cohort_id, value FROM json_each(:ids)"
+)
+_REMOVE_POSTGRESQL = sa.text(
+    "DELETE FROM cohort_members WHERE cohort_id = :cohort_id AND member_id = ANY(CAST(:ids AS text[]))"
+)
+_REMOVE_SQLITE = sa.text(
+    "DELETE FROM cohort_members WHERE cohort_id = :cohort_id "
+    "AND member_id IN (SELECT value FROM json_each(:ids))"
+)
 
 
 def _fields(cohort: Cohort) -> dict[str, Any]:
