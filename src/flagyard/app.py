@@ -33,6 +33,7 @@ from flagyard.services.keys import KeyService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
+from flagyard.store.cohort_membership_reader import membership_reader
 from flagyard.store.db import make_engine
 from flagyard.store.unit_of_work import unit_of_work_factory
 
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         versions=VersionService(uow),
     )
     app.state.cohorts = CohortService(uow)
-    app.state.cohort_membership = CohortMembership(evaluation_uow)
+    app.state.cohort_membership = CohortMembership(membership_reader(engine))
     app.state.cohort_download = CohortDownloadService(evaluation_uow, keys.authenticate)
     api_errors.install(app)
     openapi.install(app)

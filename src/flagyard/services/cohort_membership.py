@@ -12,20 +12,24 @@ docs/adr/0042-cohort-membership-by-indexed-query.md for why not an in-memory ind
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeGuard
 
 from flagyard.domain.cohort_targeting import CohortReferences, cohort_references
 from flagyard.domain.cohorts import MAX_MEMBER_ID_LENGTH, USER_GROUP_TYPE
 from flagyard.services.snapshots import Snapshot
-from flagyard.services.uow import UnitOfWorkFactory
 
 log = logging.getLogger("flagyard.cohorts")
 
 
+# (project id, cohort ids, member ids) → (cohort id, group type, member id) of each live cohort
+# among those ids that holds one of the members.
+MembershipLookup = Callable[[int, Collection[str], Collection[str]], list[tuple[str, str, str]]]
+
+
 class CohortMembership:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
-        self._uow = uow_factory
+    def __init__(self, lookup: MembershipLookup) -> None:
+        self._lookup = lookup
         # Per deployment: the snapshot the references were read from, and the references.
         self._references: dict[int, tuple[Snapshot, CohortReferences]] = {}
 
@@ -49,9 +53,8 @@ class CohortMembership:
         if not keys:
             return dict(user)
         try:
-            with self._uow() as uow:
-                rows = uow.cohorts.memberships(snapshot.deployment.project_id,
-                                               references.all_ids, set(keys.values()))
+            rows = self._lookup(snapshot.deployment.project_id, references.all_ids,
+                                set(keys.values()))
         except Exception:
             # The answer must not wait for the database: evaluate with the ids the SDK sent.
             log.warning("cohort membership unavailable; evaluating without it", exc_info=True)

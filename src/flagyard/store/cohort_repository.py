@@ -87,28 +87,6 @@ class CohortRepository:
         for part in result.scalars().partitions():
             yield list(part)
 
-    def memberships(self, project_id: int, public_ids: Collection[str],
-                    member_ids: Collection[str]) -> list[tuple[str, str, str]]:
-        """(cohort id, group type, member id) for each listed live cohort holding a listed member."""
-        rows = self._conn.execute(_MEMBERSHIPS, {
-            "project_id": project_id, "public_ids": list(public_ids), "member_ids": list(member_ids),
-        })
-        return [(row[0], row[1], row[2]) for row in rows]
-
-
-# Built once: it runs on every remote evaluation of flags that target cohorts, and building
-# the statement cost more than running it.
-_MEMBERSHIPS = (
-    sa.select(cohorts.c.public_id, cohorts.c.group_type, cohort_members.c.member_id)
-    .join(cohort_members, cohort_members.c.cohort_id == cohorts.c.id)
-    .where(
-        cohorts.c.project_id == sa.bindparam("project_id"),
-        cohorts.c.archived.is_(False),
-        cohorts.c.public_id.in_(sa.bindparam("public_ids", expanding=True)),
-        cohort_members.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
-    )
-)
-
 
 # A batch of ids travels as one parameter (an array; a JSON text on SQLite) and is inserted or
 # deleted by one statement: 10,000 rows in one round trip instead of 10,000 parameter sets.
