@@ -14,9 +14,10 @@ from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
+from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management import beta, cohorts, deployments, items, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
@@ -30,6 +31,9 @@ from flagyard.api.schemas.flags import (
 )
 from flagyard.config import Settings
 from flagyard.domain.flags import Kind
+from flagyard.services.cohort_download import CohortDownloadService
+from flagyard.services.cohort_membership import CohortMembership
+from flagyard.services.cohorts import CohortService
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
@@ -40,6 +44,7 @@ from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
 from flagyard.store.change_feed import make_change_feed
+from flagyard.store.cohort_membership_reader import membership_reader
 from flagyard.store.db import make_engine
 from flagyard.store.unit_of_work import unit_of_work_factory
 
@@ -87,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         versions=VersionService(uow),
         groups=GroupService(uow),
     )
+    app.state.cohorts = CohortService(uow)
+    app.state.cohort_membership = CohortMembership(membership_reader(engine))
+    app.state.cohort_download = CohortDownloadService(evaluation_uow, keys.authenticate)
     api_errors.install(app)
     openapi.install(app)
 
@@ -105,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(group_router(Kind.HOLDOUT))
     app.include_router(group_router(Kind.MUTEX))
     app.include_router(sdk_routes.router)
+    app.include_router(cohorts.router)
+    app.include_router(sdk_cohorts.router)
 
     app.include_router(operations.router)
 

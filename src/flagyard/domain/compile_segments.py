@@ -145,6 +145,8 @@ def _condition_selector(condition: Mapping[str, Any], where: str) -> list[str]:
     if group_type is not None and group_type != "User":
         if not isinstance(group_type, str) or not group_type:
             raise Uncompilable(f"{where}.group_type must be a non-empty string")
+        if name == "cohort_ids":  # the group's cohorts, where the SDKs put them
+            return ["context", "groups", group_type, "cohort_ids"]
         return ["context", "groups", group_type, "group_properties", name]
     if prop.startswith("gp:"):
         return ["context", "user", "user_properties", name]

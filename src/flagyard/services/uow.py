@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
 from flagyard.domain.access import ManagementKey
+from flagyard.domain.cohorts import Cohort
 from flagyard.domain.deployments import Deployment
 from flagyard.domain.flags import Flag, Kind, Member
 from flagyard.domain.projects import Project
@@ -77,6 +78,18 @@ class KeyStore(Protocol):
     def revoke(self, key_id: int, when: datetime) -> None: ...
 
 
+class CohortStore(Protocol):
+    def get(self, public_id: str, *, for_update: bool = False) -> Cohort | None: ...
+    def page(self, *, project_ids: Collection[int] | None, include_archived: bool,
+             before_id: int | None, limit: int) -> list[Cohort]: ...
+    def add(self, cohort: Cohort) -> int: ...
+    def save(self, cohort: Cohort) -> None: ...
+    def add_members(self, cohort_id: int, member_ids: Sequence[str]) -> int: ...
+    def remove_members(self, cohort_id: int, member_ids: Sequence[str]) -> int: ...
+    def clear_members(self, cohort_id: int) -> None: ...
+    def member_chunks(self, cohort_id: int, chunk_size: int) -> Iterator[list[str]]: ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -84,6 +97,7 @@ class UnitOfWork(Protocol):
     projects: ProjectStore
     versions: VersionStore
     keys: KeyStore
+    cohorts: CohortStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -194,3 +194,32 @@ management_key_projects = sa.Table(
 
 # Snapshot rebuilds ask "which flags of this project changed after version row N?".
 sa.Index("ix_versions_project_id_id", versions.c.project_id, versions.c.id)
+# Cohorts: named sets of user ids (or group names) that flags target by public id.
+cohorts = sa.Table(
+    "cohorts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("group_type", sa.String(200), nullable=False),
+    # Kept in step with cohort_members in the same transaction, so lists need no count(*).
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Column("last_modified_by", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per member; the primary key serves both "is X in these cohorts" and the download.
+# On SQLite the table is the primary-key b-tree itself (WITHOUT ROWID): half the pages.
+cohort_members = sa.Table(
+    "cohort_members",
+    metadata,
+    sa.Column("cohort_id", sa.ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("member_id", sa.Text, primary_key=True),
+    sqlite_with_rowid=False,
+)

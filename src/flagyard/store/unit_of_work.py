@@ -10,6 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from flagyard.store.change_feed import announce_changes
+from flagyard.store.cohort_repository import CohortRepository
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.errors import translate
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.projects = ProjectRepository(connection)
         self.versions = VersionRepository(connection)
         self.keys = KeyRepository(connection)
+        self.cohorts = CohortRepository(connection)
         return self
 
     def commit(self) -> None:

@@ -169,6 +169,23 @@ def test_compile_condition__group_type__selects_group_property() -> None:
     assert compiled["selector"] == ["context", "groups", "org name", "group_properties", "plan"]
 
 
+def test_compile_condition__group_type_cohort_ids__selects_the_groups_cohorts() -> None:
+    # Given a condition on the cohorts of an "org name" group
+    condition = {
+        "type": "property",
+        "prop": "cohort_ids",
+        "group_type": "org name",
+        "op": "set contains any",
+        "values": ["c0ffee12"],
+    }
+
+    # When
+    compiled = compile_condition(condition, "c")
+
+    # Then: where Amplitude's SDKs put a group's cohort ids
+    assert compiled["selector"] == ["context", "groups", "org name", "cohort_ids"]
+
+
 def test_compile_condition__numbers_and_booleans__become_strings() -> None:
     # Given
     condition = {"type": "property", "prop": "age", "op": "greater", "values": [18, 2.5, True]}

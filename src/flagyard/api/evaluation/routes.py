@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.evaluation.flags_response import flags_response
+from flagyard.api.evaluation.cohorts import with_cohorts
 from flagyard.api.evaluation.wire import (
     decode_base64_json,
     deployment_key,
@@ -46,8 +47,9 @@ async def flags(request: Request) -> Response:
     return flags_response(body, request.headers)
 
 
-def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
-              flag_keys: list[str] | None) -> dict[str, dict[str, Any]]:
+async def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
+                    flag_keys: list[str] | None) -> dict[str, dict[str, Any]]:
+    user = await with_cohorts(request, snapshot, user)
     results = _service(request).evaluate(snapshot, user, flag_keys)
     request.app.state.metrics.evaluations.labels(str(snapshot.deployment.id)).inc(len(results))
     return results
@@ -57,7 +59,7 @@ def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
 async def vardata_post(request: Request) -> JSONResponse:
     snapshot = await _snapshot(request)
     user = user_object(parse_json(await request.body(), "request body"), "request body")
-    return JSONResponse(_evaluate(request, snapshot, user, flag_keys_header(request)))
+    return JSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
@@ -65,7 +67,7 @@ async def vardata_get(request: Request) -> JSONResponse:
     snapshot = await _snapshot(request)
     raw = request.headers.get("x-amp-exp-user")
     user = user_object(decode_base64_json(raw, "X-Amp-Exp-User"), "X-Amp-Exp-User") if raw else {}
-    return JSONResponse(_evaluate(request, snapshot, user, flag_keys_header(request)))
+    return JSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.get("/v1/vardata", summary="REST evaluation API; the user in the query")
@@ -93,7 +95,7 @@ async def _vardata_rest(request: Request) -> JSONResponse:
     keys = fields.get("flag_keys") or fields.get("flag_key")
     if isinstance(keys, str):
         keys = [k for k in keys.split(",") if k]
-    results = _evaluate(request, snapshot, user, keys or None)
+    results = await _evaluate(request, snapshot, user, keys or None)
     # The v1 form leaves out default variants, as Amplitude's does.
     return JSONResponse({
         key: _v1_variant(variant)
