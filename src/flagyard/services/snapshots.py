@@ -33,6 +33,8 @@ class Snapshot:
     local: FlagsBody  # local-evaluation flags (and what they depend on)
     everything: FlagsBody  # `eval_mode=remote`: every flag
     warnings: tuple[CompileWarning, ...]
+    # Linked to the deployment but not served (disabled): OFREP answers them DISABLED.
+    dormant_keys: frozenset[str] = frozenset()
 
 
 def build_snapshot(uow: UnitOfWork, deployment: Deployment, revision: int) -> Snapshot:
@@ -54,6 +56,7 @@ def build_snapshot(uow: UnitOfWork, deployment: Deployment, revision: int) -> Sn
         local=_body([by_key[k] for k in _closure(local_keys, by_key)]),
         everything=_body(compiled),
         warnings=tuple(result.warnings),
+        dormant_keys=frozenset(flag.key for flag in linked if flag.key not in by_key),
     )
 
 
