@@ -10,7 +10,7 @@ from flagyard.api import openapi, operations
 from flagyard.api.cors import CorsByPath
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
-from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management import beta, deployments, items, project_files, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -28,6 +28,8 @@ from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
 from flagyard.services.keys import KeyService
+from flagyard.services.project_export import ProjectExportService
+from flagyard.services.project_import import ProjectImportService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
@@ -74,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(beta.deployments_router)
     app.include_router(versions.router)
+    app.state.project_files = project_files.ProjectFileServices(
+        export=ProjectExportService(uow), imports=ProjectImportService(uow))
+    app.include_router(project_files.router)
     app.include_router(sdk_routes.router)
     app.include_router(ofrep_routes.build_router(settings.ofrep_rate_limit_per_second))
 

@@ -35,6 +35,12 @@ def load_for_write(uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: i
 
 def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
     """Save the flag and append its next version in the same transaction, then commit."""
+    save_change(uow, flag, principal, now)
+    uow.commit()
+
+
+def save_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
+    """Save the flag and append its next version; the caller commits (several flags at once)."""
     flag.version += 1
     flag.last_modified_at = now
     flag.last_modified_by = principal.name
@@ -50,4 +56,3 @@ def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: dateti
             flag_config=flag_document(flag),
         )
     )
-    uow.commit()
