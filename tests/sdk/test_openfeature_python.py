@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig, User
 from openfeature import api
@@ -30,8 +31,8 @@ TYPED = {
 
 
 @pytest.fixture(scope="module")
-def typed(server: Server) -> TypedProject:
-    return make_typed_project(server, "ofrep-python")
+def typed(server: Server, api: httpx.Client) -> TypedProject:
+    return make_typed_project(server, api, "ofrep-python")
 
 
 def _client(server: Server, key: str, domain: str) -> OpenFeatureClient:
@@ -64,7 +65,7 @@ def test_typed_flags__many_users__values_agree_with_amplitude_sdk(
     openfeature: OpenFeatureClient, amplitude: RemoteEvaluationClient
 ) -> None:
     seen: dict[str, set[str]] = {key: set() for key in TYPED}
-    for context in users(60):
+    for context in users(40):
         # Given the same person for Amplitude's SDK and for OpenFeature
         attributes = {k: v for k, v in context.items() if k != "targetingKey"}
         key = context["targetingKey"]

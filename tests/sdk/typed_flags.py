@@ -52,24 +52,26 @@ class TypedProject:
     client_key: str
 
 
-def make_typed_project(server: Server, name: str) -> TypedProject:
+def make_typed_project(server: Server, manage: httpx.Client, name: str) -> TypedProject:
+    """`manage` holds a management key for every project (the session's admin key)."""
     project = server.create_project(name)
-    server_deployment = server.create_deployment(project, "server", "server")
-    client_deployment = server.create_deployment(project, "browser", "client")
-    key = server.create_key(f"{name}-admin", projects=(project,))
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"},
-                      timeout=30) as manage:
-        ids = {}
-        for flag_key, (kind, body, enabled) in FLAGS.items():
-            ids[flag_key] = create(manage, kind, {
-                **body, "projectId": project, "key": flag_key,
-                "deployments": [server_deployment["id"], client_deployment["id"]],
-            })
-            if enabled:
-                enable(manage, kind, ids[flag_key])
-        manage.post(f"/api/1/flags/{ids['of-bool']}/variants/yes/users",
-                    json={"inclusions": [INCLUDED_USER]}).raise_for_status()
-    return TypedProject(project, server_deployment["key"], client_deployment["key"])
+    deployments = {}
+    for label, type_ in (("server", "server"), ("browser", "client")):
+        answer = manage.post("/api/1/deployments",
+                             json={"projectId": project, "label": label, "type": type_})
+        assert answer.status_code == 200, answer.text
+        deployments[label] = manage.get(f"/api/1/deployments/{answer.json()['id']}").json()
+    ids = {}
+    for flag_key, (kind, body, enabled) in FLAGS.items():
+        ids[flag_key] = create(manage, kind, {
+            **body, "projectId": project, "key": flag_key,
+            "deployments": [d["id"] for d in deployments.values()],
+        })
+        if enabled:
+            enable(manage, kind, ids[flag_key])
+    manage.post(f"/api/1/flags/{ids['of-bool']}/variants/yes/users",
+                json={"inclusions": [INCLUDED_USER]}).raise_for_status()
+    return TypedProject(project, deployments["server"]["key"], deployments["browser"]["key"])
 
 
 def expected_value(variant: dict[str, Any] | None) -> Any:
