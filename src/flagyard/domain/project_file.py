@@ -12,9 +12,11 @@ Parsing refuses the whole document at its first problem, named by location
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +31,7 @@ from flagyard.domain.compile_segments import ENGINE_OPS, GLOB_OPS
 from flagyard.domain.creation import DEFAULT_VARIANTS
 from flagyard.domain.deployments import DEPLOYMENT_TYPES, MAX_LABEL_LENGTH
 from flagyard.domain.flags import Kind
+from flagyard.domain.limits import json_value, unicode_text
 from flagyard.domain.rules import (
     DECISIONS,
     EVALUATION_MODES,
@@ -41,15 +44,30 @@ from flagyard.errors import Invalid
 
 FORMAT_VERSION = 1
 
+def _iso_date(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date in ISO 8601 format") from None
+    return value
+
+
+_Storable = AfterValidator(unicode_text)  # text as the API accepts it (domain/limits.py)
 FlagKey = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_KEY_LENGTH,
-                               pattern=f"^{FLAG_KEY.pattern}$")]
+                               pattern=f"^{FLAG_KEY.pattern}$"), _Storable]
 VariantKey = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_KEY_LENGTH,
-                                  pattern=f"^{VARIANT_KEY.pattern}$")]
-Label = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_LABEL_LENGTH)]
-Text = Annotated[str, Field(strict=True, max_length=10_000)]
+                                  pattern=f"^{VARIANT_KEY.pattern}$"), _Storable]
+Tag = Annotated[str, Field(strict=True, max_length=MAX_KEY_LENGTH), _Storable]
+Label = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_LABEL_LENGTH), _Storable]
+Name = Annotated[str, Field(strict=True, max_length=1000), _Storable]
+Description = Annotated[str, Field(strict=True, max_length=20_000), _Storable]
+NonEmpty = Annotated[str, Field(strict=True, min_length=1, max_length=1000), _Storable]
+Id = NonEmpty
+IsoDate = Annotated[Name | None, AfterValidator(_iso_date)]
 Percentage = Annotated[StrictInt, Field(ge=0, le=100)]
-Weight = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-Id = Annotated[str, Field(strict=True, min_length=1, max_length=1000)]
+Weight = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+Json = Annotated[Any, AfterValidator(json_value)]
 
 
 class _Part(BaseModel):
@@ -58,9 +76,9 @@ class _Part(BaseModel):
 
 class Condition(_Part):
     type: Literal["property"] = "property"
-    prop: Annotated[str, Field(strict=True, min_length=1, max_length=1000)]
+    prop: NonEmpty
     op: str
-    values: list[Annotated[str, Field(strict=True, max_length=1000)]]
+    values: Annotated[list[Name], Field(max_length=10_000)]
 
     @field_validator("op")
     @classmethod
@@ -71,10 +89,10 @@ class Condition(_Part):
 
 
 class TargetSegment(_Part):
-    name: Text
-    conditions: list[Condition] = Field(default_factory=list)
+    name: Name
+    conditions: Annotated[list[Condition], Field(max_length=100)] = Field(default_factory=list)
     percentage: Percentage
-    bucketing_key: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    bucketing_key: NonEmpty | None = None
     rollout_weights: dict[VariantKey, Weight]
 
 
@@ -85,9 +103,9 @@ class ParentDependencies(_Part):
 
 class Variant(_Part):
     key: VariantKey
-    name: Text = ""
-    description: Text = ""
-    payload: Any = None
+    name: Name = ""
+    description: Description = ""
+    payload: Json = None
     rollout_weight: Weight = 1
     users: list[Id] = Field(default_factory=list)  # user and device ids included
     cohorts: list[Id] = Field(default_factory=list)  # cohort ids included
@@ -95,30 +113,31 @@ class Variant(_Part):
 
 class Flag(_Part):
     key: FlagKey
-    name: Text | None = None  # absent: the key, as on create
-    description: Text = ""
+    name: Name | None = None  # absent: the key, as on create
+    description: Description = ""
     archived: StrictBool = False
     enabled: StrictBool = False
     evaluation_mode: Literal[EVALUATION_MODES] = "remote"  # type: ignore[valid-type]
-    bucketing_key: Annotated[str, Field(strict=True, min_length=1)] = "amplitude_id"
-    bucketing_salt: Annotated[str, Field(strict=True, min_length=1)] | None = None  # absent: new
-    bucketing_unit: Annotated[str, Field(strict=True, min_length=1)] = "User"
+    bucketing_key: NonEmpty = "amplitude_id"
+    bucketing_salt: NonEmpty | None = None  # absent: a new salt
+    bucketing_unit: NonEmpty = "User"
     rollout_percentage: Percentage = 0
     sticky_bucketing: StrictBool = False
-    tags: list[Annotated[str, Field(strict=True, max_length=1000)]] = Field(default_factory=list)
+    tags: Annotated[list[Tag], Field(max_length=100)] = Field(default_factory=list)
     deployments: list[Label] = Field(default_factory=list)
     parent_dependencies: ParentDependencies | None = None
-    target_segments: list[TargetSegment] = Field(default_factory=list)
-    variants: list[Variant] | None = None  # absent: the defaults of a new flag
+    target_segments: Annotated[list[TargetSegment], Field(max_length=100)] = Field(
+        default_factory=list)
+    variants: Annotated[list[Variant], Field(max_length=100)] | None = None  # absent: the defaults of a new flag
 
 
 class Experiment(Flag):
     experiment_type: Literal[EXPERIMENT_TYPES] = "a-b-test"  # type: ignore[valid-type]
-    start_date: Text | None = None
-    end_date: Text | None = None
-    exposure_event: dict[str, Any] | None = None
+    start_date: IsoDate = None
+    end_date: IsoDate = None
+    exposure_event: Annotated[dict[str, Any], AfterValidator(json_value)] | None = None
     decision: Literal[DECISIONS] | None = None  # type: ignore[valid-type]
-    decision_reason: Text | None = None
+    decision_reason: Description | None = None
     rolled_out_variant: VariantKey | None = None
 
 

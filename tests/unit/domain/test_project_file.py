@@ -42,6 +42,10 @@ def test_canonical__deployment_order__ignored() -> None:
      "flags[0].targetSegments[0].conditions[0].op: 'nearly' is not a condition operator"),
     ({"flags": [{"key": "a", "enabled": "yes"}]}, "flags[0].enabled: "),
     ({"groups": []}, "groups: is not a field of this section"),
+    ({"flags": [{"key": "a", "name": "nul\x00"}]}, "flags[0].name: must not contain NUL"),
+    ({"flags": [{"key": "a", "variants": [{"key": "on", "payload": 2**60}]}]},
+     "flags[0].variants[0].payload: must not contain integers beyond"),
+    ({"experiments": [{"key": "a", "startDate": "soon"}]}, "experiments[0].startDate: must be a date"),
 ])
 def test_parse__invalid__first_problem_by_location(raw: Any, message: str) -> None:
     with pytest.raises(Invalid) as refused:
