@@ -15,7 +15,14 @@ Format = Literal["yaml", "json"]
 
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 scalars: only true/false are booleans (`on`, `off`, `yes` stay strings, as
-    variant keys need), and dates stay strings (the model keeps ISO text)."""
+    variant keys need), and dates stay strings (the model keeps ISO text). No aliases: a few
+    bytes of `*ref` can expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", mark)
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -49,9 +56,15 @@ def dump(document: dict[str, Any], fmt: Format = "yaml") -> str:
 
 
 def load(text: str | bytes) -> Any:
-    """A YAML or JSON document (JSON is YAML); `Invalid` naming the line when it is neither."""
+    """A YAML or JSON document; `Invalid` naming the line when it is neither."""
+    try:
+        return json.loads(text)  # the fast path: JSON from scripts and the HTTP API
+    except (ValueError, RecursionError):
+        pass
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise Invalid("the document is nested too deeply", code="invalid_document") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

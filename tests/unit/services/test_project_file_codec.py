@@ -34,3 +34,13 @@ def test_dump__yaml__sorted_quoted_and_read_back_equal() -> None:
 
 def test_dump__json__sorted_and_indented() -> None:
     assert dump({"b": 1, "a": [1]}, "json") == '{\n  "a": [\n    1\n  ],\n  "b": 1\n}\n'
+
+
+def test_load__aliases__refused() -> None:
+    with pytest.raises(Invalid, match="aliases"):
+        load("a: &x [1, 2]\nb: *x\n")
+
+
+def test_load__nested_too_deeply__refused_not_crashed() -> None:
+    with pytest.raises(Invalid):
+        load("[" * 100_000)
