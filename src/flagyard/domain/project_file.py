@@ -154,6 +154,13 @@ class ProjectFile(_Part):
     experiments: list[Experiment] = Field(default_factory=list)
     # Holdout and mutex groups and cohorts get sections of their own here when they exist.
 
+    @field_validator("format_version", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be 1, the only format version so far")
+        return value
+
     def entries(self) -> list[tuple[Kind, str, Flag]]:
         """(kind, location, entry) for every flag and experiment, flags first."""
         return [(Kind.FLAG, f"flags[{i}]", f) for i, f in enumerate(self.flags)] + [

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from flagyard.api.deps import PrincipalDep, path_id
-from flagyard.api.schemas.project_files import ImportResultOut, ProjectFileOut
+from flagyard.api.schemas.project_files import ImportResultOut, ProjectFile
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, documented
 from flagyard.services import project_file_codec
 from flagyard.services.project_export import ProjectExportService
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/1/projects", tags=["Projects as code"], response
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "model": ProjectFileOut,
+        "model": ProjectFile,
         "description": "The project file (docs/export-format.md)",
         "content": {"application/yaml": {"schema": {"type": "string"}}},
     }
@@ -41,9 +41,9 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 _IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "A project file, as YAML or JSON",
+        "description": "A project file, as JSON or YAML (docs/export-format.md)",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/ProjectFile"}},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }

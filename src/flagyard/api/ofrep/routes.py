@@ -42,15 +42,17 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
 
     async def snapshot_for(request: Request) -> Snapshot:
         key = deployment_key(request)
+        service: EvaluationService = request.app.state.evaluation
+        cached = service.cached(key)
+        snapshot = cached if cached is not None else await to_thread.run_sync(service.refresh, key)
+        # Limited after authentication, so made-up keys cannot fill the bucket table.
         if buckets is not None:
-            wait = buckets.take(key)
+            wait = buckets.take(snapshot.deployment.id)
             if wait > 0:
                 # Whole seconds: the providers misread fractions and dates.
                 raise RateLimited(f"more than {buckets.rate:g} requests per second with this key",
                                   retry_after=max(1, math.ceil(wait)))
-        service: EvaluationService = request.app.state.evaluation
-        cached = service.cached(key)
-        return cached if cached is not None else await to_thread.run_sync(service.refresh, key)
+        return snapshot
 
     @router.post("/evaluate/flags/{key:path}", summary="Evaluate one flag for a context")
     async def evaluate_flag(key: str, request: Request) -> Response:

@@ -11,11 +11,13 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProjectFileOut(_Out):
-    formatVersion: Literal[1]
-    deployments: list[dict[str, Any]]
-    flags: list[dict[str, Any]]
-    experiments: list[dict[str, Any]]
+class ProjectFile(_Out):
+    """The project file (docs/export-format.md); the entries are described there."""
+
+    formatVersion: Literal[1] = 1
+    deployments: list[dict[str, Any]] = []
+    flags: list[dict[str, Any]] = []
+    experiments: list[dict[str, Any]] = []
 
 
 class ChangeOut(_Out):
