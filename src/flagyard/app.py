@@ -13,15 +13,17 @@ from fastapi import FastAPI
 from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
+from flagyard.api.cors import CorsByPath
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.management import beta, cohorts, deployments, items, versions
+from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
+from flagyard.api.ofrep import routes as ofrep_routes
 from flagyard.api.ratelimit import RateLimitMiddleware
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
@@ -40,6 +42,8 @@ from flagyard.services.flags import FlagService
 from flagyard.services.groups import GroupService
 from flagyard.services.keys import KeyService
 from flagyard.services.propagation import Propagator
+from flagyard.services.project_export import ProjectExportService
+from flagyard.services.project_import import ProjectImportService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
@@ -112,16 +116,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router)
     app.include_router(group_router(Kind.HOLDOUT))
     app.include_router(group_router(Kind.MUTEX))
+    app.state.project_files = project_files.ProjectFileServices(
+        export=ProjectExportService(uow), imports=ProjectImportService(uow))
+    app.include_router(project_files.router)
     app.include_router(sdk_routes.router)
+    app.include_router(ofrep_routes.build_router(settings.ofrep_rate_limit_per_second))
     app.include_router(cohorts.router)
     app.include_router(sdk_cohorts.router)
 
     app.include_router(operations.router)
 
-    # Listed innermost first: observe → body limit → authenticate → rate-limit → route.
+    # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → route.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Preflights are answered before authentication: they carry no credentials.
+    app.add_middleware(CorsByPath, sdk_origins=settings.cors_origins,
+                       management_origins=settings.management_cors_origins)
     app.add_middleware(RequestObservability, metrics=metrics)
     return app
 

@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     # SDKs drop a stream after 17 s without an event; Amplitude sends a keep-alive every 15 s.
     stream_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Origins allowed to call the SDK routes (/sdk/..., /v1/vardata, /ofrep/...) from a browser:
+    # "*" or a comma-separated list. Client deployment keys are public by design.
+    cors_origins: str = "*"
+    # Origins allowed to call the Management API from a browser; empty: none.
+    management_cors_origins: str = ""
+    # Per deployment key on the OFREP routes; 0 turns the limit off.
+    ofrep_rate_limit_per_second: float = Field(default=0.0, ge=0)
 
     def base_url(self) -> str:
         if self.public_url:

@@ -209,6 +209,7 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
         "RolloutWeightsIn": {"rolloutWeights": {"control": 1}},
         "DeploymentCreateIn": {"projectId": targets.project_id, "label": "l", "type": "server"},
         "DeploymentPatchIn": {"label": "l", "archive": False},
+        "ProjectFile": {"formatVersion": 1, "deployments": [], "flags": [], "experiments": []},
         # Nested objects
         "TargetSegmentIn": segment,
         "ConditionIn": condition,
@@ -473,6 +474,7 @@ BAD_BY_NAME: dict[str, list[str]] = {
     "projectId": ["abc", "-1", "0", str(10**40), "1e400", "%00", "\u202e1"],
     "start": ["abc", "2024-13-45", "%00", "\U0001f680", "9" * 5000],
     "end": ["abc", "2024-02-30", "%00", "yesterday"],
+    "format": ["xml", "%00", "YAML"],
 }
 # Free text filters take any text: odd values must find nothing rather than fail.
 FREE_TEXT = ["%00", "\u202e", "\U0001f680", "%FF", "k" * 5000]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flagyard.cli import project_files
 from flagyard.config import Settings
 from flagyard.domain.access import OPERATOR
 from flagyard.errors import DomainError
@@ -31,6 +32,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(deployments_app, name="deployments")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+project_files.register(app)
 
 
 def _uow(settings: Settings | None = None):  # type: ignore[no-untyped-def]

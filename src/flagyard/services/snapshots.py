@@ -96,6 +96,7 @@ class _Compiled:
     local: _Bodies  # local-evaluation flags linked here and their dependencies
     engine_flags: dict[str, engine.Flag]  # by flag key
     deployed_keys: tuple[str, ...]
+    dormant_keys: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,11 @@ class Snapshot:
     def configs(self) -> list[dict[str, Any]]:
         """Every served flag's config, in the served (parents-first) order."""
         return [part.config for part in self.compiled.parts.values()]
+
+    @property
+    def dormant_keys(self) -> frozenset[str]:
+        """Linked to the deployment but not served (disabled): OFREP answers them DISABLED."""
+        return self.compiled.dormant_keys
 
 
 def build_snapshot(
@@ -230,6 +236,11 @@ def _compile(uow: UnitOfWork, marker: int, linked: frozenset[int], known: dict[i
         engine_flags={key: part.flag for key, part in by_id.items()},
         deployed_keys=tuple(part.config["key"] for row_id in sorted(linked)
                             if (part := parts.get(str(row_id))) is not None),
+        dormant_keys=frozenset(
+            node.key for row_id in linked
+            if str(row_id) not in parts and row_id in known
+            and isinstance(node := known[row_id].node, FlagNode)
+        ),
     )
 
 

@@ -1,0 +1,78 @@
+"""Cross-origin access: open on the SDK routes, closed on the Management API unless configured.
+
+Browsers preflight every SDK call (each carries an `Authorization` or `X-Amp-Exp-*` header), so
+the preflight is answered here, outside authentication: a preflight carries no credentials and
+must never become a 401. Starlette's CORS middleware does the protocol; this module only picks
+which policy a path gets.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from flagyard.api.middleware import is_management_path
+
+SDK_PREFIXES = ("/sdk/", "/v1/vardata", "/ofrep/")
+
+# Every header Amplitude's browser SDK, the OpenFeature web provider and fetch-based stream
+# clients send. Preflights asking for others are refused (400), so a typo shows at once.
+SDK_HEADERS = (
+    "authorization",
+    "content-type",
+    "if-none-match",
+    "x-api-key",
+    "x-amp-exp-user",
+    "x-amp-exp-flag-keys",
+    "x-amp-exp-track",
+    "x-amp-exp-exposure-track",
+    "x-amp-exp-library",
+    "cache-control",
+    "last-event-id",
+)
+MANAGEMENT_HEADERS = ("authorization", "content-type", "x-request-id")
+# Not CORS-safelisted, so a page reads them only when exposed: the OFREP web provider needs
+# the ETag to send If-None-Match; Retry-After tells it when to come back after a 429.
+EXPOSED = ("ETag", "Retry-After", "X-Request-Id")
+
+
+def parse_origins(raw: str) -> list[str]:
+    """`*`, or origins separated by commas (`https://app.example.com,http://localhost:3000`)."""
+    return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+
+
+class CorsByPath:
+    """One CORS policy for the SDK routes and another for the management routes."""
+
+    def __init__(self, app: ASGIApp, sdk_origins: str, management_origins: str) -> None:
+        self.app = app
+        self.sdk = CORSMiddleware(
+            app,
+            allow_origins=parse_origins(sdk_origins),
+            allow_methods=("GET", "POST", "OPTIONS"),
+            allow_headers=SDK_HEADERS,
+            expose_headers=EXPOSED,
+            allow_private_network=True,
+            max_age=86400,
+        )
+        # With no origin configured every preflight is refused (400) before authentication,
+        # and no response carries Access-Control-Allow-Origin, so browsers read nothing.
+        self.management = CORSMiddleware(
+            app,
+            allow_origins=parse_origins(management_origins),
+            allow_methods=("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"),
+            allow_headers=MANAGEMENT_HEADERS,
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(SDK_PREFIXES):
+                await self.sdk(scope, receive, send)
+                return
+            if is_management_path(path):
+                await self.management(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,88 @@
+"""Flags as code over HTTP: GET /api/1/projects/{id}/export, POST /api/1/projects/{id}/import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from flagyard.api.deps import PrincipalDep, path_id
+from flagyard.api.schemas.project_files import ImportResultOut, ProjectFile
+from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, documented
+from flagyard.services import project_file_codec
+from flagyard.services.project_export import ProjectExportService
+from flagyard.services.project_import import ImportResult, ProjectImportService
+
+
+@dataclass(frozen=True)
+class ProjectFileServices:
+    export: ProjectExportService
+    imports: ProjectImportService
+
+
+def _services(request: Request) -> ProjectFileServices:
+    return request.app.state.project_files
+
+
+ProjectFilesDep = Annotated[ProjectFileServices, Depends(_services)]
+
+router = APIRouter(prefix="/api/1/projects", tags=["Projects as code"], responses=MANAGEMENT_ERRORS)
+
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ProjectFile,
+        "description": "The project file (docs/export-format.md)",
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+    }
+}
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A project file, as JSON or YAML (docs/export-format.md)",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ProjectFile"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/{id}/export", summary="The project as one YAML or JSON document",
+            response_model=None, responses=_EXPORT_RESPONSES)
+def export_project(id: str, principal: PrincipalDep, services: ProjectFilesDep,
+                   format: Literal["json", "yaml"] = "json") -> Response:
+    document = services.export.export(principal, path_id(id, "Project"))
+    if format == "json":
+        return JSONResponse(document)
+    return Response(project_file_codec.dump(document, "yaml"), media_type="application/yaml")
+
+
+@router.post("/{id}/import", summary="Apply a project file: create, update, optionally archive",
+             openapi_extra=_IMPORT_BODY, **documented(ImportResultOut))
+async def import_project(
+    id: str,
+    request: Request,
+    principal: PrincipalDep,
+    services: ProjectFilesDep,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+    prune: bool = False,
+) -> dict[str, Any]:
+    project_id = path_id(id, "Project")
+    raw = project_file_codec.load(await request.body())
+    result = await to_thread.run_sync(
+        lambda: services.imports.apply(principal, project_id, raw, dry_run=dry_run, prune=prune))
+    return result_body(result, dry_run)
+
+
+def result_body(result: ImportResult, dry_run: bool) -> dict[str, Any]:
+    return {
+        "dryRun": dry_run,
+        "applied": result.applied,
+        "changes": [{"action": c.action, "kind": c.kind, "key": c.key, "fields": list(c.fields)}
+                    for c in result.changes],
+        "unchanged": result.unchanged,
+        "plan": result.plan(),
+    }

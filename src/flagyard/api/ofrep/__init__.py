@@ -1,0 +1,1 @@
+"""The OpenFeature Remote Evaluation Protocol (OFREP) edge."""
