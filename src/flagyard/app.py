@@ -9,7 +9,9 @@ from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
+from flagyard.api.ingestion import routes as ingestion_routes
 from flagyard.api.management import beta, deployments, items, versions
+from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -22,14 +24,19 @@ from flagyard.api.schemas.flags import (
 )
 from flagyard.config import Settings
 from flagyard.domain.flags import Kind
+from flagyard.services.assignments import AssignmentRecorder
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
+from flagyard.services.ingestion import IngestionService
 from flagyard.services.keys import KeyService
+from flagyard.services.results import ResultsService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
+from flagyard.store.event_writer import GroupCommitWriter
+from flagyard.store.results_read_model import results_reader_factory
 from flagyard.store.unit_of_work import unit_of_work_factory
 
 
@@ -75,6 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sdk_routes.router)
 
     app.include_router(operations.router)
+
+    # Events: ingestion (/2/httpapi, /batch), assignments of remote evaluations, results.
+    event_writer = GroupCommitWriter(engine)
+    app.state.ingestion = ingestion = IngestionService(
+        evaluation_uow, event_writer, events_per_second=settings.ingest_events_per_second)
+    app.state.assignments = AssignmentRecorder(ingestion)
+    app.state.results = ResultsService(uow, results_reader_factory(engine), event_writer)
+    app.include_router(ingestion_routes.router)
+    app.include_router(results_routes.router)
 
     # Listed innermost first: observe → body limit → authenticate → rate-limit → route.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)

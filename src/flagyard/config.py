@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # SDKs drop a stream after 17 s without an event; Amplitude sends a keep-alive every 15 s.
     stream_keepalive_seconds: float = Field(default=15.0, gt=0)
 
+    # Events per second per deployment key on /2/httpapi and /batch (429 beyond); 0: no limit.
+    ingest_events_per_second: float = Field(default=200_000.0, ge=0)
+
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")

@@ -159,7 +159,7 @@ def _check_event(raw: Any, index: int, min_id_length: int, now_ms: int,
         event_type=str(event_type)[:MAX_STRING_LENGTH],
         user_id=ids["user_id"],
         device_id=ids["device_id"],
-        time=int(time),  # type: ignore[arg-type]
+        time=int(time),
         insert_id=None if insert_id is None else str(insert_id)[:MAX_STRING_LENGTH],
         event_properties=raw.get("event_properties") or {},
         user_properties=raw.get("user_properties") or {},

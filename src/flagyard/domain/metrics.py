@@ -11,6 +11,7 @@ metric with filters — the metric itself, since only events that pass its filte
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,13 +39,14 @@ class Metric:
     name: str = ""
     id: int = 0
 
-    @property
+    # `property` is a field name here, so the decorator is spelled out.
+    @builtins.property
     def aggregate_key(self) -> str:
         if self.filters:
             return filtered_key(self.id)
         return property_key(self.event_type, self.property)
 
-    @property
+    @builtins.property
     def label(self) -> str:
         return self.name or (f"{self.event_type}.{self.property}" if self.property else self.event_type)
 
