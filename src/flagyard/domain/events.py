@@ -22,7 +22,7 @@ INVALID_IDS = frozenset({
 OBJECT_FIELDS = ("event_properties", "user_properties", "groups", "group_properties")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a setattr call per field
 class Event:
     event_type: str
     user_id: str | None
@@ -98,75 +98,76 @@ def _note(where: dict[str, list[int]], name: str, index: int) -> None:
     where.setdefault(name, []).append(index)
 
 
+def _check_id(value: Any, min_id_length: int) -> tuple[str | None, str]:
+    """(the id, "") if usable; (None, why) otherwise: "absent", "invalid" or "short"."""
+    if value is None:
+        return None, "absent"
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None, "invalid"
+    text = str(value).strip()
+    if text.lower() in INVALID_IDS:
+        return None, "absent"
+    if len(text) < min_id_length:
+        return None, "short"
+    return text[:MAX_STRING_LENGTH], ""
+
+
 def _check_event(raw: Any, index: int, min_id_length: int, now_ms: int,
                  refused: UploadRefused) -> Event | None:
     if not isinstance(raw, dict):
         _note(refused.invalid_fields, "event", index)
         return None
-    before = _count(refused)
+    faults: list[tuple[dict[str, list[int]], str]] = []
     event_type = raw.get("event_type")
     if event_type is None or event_type == "":
-        _note(refused.missing_fields, "event_type", index)
+        faults.append((refused.missing_fields, "event_type"))
     elif not isinstance(event_type, str):
-        _note(refused.invalid_fields, "event_type", index)
-    ids: dict[str, str | None] = {}
-    short: list[str] = []
-    for name in ("user_id", "device_id"):
-        value = raw.get(name)
-        if value is None:
-            ids[name] = None
-        elif not isinstance(value, str | int) or isinstance(value, bool):
-            _note(refused.invalid_fields, name, index)
-            ids[name] = None
-        else:
-            text = str(value).strip()
-            if text.lower() in INVALID_IDS:
-                ids[name] = None
-            elif len(text) < min_id_length:
-                ids[name] = None
-                short.append(name)
-            else:
-                ids[name] = text[:MAX_STRING_LENGTH]
-    if ids["user_id"] is None and ids["device_id"] is None:
-        if short:
-            _note(refused.invalid_id_lengths, short[0], index)
+        faults.append((refused.invalid_fields, "event_type"))
+    user_id, user_why = _check_id(raw.get("user_id"), min_id_length)
+    device_id, device_why = _check_id(raw.get("device_id"), min_id_length)
+    for name, why in (("user_id", user_why), ("device_id", device_why)):
+        if why == "invalid":
+            faults.append((refused.invalid_fields, name))
+    if user_id is None and device_id is None and not faults:
+        if "short" in (user_why, device_why):
+            faults.append((refused.invalid_id_lengths, "user_id" if user_why == "short" else "device_id"))
         elif raw.get("user_id") is None and raw.get("device_id") is None:
-            _note(refused.missing_fields, "user_id", index)
+            faults.append((refused.missing_fields, "user_id"))
         else:
-            _note(refused.invalid_fields, "user_id", index)
+            faults.append((refused.invalid_fields, "user_id"))
     time = raw.get("time")
     if time is None:
         time = now_ms
-    elif not isinstance(time, int) or isinstance(time, bool) or time < 0 or time > 2**53:
-        _note(refused.invalid_fields, "time", index)
+    elif not isinstance(time, int) or isinstance(time, bool) or not 0 <= time <= 2**53:
+        faults.append((refused.invalid_fields, "time"))
     insert_id = raw.get("insert_id")
-    if insert_id is not None and (not isinstance(insert_id, str | int) or isinstance(insert_id, bool)):
-        _note(refused.invalid_fields, "insert_id", index)
+    if insert_id is not None and (isinstance(insert_id, bool) or not isinstance(insert_id, str | int)):
+        faults.append((refused.invalid_fields, "insert_id"))
     for name in OBJECT_FIELDS:
         value = raw.get(name)
         if value is not None and not isinstance(value, dict):
-            _note(refused.invalid_fields, name, index)
-    if _count(refused) != before:
+            faults.append((refused.invalid_fields, name))
+    if faults:
+        for where, name in faults:
+            _note(where, name, index)
         return None
-    kept = dict(raw)
-    for name, value in ids.items():
-        if value is None:
-            kept.pop(name, None)
-        else:
-            kept[name] = value
-    kept["time"] = time
+    kept = raw
+    if raw.get("user_id") != user_id or raw.get("device_id") != device_id or "time" not in raw:
+        # Store what was accepted: ids trimmed or dropped, the upload time filled in.
+        kept = {k: v for k, v in raw.items() if k not in ("user_id", "device_id")}
+        if user_id is not None:
+            kept["user_id"] = user_id
+        if device_id is not None:
+            kept["device_id"] = device_id
+        kept["time"] = time
+    assert isinstance(event_type, str)
     return Event(
-        event_type=str(event_type)[:MAX_STRING_LENGTH],
-        user_id=ids["user_id"],
-        device_id=ids["device_id"],
-        time=int(time),
+        event_type=event_type if len(event_type) <= MAX_STRING_LENGTH else event_type[:MAX_STRING_LENGTH],
+        user_id=user_id,
+        device_id=device_id,
+        time=time,
         insert_id=None if insert_id is None else str(insert_id)[:MAX_STRING_LENGTH],
         event_properties=raw.get("event_properties") or {},
         user_properties=raw.get("user_properties") or {},
         raw=kept,
     )
-
-
-def _count(refused: UploadRefused) -> int:
-    return sum(len(v) for d in (refused.invalid_fields, refused.missing_fields,
-                                refused.invalid_id_lengths) for v in d.values())

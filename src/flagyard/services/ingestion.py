@@ -15,6 +15,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 
+import orjson
+
 from flagyard.domain.events import Event, UploadRefused, check_upload
 from flagyard.services.event_ports import EventWriter
 from flagyard.services.event_processing import Batch, store_batches
@@ -87,9 +89,12 @@ class IngestionService:
         if not payload.strip():
             raise UploadRefused("Missing request body")
         try:
-            body = json.loads(payload)
-        except (ValueError, RecursionError):
-            raise UploadRefused("Invalid JSON request body") from None
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses that the stdlib reads (deep nesting, lone surrogates)
+                body = json.loads(payload)
+            except (ValueError, RecursionError):
+                raise UploadRefused("Invalid JSON request body") from None
         now = self._clock_ms()
         upload = check_upload(body, now_ms=now)
         if max_events is not None and len(upload.events) >= max_events:
