@@ -13,8 +13,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy import stats
-
 CONFIDENCE = 0.95
 SRM_THRESHOLD = 0.001  # the p-value below which the split is called a mismatch
 
@@ -61,6 +59,9 @@ def compare(control: Sample, treatment: Sample) -> Comparison | None:
         return Comparison(difference, relative, (difference, difference),
                           1.0 if difference == 0 else 0.0,
                           0.5 if difference == 0 else float(difference > 0))
+    # Imported on first use: the import takes seconds, and most processes never compare.
+    from scipy import stats
+
     _, p_value = stats.ttest_ind_from_stats(
         treatment.mean, math.sqrt(treatment.variance), treatment.n,
         control.mean, math.sqrt(control.variance), control.n, equal_var=False)
@@ -86,6 +87,8 @@ def sample_ratio(observed: Mapping[str, int], weights: Mapping[str, float]) -> S
     stray = sum(n for key, n in observed.items() if key not in shares)
     if len(shares) < 2 or users == 0:
         return SampleRatio(None, stray > 0, shares)
+    from scipy import stats
+
     keys = sorted(shares)
     _, p_value = stats.chisquare([observed.get(k, 0) for k in keys], [shares[k] * users for k in keys])
     p = float(p_value)
