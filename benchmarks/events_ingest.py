@@ -17,6 +17,7 @@ that the database holds every event exactly once.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import sys
@@ -31,7 +32,11 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support import server as support  # noqa: E402
 from tests.support.server import running_server  # noqa: E402
+
+# A loaded machine can take more than the tests' 30 s to start a server.
+support.wait_until_up = functools.partial(support.wait_until_up, timeout=180)
 
 CHUNK = 10_000  # events tracked before waiting for their acknowledgements
 

@@ -33,17 +33,15 @@ class Event:
     user_properties: Mapping[str, Any]
     raw: Mapping[str, Any]  # the event as sent, ids shortened away removed, kept whole
 
-    @property
-    def user_key(self) -> str:
-        """Whom the event is about: the user id when there is one, else the device id."""
-        return self.user_id or self.device_id or ""
+    # Derived once: the hot path reads them several times per event.
+    user_key: str = field(init=False)
+    dedup_key: str | None = field(init=False)
 
-    @property
-    def dedup_key(self) -> str | None:
-        """Amplitude drops an event that repeats an insert_id on the same device."""
-        if not self.insert_id:
-            return None
-        return f"{self.device_id or ''}\x1f{self.insert_id}"
+    def __post_init__(self) -> None:
+        # Whom the event is about: the user id when there is one, else the device id.
+        self.user_key = self.user_id or self.device_id or ""
+        # Amplitude drops an event that repeats an insert_id on the same device.
+        self.dedup_key = f"{self.device_id or ''}\x1f{self.insert_id}" if self.insert_id else None
 
 
 @dataclass
