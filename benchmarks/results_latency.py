@@ -3,10 +3,11 @@ of 10,000,000 events, on SQLite or PostgreSQL.
 
 Sending ten million events through ingestion would take this machine most of an hour, so the
 per-user tables that ingestion maintains (`experiment_exposures`, `experiment_user_totals`)
-are generated in bulk directly in the database, in the shape ingestion writes them:
+are generated in bulk directly in the database, in the shape ingestion writes them
+(and so are the per-variant sums ingestion keeps in step with them, `experiment_variant_stats`):
 one exposure row per user (half control, half treatment, 0.2 % excluded) and, for the 60 % of
 users who bought, one `purchase` total and one `purchase.revenue` total whose counts add up to
-about 10,000,000 events. The results endpoint reads only these tables, never the raw events.
+about 10,000,000 events. The results endpoint reads only the per-variant sums, never the raw events or per-user rows.
 The server is the real one (`flagyard serve`), queried over HTTP; each figure is the median of
 several requests after one warm-up.
 
@@ -61,6 +62,25 @@ def generate(database_url: str, flag_id: int, project_id: int, users: int) -> tu
                 "INSERT INTO experiment_user_totals (flag_id, aggregate_key, user_key, count, total, first_at) "
                 f"SELECT {flag_id}, %(key)s, 'user-' || n, (n * 7919) % 33 + 1, {total}, 1790000000000 + n * 60 "
                 f"FROM ({nums}) AS s WHERE n % 10 < 6".replace("%(key)s", "'" + key + "'"))
+        # The per-variant sums ingestion keeps in step, computed here in one pass each.
+        counted = f"x.flag_id = {flag_id} AND x.exposed_at IS NOT NULL AND x.excluded = {false}"
+        conn.exec_driver_sql(
+            "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, count_sum, "
+            f"count_squares, total_sum, total_squares) SELECT {flag_id}, '', variant, "
+            f"sum(CASE WHEN excluded = {false} THEN 1 ELSE 0 END), sum(CASE WHEN excluded = {true} THEN 1 ELSE 0 END), "
+            f"0, 0, 0, 0 FROM experiment_exposures WHERE flag_id = {flag_id} GROUP BY variant")
+        conn.exec_driver_sql(
+            "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, count_sum, "
+            f"count_squares, total_sum, total_squares) SELECT {flag_id}, '@h' || (x.exposed_at / 3600000), x.variant, "
+            f"count(*), 0, 0, 0, 0, 0 FROM experiment_exposures x WHERE {counted} "
+            "GROUP BY x.exposed_at / 3600000, x.variant")
+        conn.exec_driver_sql(
+            "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, count_sum, "
+            "count_squares, total_sum, total_squares) SELECT t.flag_id, t.aggregate_key, x.variant, count(*), 0, "
+            "sum(t.count), sum(t.count * t.count), sum(t.total), sum(t.total * t.total) "
+            "FROM experiment_user_totals t JOIN experiment_exposures x "
+            f"ON x.flag_id = t.flag_id AND x.user_key = t.user_key WHERE {counted} "
+            "GROUP BY t.flag_id, t.aggregate_key, x.variant")
         events = conn.exec_driver_sql(
             "SELECT sum(count) FROM experiment_user_totals WHERE aggregate_key = 'purchase'").scalar_one()
         if dialect == "postgresql":

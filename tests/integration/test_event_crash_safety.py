@@ -119,6 +119,9 @@ def test_event_storm__server_killed_midway__every_acknowledged_event_survives(tm
             counted = conn.execute(sa.text(
                 "SELECT coalesce(sum(count), 0) FROM experiment_user_totals WHERE aggregate_key = 'purchase'"
             )).scalar_one()
+            in_stats = conn.execute(sa.text(
+                "SELECT coalesce(sum(count_sum), 0) FROM experiment_variant_stats WHERE aggregate_key = 'purchase'"
+            )).scalar_one()
             recomputed = conn.execute(sa.text(
                 "SELECT count(*) FROM events e JOIN experiment_exposures x ON x.user_key = e.user_key "
                 "AND x.project_id = e.project_id WHERE e.event_type = 'purchase' AND e.time >= x.exposed_at"
@@ -136,4 +139,4 @@ def test_event_storm__server_killed_midway__every_acknowledged_event_survives(tm
         assert sum(i in present for i in ids) in (0, len(ids)), "an upload was stored in part"
     expected = set(acknowledged) | {i for ids in cut for i in ids if ids[0] in present}
     assert present == expected
-    assert counted == recomputed > 0
+    assert counted == recomputed == in_stats > 0

@@ -27,11 +27,14 @@ from flagyard.services.event_ports import (
     EventStore,
     ExperimentSetup,
     ExposureState,
+    StatsKey,
     Totals,
     TotalsKey,
 )
 
 BACKFILL_PAGE = 2000
+HOUR_MS = 3_600_000
+HOUR_PREFIX = "@h"  # per-variant stats key of the users whose exposure began in that hour
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
     custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
     users = {e.user_key for e in events}
     states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, users)}
+    prior = {key: (s.variant, s.exposed_at, s.excluded) for key, s in states.items()}
     before = {key: s.exposed_at for key, s in states.items()}
     added: dict[tuple[int, str], ExposureState] = {}
     for event in events:
@@ -108,6 +112,54 @@ def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
         for state in by_user.get(event.user_key, ()):
             if event.time >= state.exposed_at:  # type: ignore[operator]
                 add_event(totals, state.flag_id, event, metrics.get(state.flag_id, ()))
+    touched = set(added) | set(moved) | {k for k in states if states[k].changed} | {(f, u) for f, u, _ in totals}
+    if touched:
+        _update_variant_stats(store, states, prior, totals, touched)
+
+
+def _update_variant_stats(store: EventStore, states: Mapping[tuple[int, str], ExposureState],
+                          prior: Mapping[tuple[int, str], tuple[str, int | None, bool]],
+                          deltas: Mapping[TotalsKey, Totals], touched: set[tuple[int, str]]) -> None:
+    """Keep the per-variant sums in step: take out each touched user's old contribution and
+    put in the new one (exposure, exclusion, and every total of the user)."""
+    old = store.totals_of({f for f, _ in touched}, {u for _, u in touched})
+    old_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
+    for (flag_id, user, key), value in old.items():
+        old_by_pair[(flag_id, user)][key] = value
+    new_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
+    for pair in touched:
+        new_by_pair[pair] = dict(old_by_pair.get(pair, {}))
+    for (flag_id, user, key), delta in deltas.items():
+        found = new_by_pair[(flag_id, user)].get(key)
+        new_by_pair[(flag_id, user)][key] = delta if found is None else Totals(
+            found.count + delta.count, found.total + delta.total, min(found.first_at, delta.first_at))
+    stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+    for pair in touched:
+        state = states[pair]
+        if pair in prior:
+            _contribute(stats, pair[0], prior[pair], old_by_pair.get(pair, {}), -1)
+        _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), new_by_pair[pair], 1)
+    store.add_variant_stats(stats)
+
+
+def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[str, int | None, bool],
+                totals: Mapping[str, Totals], sign: int) -> None:
+    """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
+    variant, exposed_at, excluded = state
+    if excluded:
+        stats[(flag_id, "", variant)][1] += sign
+        return
+    if exposed_at is None:
+        return
+    stats[(flag_id, "", variant)][0] += sign
+    stats[(flag_id, f"{HOUR_PREFIX}{exposed_at // HOUR_MS}", variant)][0] += sign
+    for key, value in totals.items():
+        sums = stats[(flag_id, key, variant)]
+        sums[0] += sign
+        sums[2] += sign * value.count
+        sums[3] += sign * value.count * value.count
+        sums[4] += sign * value.total
+        sums[5] += sign * value.total * value.total
 
 
 def _apply_sighting(states: dict[tuple[int, str], ExposureState], added: dict[tuple[int, str], ExposureState],
@@ -188,7 +240,7 @@ def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Met
     while True:
         page = store.exposures_page(flag_id, after, BACKFILL_PAGE)
         if not page:
-            return
+            break
         after = page[-1].user_key
         exposed = {s.user_key: s for s in page if s.exposed_at is not None}
         if not exposed:
@@ -207,6 +259,7 @@ def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Met
                         _merge(totals, key, value)
         if totals:
             store.add_totals(totals)
+    store.recompute_variant_stats(flag_id, metric.aggregate_key)
 
 
 def _merge(totals: dict[TotalsKey, Totals], key: TotalsKey, value: Totals) -> None:

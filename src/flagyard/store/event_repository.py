@@ -18,11 +18,18 @@ import sqlalchemy as sa
 from flagyard.domain.events import Event
 from flagyard.domain.exposures import ExperimentTrigger
 from flagyard.domain.metrics import Metric, MetricKind
-from flagyard.services.event_ports import ExperimentSetup, ExposureState, Totals, TotalsKey
+from flagyard.services.event_ports import (
+    ExperimentSetup,
+    ExposureState,
+    StatsKey,
+    Totals,
+    TotalsKey,
+)
 from flagyard.store.tables import (
     experiment_exposures,
     experiment_metrics,
     experiment_user_totals,
+    experiment_variant_stats,
     flags,
 )
 
@@ -175,9 +182,51 @@ class SqlEventStore:
             f"first_at = {least}(experiment_user_totals.first_at, excluded.first_at)", rows)
 
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
-        t = experiment_user_totals
-        self._conn.execute(sa.delete(t).where(t.c.flag_id == flag_id,
-                                              t.c.aggregate_key.in_(list(aggregate_keys))))
+        keys = list(aggregate_keys)
+        for table in (experiment_user_totals, experiment_variant_stats):
+            self._conn.execute(sa.delete(table).where(table.c.flag_id == flag_id, table.c.aggregate_key.in_(keys)))
+
+    def totals_of(self, flag_ids: Collection[int], user_keys: Collection[str]) -> dict[TotalsKey, Totals]:
+        found: dict[TotalsKey, Totals] = {}
+        flags = ", ".join(str(int(f)) for f in flag_ids)
+        if not flags:
+            return found
+        for chunk in _chunks(sorted(user_keys)):
+            test, param = self._in_list("user_key", chunk)
+            for flag_id, key, user, count, total, first_at in self._rows(
+                "SELECT flag_id, aggregate_key, user_key, count, total, first_at FROM experiment_user_totals "
+                f"WHERE flag_id IN ({flags}) AND {test}", (param,)
+            ):
+                found[(flag_id, user, key)] = Totals(count, total, first_at)
+        return found
+
+    def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None:
+        m = self._mark
+        rows = [(flag_id, key, variant, *values) for (flag_id, key, variant), values in sorted(deltas.items())
+                if any(values)]
+        if not rows:
+            return
+        names = ("users", "excluded", "count_sum", "count_squares", "total_sum", "total_squares")
+        self._conn.exec_driver_sql(
+            f"INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, {', '.join(names)}) "
+            f"VALUES ({', '.join([m] * 9)}) ON CONFLICT (flag_id, aggregate_key, variant) DO UPDATE SET "
+            + ", ".join(f"{n} = experiment_variant_stats.{n} + excluded.{n}" for n in names), rows)
+
+    def recompute_variant_stats(self, flag_id: int, aggregate_key: str) -> None:
+        """The sums of one aggregate key from the per-user rows (after a rebuild)."""
+        m = self._mark
+        self._conn.exec_driver_sql(
+            f"DELETE FROM experiment_variant_stats WHERE flag_id = {m} AND aggregate_key = {m}",
+            (flag_id, aggregate_key))
+        self._conn.exec_driver_sql(
+            "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, "
+            "count_sum, count_squares, total_sum, total_squares) "
+            f"SELECT t.flag_id, t.aggregate_key, x.variant, count(*), 0, sum(t.count), sum(t.count * t.count), "
+            "sum(t.total), sum(t.total * t.total) FROM experiment_user_totals t "
+            "JOIN experiment_exposures x ON x.flag_id = t.flag_id AND x.user_key = t.user_key "
+            f"WHERE t.flag_id = {m} AND t.aggregate_key = {m} AND x.exposed_at IS NOT NULL "
+            f"AND x.excluded = {m} GROUP BY t.flag_id, t.aggregate_key, x.variant",
+            (flag_id, aggregate_key, False))
 
     # --- metric definitions ---------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""Queries behind experiment results: sums per variant over the per-user tables."""
+"""Queries behind experiment results: the per-variant sums ingestion keeps up to date."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -9,11 +10,11 @@ from sqlalchemy.engine import Engine
 
 from flagyard.domain.metrics import Metric
 from flagyard.services.event_ports import VariantTotals
+from flagyard.services.event_processing import HOUR_MS, HOUR_PREFIX
 from flagyard.store.event_repository import SqlEventStore
-from flagyard.store.tables import experiment_exposures, experiment_user_totals
+from flagyard.store.tables import experiment_variant_stats
 
-x = experiment_exposures
-t = experiment_user_totals
+v = experiment_variant_stats
 
 
 class SqlResultsReader:
@@ -24,50 +25,40 @@ class SqlResultsReader:
         return SqlEventStore(self._conn).metrics(flag_id)
 
     def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]:
-        counted = sa.and_(x.c.flag_id == flag_id, x.c.exposed_at.is_not(None), x.c.excluded.is_(False))
-        users: dict[str, int] = dict(self._conn.execute(
-            sa.select(x.c.variant, sa.func.count()).where(counted).group_by(x.c.variant)).tuples().all())
-        # Users without the event add nothing to the sums, so an inner join is enough.
-        sums = {
-            row.variant: row for row in self._conn.execute(
-                sa.select(
-                    x.c.variant,
-                    sa.func.count().label("converters"),
-                    sa.func.sum(t.c.count).label("count_sum"),
-                    sa.func.sum(t.c.count * t.c.count).label("count_squares"),
-                    sa.func.sum(t.c.total).label("total_sum"),
-                    sa.func.sum(t.c.total * t.c.total).label("total_squares"),
-                )
-                .select_from(t.join(x, sa.and_(x.c.flag_id == t.c.flag_id, x.c.user_key == t.c.user_key)))
-                .where(t.c.flag_id == flag_id, t.c.aggregate_key == aggregate_key, counted)
-                .group_by(x.c.variant)
-            )
-        }
+        rows = self._conn.execute(
+            sa.select(v.c.aggregate_key, v.c.variant, v.c.users, v.c.count_sum, v.c.count_squares,
+                      v.c.total_sum, v.c.total_squares)
+            .where(v.c.flag_id == flag_id, v.c.aggregate_key.in_(["", aggregate_key]))
+        ).all()
+        users = {r.variant: int(r.users) for r in rows if r.aggregate_key == "" and r.users > 0}
+        sums = {r.variant: r for r in rows if r.aggregate_key == aggregate_key and aggregate_key != ""}
         found = []
         for variant, n in users.items():
             row = sums.get(variant)
             found.append(VariantTotals(
-                variant=variant, users=int(n),
-                converters=int(row.converters) if row else 0,
-                count_sum=float(row.count_sum or 0) if row else 0.0,
-                count_squares=float(row.count_squares or 0) if row else 0.0,
-                total_sum=float(row.total_sum or 0) if row else 0.0,
-                total_squares=float(row.total_squares or 0) if row else 0.0,
+                variant=variant, users=n,
+                converters=int(row.users) if row else 0,
+                count_sum=float(row.count_sum) if row else 0.0,
+                count_squares=float(row.count_squares) if row else 0.0,
+                total_sum=float(row.total_sum) if row else 0.0,
+                total_squares=float(row.total_squares) if row else 0.0,
             ))
         return found
 
     def excluded_users(self, flag_id: int) -> int:
         return int(self._conn.execute(
-            sa.select(sa.func.count()).where(x.c.flag_id == flag_id, x.c.excluded.is_(True))).scalar_one())
+            sa.select(sa.func.coalesce(sa.func.sum(v.c.excluded), 0))
+            .where(v.c.flag_id == flag_id, v.c.aggregate_key == "")).scalar_one())
 
     def exposure_series(self, flag_id: int, bucket_ms: int) -> list[tuple[int, str, int]]:
-        bucket = x.c.exposed_at // bucket_ms
-        rows = self._conn.execute(
-            sa.select(bucket.label("bucket"), x.c.variant, sa.func.count())
-            .where(x.c.flag_id == flag_id, x.c.exposed_at.is_not(None), x.c.excluded.is_(False))
-            .group_by(bucket, x.c.variant).order_by(bucket, x.c.variant)
-        ).all()
-        return [(int(b) * bucket_ms, variant, int(n)) for b, variant, n in rows]
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        for key, variant, users in self._conn.execute(
+            sa.select(v.c.aggregate_key, v.c.variant, v.c.users)
+            .where(v.c.flag_id == flag_id, v.c.aggregate_key.startswith(HOUR_PREFIX))
+        ):
+            start = int(key[len(HOUR_PREFIX):]) * HOUR_MS
+            counts[(start - start % bucket_ms, variant)] += int(users)
+        return [(start, variant, n) for (start, variant), n in sorted(counts.items()) if n]
 
 
 class ResultsReaderSession:

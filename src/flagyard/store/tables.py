@@ -254,3 +254,21 @@ experiment_metrics = sa.Table(
     sa.Column("filters", Json, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# Per experiment, variant and aggregate key: the sums the results need, kept up to date with
+# every change to the tables above (services/event_processing.py), so a result reads a handful
+# of rows however many users there are. Key "" holds the exposed and excluded users; keys
+# "@h<hour since the epoch>" hold the users whose exposure began in that hour.
+experiment_variant_stats = sa.Table(
+    "experiment_variant_stats",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("aggregate_key", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, primary_key=True),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.BigInteger, nullable=False),
+    sa.Column("count_sum", sa.Float, nullable=False),
+    sa.Column("count_squares", sa.Float, nullable=False),
+    sa.Column("total_sum", sa.Float, nullable=False),
+    sa.Column("total_squares", sa.Float, nullable=False),
+)
