@@ -18,7 +18,9 @@ from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
+from flagyard.api.ingestion import routes as ingestion_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
+from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
@@ -33,6 +35,7 @@ from flagyard.api.schemas.flags import (
 )
 from flagyard.config import Settings
 from flagyard.domain.flags import Kind
+from flagyard.services.assignments import AssignmentRecorder
 from flagyard.services.cohort_download import CohortDownloadService
 from flagyard.services.cohort_membership import CohortMembership
 from flagyard.services.cohorts import CohortService
@@ -40,16 +43,20 @@ from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
 from flagyard.services.groups import GroupService
+from flagyard.services.ingestion import IngestionService
 from flagyard.services.keys import KeyService
-from flagyard.services.propagation import Propagator
 from flagyard.services.project_export import ProjectExportService
 from flagyard.services.project_import import ProjectImportService
+from flagyard.services.propagation import Propagator
+from flagyard.services.results import ResultsService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
 from flagyard.store.change_feed import make_change_feed
 from flagyard.store.cohort_membership_reader import membership_reader
 from flagyard.store.db import make_engine
+from flagyard.store.event_writer import GroupCommitWriter
+from flagyard.store.results_read_model import results_reader_factory
 from flagyard.store.unit_of_work import unit_of_work_factory
 
 
@@ -125,6 +132,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sdk_cohorts.router)
 
     app.include_router(operations.router)
+
+    # Events: ingestion (/2/httpapi, /batch), assignments of remote evaluations, results.
+    event_writer = GroupCommitWriter(engine)
+    app.state.ingestion = ingestion = IngestionService(
+        evaluation_uow, event_writer, events_per_second=settings.ingest_events_per_second)
+    app.state.assignments = AssignmentRecorder(ingestion)
+    app.state.results = ResultsService(uow, results_reader_factory(engine), event_writer)
+    app.include_router(ingestion_routes.router)
+    app.include_router(results_routes.router)
 
     # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → route.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)

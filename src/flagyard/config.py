@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Per deployment key on the OFREP routes; 0 turns the limit off.
     ofrep_rate_limit_per_second: float = Field(default=0.0, ge=0)
 
+    # Events per second per deployment key on /2/httpapi and /batch (429 beyond); 0: no limit.
+    ingest_events_per_second: float = Field(default=200_000.0, ge=0)
+
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")

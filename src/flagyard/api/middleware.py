@@ -17,6 +17,8 @@ from flagyard.services.keys import KeyService
 
 MANAGEMENT_PREFIXES = ("/api/1/", "/experiments/", "/flags/", "/deployments/")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Event ingestion applies Amplitude's own limits (1 MB, 20 MB) and answers in its format.
+OWN_BODY_LIMIT_PATHS = frozenset({"/2/httpapi", "/batch"})
 
 
 def is_management_path(path: str) -> bool:
@@ -29,7 +31,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in OWN_BODY_LIMIT_PATHS:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

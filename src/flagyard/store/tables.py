@@ -223,3 +223,85 @@ cohort_members = sa.Table(
     sa.Column("member_id", sa.Text, primary_key=True),
     sqlite_with_rowid=False,
 )
+
+# --- events and experiment results -----------------------------------------------------------
+
+# Ids of high-volume tables: BIGINT on PostgreSQL, the rowid on SQLite.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# Raw analytics events as received (kept whole in `body`). No foreign key to projects: the
+# table takes tens of thousands of rows a second and projects are never deleted.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    # "<device_id>\x1f<insert_id>": Amplitude drops an insert_id repeated on one device.
+    sa.Column("dedup_key", sa.Text, nullable=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("user_key", sa.Text, nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),  # ms since the epoch, client clock
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.UniqueConstraint("project_id", "dedup_key"),
+    sa.Index("ix_events_project_id_user_key_time", "project_id", "user_key", "time"),
+)
+
+# One row per experiment and user: the variant first seen and when exposure began.
+experiment_exposures = sa.Table(
+    "experiment_exposures",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_key", sa.Text, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("exposed_at", sa.BigInteger, nullable=True),
+    sa.Column("excluded", sa.Boolean, nullable=False),
+    sa.Index("ix_experiment_exposures_project_id_user_key", "project_id", "user_key"),
+)
+
+# Per experiment, aggregate and user: events since the user's exposure (see
+# services/event_processing.py). The aggregate key is an event type, "<type>\x1f<property>",
+# or "#<metric id>" for a metric with filters.
+experiment_user_totals = sa.Table(
+    "experiment_user_totals",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("aggregate_key", sa.Text, primary_key=True),
+    sa.Column("user_key", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("first_at", sa.BigInteger, nullable=False),
+)
+
+experiment_metrics = sa.Table(
+    "experiment_metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("property", sa.Text, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("filters", Json, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Per experiment, variant and aggregate key: the sums the results need, kept up to date with
+# every change to the tables above (services/event_processing.py), so a result reads a handful
+# of rows however many users there are. Key "" holds the exposed and excluded users; keys
+# "@h<hour since the epoch>" hold the users whose exposure began in that hour.
+experiment_variant_stats = sa.Table(
+    "experiment_variant_stats",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("aggregate_key", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, primary_key=True),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.BigInteger, nullable=False),
+    sa.Column("count_sum", sa.Float, nullable=False),
+    sa.Column("count_squares", sa.Float, nullable=False),
+    sa.Column("total_sum", sa.Float, nullable=False),
+    sa.Column("total_squares", sa.Float, nullable=False),
+)

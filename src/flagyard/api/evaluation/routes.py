@@ -51,6 +51,7 @@ async def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
                     flag_keys: list[str] | None) -> dict[str, dict[str, Any]]:
     user = await with_cohorts(request, snapshot, user)
     results = _service(request).evaluate(snapshot, user, flag_keys)
+    request.app.state.assignments.record(snapshot.deployment.project_id, user, results, request.headers)
     request.app.state.metrics.evaluations.labels(str(snapshot.deployment.id)).inc(len(results))
     return results
 

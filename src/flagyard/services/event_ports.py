@@ -1,0 +1,106 @@
+"""Ports for event data: the store of raw events, exposures and per-user totals, and the
+writer that serialises every change to them (and commits many requests at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from flagyard.domain.events import Event
+from flagyard.domain.exposures import ExperimentTrigger
+from flagyard.domain.metrics import Metric
+
+T = TypeVar("T")
+
+
+@dataclass
+class ExposureState:
+    """One user in one experiment: the variant first seen, when exposure began (ms; None
+    until an exposure counts), and whether a second variant was seen (then excluded)."""
+
+    flag_id: int
+    user_key: str
+    variant: str
+    exposed_at: int | None
+    excluded: bool = False
+    changed: bool = False  # not stored: set when variant or exclusion changed in this batch
+
+
+@dataclass
+class Totals:
+    """A user's events of one kind since exposure: how many, the property's sum, the first."""
+
+    count: int = 0
+    total: float = 0.0
+    first_at: int = 0
+
+
+TotalsKey = tuple[int, str, str]  # (flag id, user key, aggregate key)
+StatsKey = tuple[int, str, str]  # (flag id, aggregate key, variant)
+
+
+@dataclass(frozen=True)
+class ExperimentSetup:
+    """What ingestion needs to know of one experiment."""
+
+    trigger: ExperimentTrigger
+    filtered_metrics: tuple[Metric, ...]
+
+
+@dataclass(frozen=True)
+class VariantTotals:
+    """Sums over the exposed (not excluded) users of one variant, for one aggregate key."""
+
+    variant: str
+    users: int
+    converters: int  # users with at least one event
+    count_sum: float
+    count_squares: float
+    total_sum: float
+    total_squares: float
+
+
+class EventStore(Protocol):
+    """Used only inside the event writer's transaction."""
+
+    def experiments(self, project_id: int) -> list[ExperimentSetup]: ...
+    def known_dedup_keys(self, project_id: int, keys: Collection[str]) -> set[str]: ...
+    def add_events(self, project_id: int, events: Sequence[Event], received_at: int) -> None: ...
+    def exposures_of(self, project_id: int, user_keys: Collection[str]) -> list[ExposureState]: ...
+    def exposures_page(self, flag_id: int, after_user: str, limit: int) -> list[ExposureState]: ...
+    def save_exposures(self, project_id: int, added: Iterable[ExposureState],
+                       changed: Iterable[ExposureState]) -> None: ...
+    def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
+    def add_totals(self, totals: dict[TotalsKey, Totals]) -> None: ...
+    def lock_project(self, project_id: int) -> None: ...
+    def metrics(self, flag_id: int) -> list[Metric]: ...
+    def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
+    def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None: ...
+    def totals_of(self, flag_ids: Collection[int], user_keys: Collection[str]) -> dict[TotalsKey, Totals]: ...
+    def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None: ...
+    def recompute_variant_stats(self, flag_id: int, aggregate_key: str) -> None: ...
+
+
+class EventWriter(Protocol):
+    """Runs jobs against an `EventStore`, one transaction per group of jobs, in order.
+
+    The future completes once the job's transaction is committed (durably)."""
+
+    def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]: ...
+
+
+class ResultsReader(Protocol):
+    def metrics(self, flag_id: int) -> list[Metric]: ...
+    def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]: ...
+    def excluded_users(self, flag_id: int) -> int: ...
+    def exposure_series(self, flag_id: int, bucket_ms: int) -> list[tuple[int, str, int]]: ...
+
+
+ResultsReaderFactory = Callable[[], "ResultsReaderSession"]
+
+
+class ResultsReaderSession(Protocol):
+    def __enter__(self) -> ResultsReader: ...
+    def __exit__(self, *exc: object) -> None: ...

@@ -1,0 +1,96 @@
+"""The statistics behind experiment results, from per-variant sums (see docs/results.md).
+
+Every metric is a mean of one value per exposed user (0/1 for conversion, the property's sum
+for mean, the event count for count), so one method serves all three: Welch's unequal-variance
+t-test for the p-value (scipy), a Welch–Satterthwaite t interval for the difference, and the
+normal approximation of the difference's posterior under a flat prior for the chance to beat
+control. Sample ratio mismatch is Pearson's chi-square test against the rollout weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CONFIDENCE = 0.95
+SRM_THRESHOLD = 0.001  # the p-value below which the split is called a mismatch
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Summary of one value per user: how many users, the sum and the sum of squares."""
+
+    n: int
+    total: float
+    squares: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+    @property
+    def variance(self) -> float:
+        """Sample variance (n - 1 in the denominator)."""
+        if self.n < 2:
+            return 0.0
+        return max(0.0, (self.squares - self.total * self.total / self.n) / (self.n - 1))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    difference: float
+    relative_difference: float | None
+    ci95: tuple[float, float]
+    p_value: float
+    chance_to_beat_control: float
+
+
+def compare(control: Sample, treatment: Sample) -> Comparison | None:
+    """Treatment against control; None when either side has fewer than two users."""
+    if control.n < 2 or treatment.n < 2:
+        return None
+    difference = treatment.mean - control.mean
+    relative = difference / control.mean if control.mean != 0 else None
+    a, b = treatment.variance / treatment.n, control.variance / control.n
+    se = math.sqrt(a + b)
+    if se == 0:
+        # No spread at all: the difference is exact.
+        return Comparison(difference, relative, (difference, difference),
+                          1.0 if difference == 0 else 0.0,
+                          0.5 if difference == 0 else float(difference > 0))
+    # Imported on first use: the import takes seconds, and most processes never compare.
+    from scipy import stats
+
+    _, p_value = stats.ttest_ind_from_stats(
+        treatment.mean, math.sqrt(treatment.variance), treatment.n,
+        control.mean, math.sqrt(control.variance), control.n, equal_var=False)
+    df = (a + b) ** 2 / (a * a / (treatment.n - 1) + b * b / (control.n - 1))
+    half = float(stats.t.ppf((1 + CONFIDENCE) / 2, df)) * se
+    chance = float(stats.norm.cdf(difference / se))
+    return Comparison(difference, relative, (difference - half, difference + half), float(p_value), chance)
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    p_value: float | None
+    mismatch: bool
+    expected_shares: dict[str, float]
+
+
+def sample_ratio(observed: Mapping[str, int], weights: Mapping[str, float]) -> SampleRatio:
+    """Chi-square goodness of fit of the users per variant to the rollout weights."""
+    weighted = {key: float(w) for key, w in weights.items() if w > 0}
+    total_weight = sum(weighted.values())
+    shares = {key: w / total_weight for key, w in weighted.items()} if total_weight else {}
+    users = sum(observed.get(key, 0) for key in shares)
+    stray = sum(n for key, n in observed.items() if key not in shares)
+    if len(shares) < 2 or users == 0:
+        return SampleRatio(None, stray > 0, shares)
+    from scipy import stats
+
+    keys = sorted(shares)
+    _, p_value = stats.chisquare([observed.get(k, 0) for k in keys], [shares[k] * users for k in keys])
+    p = float(p_value)
+    # Users in a variant the weights give nothing to are a mismatch by themselves.
+    return SampleRatio(p, p < SRM_THRESHOLD or stray > 0, shares)
