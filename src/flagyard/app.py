@@ -7,10 +7,13 @@ from fastapi import FastAPI
 from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
+from flagyard.api.console import setup as console
+from flagyard.api.console.services import ConsoleServices
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
+from flagyard.api.management.restore import restore_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
 from flagyard.api.ratelimit import RateLimitMiddleware
@@ -24,8 +27,12 @@ from flagyard.config import Settings
 from flagyard.domain.flags import Kind
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
+from flagyard.services.flag_search import FlagSearchService
 from flagyard.services.flags import FlagService
+from flagyard.services.key_administration import KeyAdministration
 from flagyard.services.keys import KeyService
+from flagyard.services.restore import RestoreService
+from flagyard.services.users import UsersService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
@@ -46,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="flagyard",
         version=__version__,
         description="Amplitude Experiment compatible Management API and SDK endpoints.",
+        docs_url=None,  # served offline by the console package
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
@@ -75,6 +84,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sdk_routes.router)
 
     app.include_router(operations.router)
+
+    app.state.restore = restore = RestoreService(uow)
+    for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
+        app.include_router(restore_router(kind, plural))
+    services = app.state.services
+    console.install(app, ConsoleServices(
+        flags=services.flags, search=FlagSearchService(uow), variants=services.variants,
+        deployments=services.deployments, versions=services.versions, restore=restore,
+        evaluation=evaluation, keys=KeyAdministration(keys), users=UsersService(uow),
+    ))
 
     # Listed innermost first: observe → body limit → authenticate → rate-limit → route.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
