@@ -132,7 +132,7 @@ def kind_of(path: str) -> str:
 def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
     item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment}[kind]
-    values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0",
+    values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0", "versionId": "1",
               "deploymentId": targets.deployment, **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
