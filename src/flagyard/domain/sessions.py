@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 
 SESSION_LIFETIME = timedelta(hours=12)
 # Failures allowed before any wait; then each further failure doubles the wait, up to the cap.
-FREE_FAILURES = 3
+# An address gets more: many people may sign in from behind one NAT or proxy.
+FREE_FAILURES_PER_EMAIL = 3
+FREE_FAILURES_PER_IP = 20
 FIRST_LOCK = timedelta(seconds=1)
 MAX_LOCK = timedelta(minutes=15)
 
@@ -57,8 +59,9 @@ class FailureRecord:
     locked_until: datetime | None
 
 
-def lock_after(failures: int) -> timedelta:
-    """How long a subject waits after its `failures`-th consecutive failure."""
-    if failures <= FREE_FAILURES:
+def lock_after(subject: str, failures: int) -> timedelta:
+    """How long a subject waits after its `failures`-th failure since its last success."""
+    free = FREE_FAILURES_PER_IP if subject.startswith("ip:") else FREE_FAILURES_PER_EMAIL
+    if failures <= free:
         return timedelta(0)
-    return min(FIRST_LOCK * 2 ** (failures - FREE_FAILURES - 1), MAX_LOCK)
+    return min(FIRST_LOCK * 2 ** min(failures - free - 1, 20), MAX_LOCK)

@@ -44,6 +44,10 @@ class User:
         return Principal(key_id=0, name=self.email, project_ids=None,
                          read_only=not self.can_write)
 
+    def require_write(self) -> None:
+        if not self.can_write:
+            raise Forbidden("a viewer may look but not change anything", code="viewer_read_only")
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden("only an admin may manage users and keys", code="admin_only")

@@ -148,7 +148,7 @@ class UsersService:
             for subject in subjects:
                 record = uow.sign_in_failures.get(subject) or FailureRecord(subject, 0, None)
                 failures = record.failures + 1
-                wait = lock_after(failures)
+                wait = lock_after(subject, failures)
                 uow.sign_in_failures.put(replace(record, failures=failures,
                                                  locked_until=now + wait if wait else None))
             uow.commit()

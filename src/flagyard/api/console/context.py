@@ -11,9 +11,9 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from flagyard.api.console.render import refusal, templates
+from flagyard.api.console.render import page, refusal
 from flagyard.api.console.services import ConsoleServices
-from flagyard.api.console.session import SignInRequired
+from flagyard.api.console.session import SESSION_COOKIE, SignInRequired
 from flagyard.domain.flags import Kind
 from flagyard.errors import DomainError, NotFound
 from flagyard.services.paging import PageRequest
@@ -36,13 +36,17 @@ class ConsoleRoute(APIRoute):
                 target = request.url.path if request.method == "GET" else "/console"
                 return RedirectResponse(f"/?next={quote(target)}", status_code=303)
             except DomainError as error:
-                failure = refusal("page", error)
-                return templates.TemplateResponse(
-                    request, "error.html",
-                    {"request": request, "user": None, "csrf": "", "error": failure, "notice": ""},
-                    status_code=failure.status)
+                return page(request, "error.html", _current(request), error=refusal("page", error))
 
         return route
+
+
+def _current(request: Request) -> SignedIn | None:
+    """The signed-in person, if any, so an error page still shows the header."""
+    try:
+        return request.app.state.console.users.session(request.cookies.get(SESSION_COOKIE, ""))
+    except DomainError:
+        return None
 
 
 def plural_kind(plural: str) -> Kind:

@@ -13,7 +13,7 @@ from flagyard.api.console.context import ConsoleRoute, plural_kind, project_cont
 from flagyard.api.console.diff import diff
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
-from flagyard.api.console.session import ConsoleDep, FormDep, SignedInDep
+from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.deps import path_id
 from flagyard.domain.document import flag_document, iso
 from flagyard.errors import DomainError
@@ -54,7 +54,7 @@ def history(request: Request, services: ConsoleDep, current: SignedInDep, plural
 
 
 @router.post("/console/{plural}/{id}/history/{number}/restore")
-def restore(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep, plural: str,
+def restore(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep, plural: str,
             id: str, number: str) -> Response:
     kind = plural_kind(plural)
     flag_id = path_id(id, kind.label)

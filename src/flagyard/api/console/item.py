@@ -19,7 +19,7 @@ from starlette.responses import Response
 from flagyard.api.console.context import ConsoleRoute, plural_kind, project_context
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
-from flagyard.api.console.session import ConsoleDep, FormDep, SignedInDep
+from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.deps import path_id
 from flagyard.api.schemas.flags import (
     CONDITION_OPS,
@@ -66,7 +66,7 @@ def show(request: Request, services: ConsoleDep, current: SignedInDep, plural: s
 
 
 @router.post("/console/{plural}/{id}/{action:path}")
-def act(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep, plural: str,
+def act(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep, plural: str,
         id: str, action: str) -> Response:
     kind = plural_kind(plural)
     flag_id = path_id(id, kind.label)

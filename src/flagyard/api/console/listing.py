@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from flagyard.api.console.context import ConsoleRoute, plural_kind, project_context
 from flagyard.api.console.render import FormError, done, page, refusal
-from flagyard.api.console.session import ConsoleDep, FormDep, SignedInDep
+from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.schemas.flags import ExperimentCreateIn, FlagCreateIn
 from flagyard.domain.document import flag_document
 from flagyard.errors import DomainError
@@ -65,7 +65,7 @@ def list_flags(request: Request, services: ConsoleDep, current: SignedInDep, pro
 
 
 @router.post("/console/p/{project}/{plural}")
-def create_flag(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep,
+def create_flag(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep,
                 project: str, plural: str) -> Response:
     kind = plural_kind(plural)
     ctx = project_context(services, current, project)

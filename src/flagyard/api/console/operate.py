@@ -8,7 +8,7 @@ from starlette.responses import Response
 from flagyard.api.console.context import ConsoleRoute, project_context
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
-from flagyard.api.console.session import ConsoleDep, FormDep, SignedInDep
+from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.deps import path_id
 from flagyard.errors import DomainError
 from flagyard.services.users import SignedIn
@@ -30,7 +30,7 @@ def deployments(request: Request, services: ConsoleDep, current: SignedInDep, pr
 
 
 @router.post("/console/p/{project}/deployments")
-def create_deployment(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep,
+def create_deployment(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep,
                       project: str) -> Response:
     ctx = project_context(services, current, project)
     try:
@@ -43,7 +43,7 @@ def create_deployment(request: Request, services: ConsoleDep, current: SignedInD
 
 
 @router.post("/console/p/{project}/deployments/{id}/rotate")
-def rotate(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep, project: str,
+def rotate(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep, project: str,
            id: str) -> Response:
     deployment_id = path_id(id, "Deployment")
     try:
@@ -68,7 +68,7 @@ def keys(request: Request, services: ConsoleDep, current: SignedInDep) -> Respon
 
 
 @router.post("/console/keys")
-def create_key(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep) -> Response:
+def create_key(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep) -> Response:
     try:
         issued = services.keys.create(current.user, str(form.get("name") or ""),
                                       [path_id(str(p), "Project") for p in form.getlist("projects")],
@@ -80,7 +80,7 @@ def create_key(request: Request, services: ConsoleDep, current: SignedInDep, for
 
 
 @router.post("/console/keys/{id}/revoke")
-def revoke_key(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep, id: str) -> Response:
+def revoke_key(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep, id: str) -> Response:
     try:
         key = services.keys.revoke(current.user, path_id(id, "Key"))
     except DomainError as error:
@@ -102,7 +102,7 @@ def users(request: Request, services: ConsoleDep, current: SignedInDep) -> Respo
 
 
 @router.post("/console/users")
-def create_user(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep) -> Response:
+def create_user(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep) -> Response:
     try:
         user = services.users.create(current.user, str(form.get("email") or ""),
                                      str(form.get("role") or ""), str(form.get("password") or ""))
@@ -112,7 +112,7 @@ def create_user(request: Request, services: ConsoleDep, current: SignedInDep, fo
 
 
 @router.post("/console/users/{email}/role")
-def set_role(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep, email: str) -> Response:
+def set_role(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep, email: str) -> Response:
     try:
         user = services.users.set_role(current.user, email, str(form.get("role") or ""))
     except DomainError as error:
@@ -121,7 +121,7 @@ def set_role(request: Request, services: ConsoleDep, current: SignedInDep, form:
 
 
 @router.post("/console/users/{email}/disabled")
-def set_disabled(request: Request, services: ConsoleDep, current: SignedInDep, form: FormDep,
+def set_disabled(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep,
                  email: str) -> Response:
     try:
         user = services.users.set_disabled(current.user, email, form.get("disabled") == "true")

@@ -62,6 +62,15 @@ async def checked_form(request: Request, current: SignedInDep) -> FormData:
 FormDep = Annotated[FormData, Depends(checked_form)]
 
 
+def writer_form(current: SignedInDep, form: FormDep) -> FormData:
+    """A form that changes something: refused before anything is read from it for a viewer."""
+    current.user.require_write()
+    return form
+
+
+WriterFormDep = Annotated[FormData, Depends(writer_form)]
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
