@@ -12,6 +12,7 @@ from flagyard.api.console.context import ConsoleRoute, project_context
 from flagyard.api.console.render import FormError, page
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep
+from flagyard.domain.compile_segments import USER_FIELDS
 from flagyard.domain.flags import Flag, Kind
 from flagyard.services.flag_search import FlagQuery
 from flagyard.services.paging import PageRequest
@@ -34,7 +35,12 @@ def _user(params: Any) -> tuple[dict[str, Any], FormError | None]:
             return user, FormError("debugger", "properties", f"properties is not valid JSON: {error}", 400)
         if not isinstance(properties, dict):
             return user, FormError("debugger", "properties", "properties must be a JSON object", 400)
-        user["user_properties"] = properties
+        # Amplitude's own user fields (country, platform, ...) sit on the user; the rest are
+        # custom user properties, as the SDKs send them.
+        custom = {k: v for k, v in properties.items() if k not in USER_FIELDS}
+        user.update({k: v for k, v in properties.items() if k in USER_FIELDS})
+        if custom:
+            user["user_properties"] = custom
     return user, None
 
 
