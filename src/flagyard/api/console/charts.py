@@ -58,5 +58,5 @@ def activity(days: Sequence[tuple[str, int]], title: str = "Changes per day") ->
         + "".join(bars)
         + f'<line x1="0" y1="90.5" x2="600" y2="90.5" stroke="#94a3b8"/>'
         f'<text x="0" y="106">{first}</text><text x="600" y="106" text-anchor="end">{last}</text>'
-        f'<text x="600" y="12" text-anchor="end">max {top}/day</text></svg>'
+        f'<text x="0" y="12">most in a day: {top}</text></svg>'
     )
