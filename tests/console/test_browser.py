@@ -10,7 +10,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import httpx
 import pytest
 from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig, User
 
-from tests.console.conftest import Person, create_user
+from tests.console.conftest import Browserless, Person
 from tests.factories import unique_key
 from tests.support.server import Server
 
@@ -61,10 +61,10 @@ def _sign_in(browser: Any, server: Server, person: Person, width: int = 1280) ->
 
 
 def test_a_person_runs_a_flag_from_the_console(
-    browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str], shots: Path
+    browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str], shots: Path,
+    admin: Browserless, people: Callable[[str], Person],
 ) -> None:
-    admin = create_user(server, "admin")
-    viewer = create_user(server, "viewer")
+    viewer = people("viewer")
     key = unique_key("checkout")
 
     # Sign in
@@ -72,7 +72,7 @@ def test_a_person_runs_a_flag_from_the_console(
     signed_out.goto("/")
     signed_out.screenshot(path=shots / "01-sign-in.png")
     signed_out.close()
-    page = _sign_in(browser, server, admin)
+    page = _sign_in(browser, server, admin.person)
     # The first Tab reaches the skip link
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
@@ -136,14 +136,14 @@ def test_a_person_runs_a_flag_from_the_console(
         "percentage": 100,
         "rolloutWeights": {"on": 0, "blue": 1},
     }]
-    assert flag["version"] == 4 and flag["lastModifiedBy"] == admin.email
+    assert flag["version"] == 4 and flag["lastModifiedBy"] == admin.person.email
 
     # History shows every version, by this person; the last change reads as enabled false → true
     page.get_by_role("link", name="History").click()
     page.wait_for_url(re.compile("/history"))
     rows = page.locator("table >> nth=1").locator("tbody tr")
     assert rows.count() == 4
-    assert admin.email in rows.first.inner_text()
+    assert admin.person.email in rows.first.inner_text()
     diff = page.locator("table.diff")
     assert "enabled" in diff.inner_text() and "true" in diff.inner_text()
     page.screenshot(path=shots / "04-history.png", full_page=True)

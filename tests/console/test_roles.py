@@ -55,6 +55,9 @@ def test_admin__creates_a_user_who_can_sign_in_and_a_key_shown_once(admin: Brows
     again = admin.client.post("/console/users", data={"csrf_token": admin.csrf, "email": "new-person@example.com",
                                                       "role": "viewer", "password": "long enough"})
     assert again.status_code == 409 and "already exists" in again.text
+    bad_role = admin.client.post("/console/users", data={"csrf_token": admin.csrf, "email": "p3@example.com",
+                                                         "role": "owner", "password": "long enough"})
+    assert bad_role.status_code == 400 and "role must be one of admin, editor, viewer" in bad_role.text
     short = admin.client.post("/console/users", data={"csrf_token": admin.csrf, "email": "p2@example.com",
                                                       "role": "viewer", "password": "short"})
     assert short.status_code == 400 and "password must be at least 8 characters" in short.text

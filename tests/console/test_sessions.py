@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
-from tests.console.conftest import Browserless, create_user
+from tests.console.conftest import Browserless, Person
 from tests.console.support import csrf_token, sign_in
 from tests.support.server import Server
 
@@ -23,8 +25,10 @@ def test_console_page__signed_out__sends_the_browser_to_sign_in(server: Server) 
     assert answer.headers["location"] == "/?next=/console/p/1/flags"
 
 
-def test_sign_in__right_password__http_only_same_site_session_then_sign_out_ends_it(server: Server) -> None:
-    person = create_user(server, "editor")
+def test_sign_in__right_password__http_only_same_site_session_then_sign_out_ends_it(
+    server: Server, people: Callable[[str], Person]
+) -> None:
+    person = people("editor")
     with httpx.Client(base_url=server.base_url) as client:
         # When
         answer = sign_in(client, person.email.upper(), person.password)
@@ -44,8 +48,10 @@ def test_sign_in__right_password__http_only_same_site_session_then_sign_out_ends
         assert 'name="password"' in stale.get("/").text
 
 
-def test_sign_in__wrong_password_or_unknown_email__401_and_no_session(server: Server) -> None:
-    person = create_user(server, "viewer")
+def test_sign_in__wrong_password_or_unknown_email__401_and_no_session(
+    server: Server, people: Callable[[str], Person]
+) -> None:
+    person = people("viewer")
     with httpx.Client(base_url=server.base_url) as client:
         for email, password in ((person.email, "not the password"), ("nobody@example.com", "whatever1")):
             answer = sign_in(client, email, password)
@@ -55,9 +61,9 @@ def test_sign_in__wrong_password_or_unknown_email__401_and_no_session(server: Se
 
 
 def test_sign_in__repeated_failures_for_one_email__slowed_down_even_for_the_right_password(
-    server: Server,
+    server: Server, people: Callable[[str], Person]
 ) -> None:
-    person = create_user(server, "viewer")
+    person = people("viewer")
     with httpx.Client(base_url=server.base_url, headers={"X-Forwarded-For": "198.51.100.7"}) as client:
         statuses = [sign_in(client, person.email, "wrong password").status_code for _ in range(4)]
         assert statuses == [401, 401, 401, 401]
@@ -69,8 +75,10 @@ def test_sign_in__repeated_failures_for_one_email__slowed_down_even_for_the_righ
         assert "fy_session" not in client.cookies
 
 
-def test_sign_in__repeated_failures_from_one_address__slowed_down_for_every_email(server: Server) -> None:
-    person = create_user(server, "viewer")
+def test_sign_in__repeated_failures_from_one_address__slowed_down_for_every_email(
+    server: Server, people: Callable[[str], Person]
+) -> None:
+    person = people("viewer")
     address = {"X-Forwarded-For": "203.0.113.99"}
     with httpx.Client(base_url=server.base_url, headers=address) as client:
         # Twenty-one failures, each for a different email (so no email is locked)
@@ -83,8 +91,8 @@ def test_sign_in__repeated_failures_from_one_address__slowed_down_for_every_emai
         assert sign_in(client, person.email, person.password).status_code == 303
 
 
-def test_sign_in__without_the_form_token__403(server: Server) -> None:
-    person = create_user(server, "viewer")
+def test_sign_in__without_the_form_token__403(server: Server, people: Callable[[str], Person]) -> None:
+    person = people("viewer")
     with httpx.Client(base_url=server.base_url) as client:
         answer = client.post("/console/sign-in", data={"email": person.email, "password": person.password})
         assert answer.status_code == 403
@@ -111,8 +119,10 @@ def test_write__without_or_with_a_wrong_csrf_token__403_and_nothing_changes(
     assert ok.status_code == 303
 
 
-def test_disabling_a_user__ends_their_sessions_at_once(server: Server, admin: Browserless) -> None:
-    person = create_user(server, "editor")
+def test_disabling_a_user__ends_their_sessions_at_once(
+    server: Server, admin: Browserless, people: Callable[[str], Person]
+) -> None:
+    person = people("editor")
     with httpx.Client(base_url=server.base_url) as client:
         assert sign_in(client, person.email, person.password).status_code == 303
         assert client.get("/console").status_code == 303
