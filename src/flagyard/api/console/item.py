@@ -42,6 +42,7 @@ router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 OPERATORS = list(get_args(CONDITION_OPS))
 COMMON_PROPERTIES = ("user_id", "device_id", "country", "city", "region", "language", "platform",
                      "os", "version", "device_model", "carrier", "cohort_ids")
+SHOWN_INCLUSIONS = 100  # a variant may include a million ids; the page lists the first ones
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 
 
@@ -50,13 +51,13 @@ def item_page(request: Request, services: ConsoleServices, current: SignedIn, pl
     kind = plural_kind(plural)
     principal = current.user.principal()
     flag = services.flags.get(principal, kind, flag_id)
-    inclusions = {
+    inclusions: dict[str, dict[str, list[str]]] = {
         variant.key: {which: services.variants.inclusions(principal, kind, flag.id, variant.key, which)
                       for which in ("users", "cohorts")}
         for variant in flag.variants
     }
     return page(request, "item.html", current, error=error, kind=kind, plural=plural,
-                flag=flag_document(flag), inclusions=inclusions, operators=OPERATORS,
+                flag=flag_document(flag), inclusions=inclusions, shown=SHOWN_INCLUSIONS, operators=OPERATORS,
                 properties=COMMON_PROPERTIES, **project_context(services, current, flag.project_id))
 
 
