@@ -14,6 +14,8 @@ from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.cors import CorsByPath
+from flagyard.api.console import setup as console
+from flagyard.api.console.services import ConsoleServices
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
@@ -23,6 +25,7 @@ from flagyard.api.management import beta, cohorts, deployments, items, project_f
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
+from flagyard.api.management.restore import restore_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
 from flagyard.api.ofrep import routes as ofrep_routes
@@ -41,14 +44,18 @@ from flagyard.services.cohort_membership import CohortMembership
 from flagyard.services.cohorts import CohortService
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
+from flagyard.services.flag_search import FlagSearchService
 from flagyard.services.flags import FlagService
 from flagyard.services.groups import GroupService
 from flagyard.services.ingestion import IngestionService
+from flagyard.services.key_administration import KeyAdministration
 from flagyard.services.keys import KeyService
 from flagyard.services.project_export import ProjectExportService
 from flagyard.services.project_import import ProjectImportService
 from flagyard.services.propagation import Propagator
+from flagyard.services.restore import RestoreService
 from flagyard.services.results import ResultsService
+from flagyard.services.users import UsersService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
 from flagyard.store import migrate
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Amplitude Experiment compatible Management API and SDK endpoints.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by the console package
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
@@ -141,6 +150,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.results = ResultsService(uow, results_reader_factory(engine), event_writer)
     app.include_router(ingestion_routes.router)
     app.include_router(results_routes.router)
+
+    app.state.restore = restore = RestoreService(uow)
+    for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
+        app.include_router(restore_router(kind, plural))
+    services = app.state.services
+    console.install(app, ConsoleServices(
+        flags=services.flags, search=FlagSearchService(uow), variants=services.variants,
+        deployments=services.deployments, versions=services.versions, restore=restore,
+        evaluation=evaluation, keys=KeyAdministration(keys), users=UsersService(uow),
+    ))
 
     # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → route.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)

@@ -152,7 +152,7 @@ def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
     item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment,
             "holdouts": targets.holdout, "mutexes": targets.mutex}[kind]
-    values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0",
+    values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0", "versionId": "1",
               "deploymentId": targets.deployment, "slotIndex": "1", **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -172,3 +172,8 @@ def db_check() -> None:
 
 def main() -> None:
     app()
+
+
+from flagyard.cli.users import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")

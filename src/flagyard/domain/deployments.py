@@ -57,3 +57,9 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
         "type": deployment.type,
         "deleted": deployment.deleted,
     }
+
+
+def rotated_key(deployment: Deployment) -> str:
+    """A fresh SDK key of the same type; the old one stops working when it is saved."""
+    secret = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
+    return f"{deployment.type}-{secret}"

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flagyard.domain.access import Principal
-from flagyard.domain.deployments import Deployment, check_label, new_deployment
+from flagyard.domain.deployments import Deployment, check_label, new_deployment, rotated_key
 from flagyard.domain.flags import Kind
 from flagyard.errors import Forbidden, Invalid, NotFound
 from flagyard.services.changes import load_flag, load_for_write, record_change
@@ -61,6 +61,17 @@ class DeploymentService:
             if "archive" in changes:
                 deployment.deleted = bool(changes["archive"])
             uow.deployments.save(deployment)
+            uow.projects.bump_revision(deployment.project_id)
+            uow.commit()
+        return deployment
+
+    def rotate_key(self, principal: Principal, deployment_id: int) -> Deployment:
+        """Give the deployment a new SDK key; SDKs holding the old one get 401 from now on."""
+        principal.require_write()
+        with self._uow(write=True) as uow:
+            deployment = _visible(uow, principal, deployment_id)
+            deployment.key = rotated_key(deployment)
+            uow.deployments.set_key(deployment.id, deployment.key)
             uow.projects.bump_revision(deployment.project_id)
             uow.commit()
         return deployment

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flagyard.domain.access import ManagementKey
 from flagyard.domain.cohorts import Cohort
 from flagyard.domain.deployments import Deployment
 from flagyard.domain.flags import Flag, Kind, Member
 from flagyard.domain.projects import Project
+from flagyard.domain.sessions import FailureRecord, Session
+from flagyard.domain.users import User
 from flagyard.domain.versions import Version
+
+if TYPE_CHECKING:
+    from flagyard.services.flag_search import FlagSearchStore
 
 
 class FlagStore(Protocol):
@@ -51,6 +56,7 @@ class DeploymentStore(Protocol):
              include_archived: bool = True) -> list[Deployment]: ...
     def add(self, deployment: Deployment) -> int: ...
     def save(self, deployment: Deployment) -> None: ...
+    def set_key(self, deployment_id: int, key: str) -> None: ...
 
 
 class ProjectStore(Protocol):
@@ -90,6 +96,29 @@ class CohortStore(Protocol):
     def member_chunks(self, cohort_id: int, chunk_size: int) -> Iterator[list[str]]: ...
 
 
+class UserStore(Protocol):
+    def add(self, user: User) -> int: ...
+    def save(self, user: User) -> None: ...
+    def get(self, user_id: int) -> User | None: ...
+    def by_email(self, email: str) -> User | None: ...
+    def all(self) -> list[User]: ...
+    def count_admins(self) -> int: ...
+
+
+class SessionStore(Protocol):
+    def add(self, session: Session) -> int: ...
+    def by_hash(self, token_hash: str) -> Session | None: ...
+    def remove(self, token_hash: str) -> None: ...
+    def remove_for_user(self, user_id: int) -> None: ...
+    def remove_expired(self, now: datetime) -> None: ...
+
+
+class FailureStore(Protocol):
+    def get(self, subject: str) -> FailureRecord | None: ...
+    def put(self, record: FailureRecord) -> None: ...
+    def clear(self, subject: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -98,6 +127,10 @@ class UnitOfWork(Protocol):
     versions: VersionStore
     keys: KeyStore
     cohorts: CohortStore
+    users: UserStore
+    sessions: SessionStore
+    sign_in_failures: FailureStore
+    flag_search: FlagSearchStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -70,6 +70,9 @@ class DeploymentRepository:
             .values(label=deployment.label, deleted=deployment.deleted)
         )
 
+    def set_key(self, deployment_id: int, key: str) -> None:
+        self._conn.execute(sa.update(deployments).where(deployments.c.id == deployment_id).values(key=key))
+
 
 class ProjectRepository:
     def __init__(self, connection: sa.Connection) -> None:

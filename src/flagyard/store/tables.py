@@ -305,3 +305,39 @@ experiment_variant_stats = sa.Table(
     sa.Column("total_sum", sa.Float, nullable=False),
     sa.Column("total_squares", sa.Float, nullable=False),
 )
+
+# --- console: people, their sessions, and the sign-in throttle --------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # SHA-256 of the cookie value: the table alone opens no session.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False, index=True),
+    sqlite_autoincrement=True,
+)
+
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    # `email:<address>` or `ip:<address>`: both are throttled, each on its own.
+    sa.Column("subject", sa.String(300), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", Timestamp, nullable=True),
+)

@@ -15,8 +15,10 @@ from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.errors import translate
 from flagyard.store.flag_repository import FlagRepository
+from flagyard.store.flag_search import FlagSearch
 from flagyard.store.inclusion_repository import InclusionRepository
 from flagyard.store.key_repository import KeyRepository
+from flagyard.store.user_repository import FailureRepository, SessionRepository, UserRepository
 from flagyard.store.version_repository import VersionRepository
 
 CommitListener = Callable[[Iterable[int]], None]
@@ -49,6 +51,10 @@ class SqlUnitOfWork:
         self.versions = VersionRepository(connection)
         self.keys = KeyRepository(connection)
         self.cohorts = CohortRepository(connection)
+        self.users = UserRepository(connection)
+        self.sessions = SessionRepository(connection)
+        self.sign_in_failures = FailureRepository(connection)
+        self.flag_search = FlagSearch(connection)
         return self
 
     def commit(self) -> None:

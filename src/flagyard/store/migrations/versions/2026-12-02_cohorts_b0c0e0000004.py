@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = 'b0c0e0000004'
-down_revision = 'e7261d6311cb'
+down_revision = 'b0c0e0000003'
 branch_labels = None
 depends_on = None
 

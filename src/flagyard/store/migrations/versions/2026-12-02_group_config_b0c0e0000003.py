@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b0c0e0000003'
-down_revision = 'e7261d6311cb'
+down_revision = 'b0c0e0000001'
 branch_labels = None
 depends_on = None
 
