@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from flagyard import __version__
 from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
-from flagyard.api.cors import CorsByPath
 from flagyard.api.console import setup as console
 from flagyard.api.console.services import ConsoleServices
+from flagyard.api.cors import CorsByPath
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes

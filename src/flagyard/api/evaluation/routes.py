@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.evaluation.flags_response import flags_response
 from flagyard.api.evaluation.cohorts import with_cohorts
+from flagyard.api.evaluation.flags_response import flags_response
 from flagyard.api.evaluation.wire import (
     decode_base64_json,
     deployment_key,

@@ -1,7 +1,7 @@
 """cohorts and their members
 
 Revision ID: b0c0e0000004
-Revises: e7261d6311cb
+Revises: b0c0e0000003
 Create Date: 2026-12-02 08:50:00.000000
 """
 

@@ -1,7 +1,7 @@
 """console users, sessions and sign-in throttle
 
 Revision ID: b0c0e0000007
-Revises: e7261d6311cb
+Revises: b0c0e0000006
 Create Date: 2026-12-02 08:50:00
 """
 

@@ -1,7 +1,7 @@
 """events and experiment results
 
 Revision ID: b0c0e0000006
-Revises: e7261d6311cb
+Revises: b0c0e0000004
 Create Date: 2026-12-02 09:24:30.420019
 """
 

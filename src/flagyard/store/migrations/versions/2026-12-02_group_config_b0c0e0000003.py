@@ -1,7 +1,7 @@
 """holdout and mutex groups: their settings on the flags row
 
 Revision ID: b0c0e0000003
-Revises: e7261d6311cb
+Revises: b0c0e0000001
 Create Date: 2026-12-02 09:00:00
 """
 
