@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flagyard.domain.access import OPERATOR  # noqa: E402
 from flagyard.domain.creation import new_flag  # noqa: E402
 from flagyard.domain.flags import Kind  # noqa: E402
+from flagyard.services.clock import utc_now  # noqa: E402
 from flagyard.services.evaluation import EvaluationService  # noqa: E402
 from flagyard.services.flags import FlagService  # noqa: E402
 from flagyard.services.variants import VariantService  # noqa: E402
-from flagyard.services.clock import utc_now  # noqa: E402
 from flagyard.store.db import make_engine  # noqa: E402
 from flagyard.store.unit_of_work import unit_of_work_factory  # noqa: E402
 from tests.support.server import run_cli, running_server  # noqa: E402
