@@ -9,6 +9,7 @@ from flagyard.api import errors as api_errors
 from flagyard.api import openapi, operations
 from flagyard.api.deps import Services
 from flagyard.api.evaluation import routes as sdk_routes
+from flagyard.api.evaluation.fast_path import SdkFastPath
 from flagyard.api.management import beta, deployments, items, versions
 from flagyard.api.management.flags import collection_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(operations.router)
 
-    # Listed innermost first: observe → body limit → authenticate → rate-limit → route.
+    # Listed innermost first: observe → body limit → authenticate → rate-limit → SDK fast path
+    # → route.
+    app.add_middleware(SdkFastPath)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
