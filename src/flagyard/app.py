@@ -20,6 +20,7 @@ from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
+from flagyard.api.evaluation.fast_path import SdkFastPath
 from flagyard.api.ingestion import routes as ingestion_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
@@ -161,7 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluation=evaluation, keys=KeyAdministration(keys), users=UsersService(uow),
     ))
 
-    # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → route.
+    # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → SDK fast
+    # path → route.
+    app.add_middleware(SdkFastPath)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

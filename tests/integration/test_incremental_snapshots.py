@@ -205,9 +205,9 @@ def _snapshot(world: World, previous: Snapshot | None) -> Snapshot:
 
 def _recompiled(before: Snapshot, after: Snapshot) -> set[str]:
     """Keys whose compiled part is a new object (reused parts are the same object)."""
-    old = {part.config["key"]: part for part in before.compiled.parts.values()}
-    return {part.config["key"] for part in after.compiled.parts.values()
-            if old.get(part.config["key"]) is not part}
+    old = {part.key: part for part in before.compiled.parts.values()}
+    return {part.key for part in after.compiled.parts.values()
+            if old.get(part.key) is not part}
 
 
 def test_incremental_snapshot__edit_one_flag__recompiles_it_and_its_children_only(

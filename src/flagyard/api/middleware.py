@@ -29,6 +29,9 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Read (and drop) this much of a refused body before answering, so the client finishes
+        # sending and then reads the 413; closing on unread data would reset the connection.
+        self.drain_bytes = max(64 * max_bytes, 64 * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OWN_BODY_LIMIT_PATHS:
@@ -36,6 +39,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
+            await _drain(receive, {"type": "http.request", "more_body": True}, self.drain_bytes)
             await self._too_large()(scope, receive, send)
             return
         received = 0
@@ -46,8 +50,9 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    await _drain(receive, message, self.drain_bytes)
                     # An HTTPException passes through FastAPI's body reading unchanged.
-                    raise HTTPException(413, self._message())
+                    raise HTTPException(413, self._message(), headers={"Connection": "close"})
             return message
 
         await self.app(scope, limited, send)
@@ -56,7 +61,19 @@ class BodyLimitMiddleware:
         return f"request body is larger than {self.max_bytes} bytes"
 
     def _too_large(self) -> JSONResponse:
-        return error_response(413, "payload_too_large", self._message())
+        response = error_response(413, "payload_too_large", self._message())
+        response.headers["Connection"] = "close"
+        return response
+
+
+async def _drain(receive: Receive, message: Message, limit: int) -> None:
+    """Consume the rest of a request body, up to `limit` bytes, discarding it."""
+    drained = 0
+    while message.get("more_body", False) and drained < limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
 
 
 class ManagementAuthMiddleware:

@@ -79,4 +79,4 @@ class Flag:
     plan: tuple[SegmentPlan, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "plan", build_plan(self))
+        object.__setattr__(self, "plan", build_plan(self.metadata, self.variants, self.segments))

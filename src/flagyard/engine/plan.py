@@ -2,17 +2,50 @@
 
 Results are prepared per (segment, variant) with the metadata already merged
 (flag, then segment, then variant; later keys win), so evaluation only copies them.
+
+The model depends on this module, never the reverse: a plan is built from the parts of a
+flag, described here by the few attributes it reads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .bucketing import Picker
 from .conditions import Matcher
 
-if TYPE_CHECKING:
-    from .model import Flag
+
+class PlannedVariant(Protocol):
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def payload(self) -> Any: ...
+    @property
+    def metadata(self) -> dict[str, Any] | None: ...
+
+
+class PlannedCondition(Protocol):
+    @property
+    def matcher(self) -> Matcher: ...
+
+
+class PlannedBucket(Protocol):
+    @property
+    def picker(self) -> Picker: ...
+
+
+class PlannedSegment(Protocol):
+    @property
+    def bucket(self) -> PlannedBucket | None: ...
+    @property
+    def conditions(self) -> Sequence[Sequence[PlannedCondition]] | None: ...
+    @property
+    def variant(self) -> str | None: ...
+    @property
+    def metadata(self) -> dict[str, Any] | None: ...
 
 Outcome = tuple["str | None", Any, Any, dict[str, Any]]
 """(variant key, value, payload, merged metadata)."""
@@ -29,16 +62,20 @@ class SegmentPlan(NamedTuple):
     fallback: Outcome | None
 
 
-def build_plan(flag: Flag) -> tuple[SegmentPlan, ...]:
+def build_plan(
+    metadata: dict[str, Any] | None,
+    variants: Mapping[str, PlannedVariant],
+    segments: Sequence[PlannedSegment],
+) -> tuple[SegmentPlan, ...]:
     plans = []
-    for segment in flag.segments:
+    for segment in segments:
         base: dict[str, Any] = {}
-        if flag.metadata:
-            base.update(flag.metadata)
+        if metadata:
+            base.update(metadata)
         if segment.metadata:
             base.update(segment.metadata)
         outcomes: dict[str, Outcome] = {}
-        for name, variant in flag.variants.items():
+        for name, variant in variants.items():
             merged = dict(base)
             if variant.metadata:
                 merged.update(variant.metadata)

@@ -1,12 +1,13 @@
 """What one deployment serves: the snapshot behind every SDK route, rebuilt by what changed.
 
-A snapshot keeps each served flag compiled three ways (the config dict, its JSON bytes and
-the parsed engine flag). The next build, after a write, reads one narrow (id, version) list,
-reloads only the flags whose version moved, re-plans the dependency graph from the cached
-nodes, and recompiles a flag only when its version, its deployed mark or its resolved parents
-differ; every other flag's parts are reused as they are. The served body is the cached bytes
-joined, so a write costs what it changed plus a linear pass of cheap bookkeeping.
-A build with no previous snapshot runs the same steps over every flag (a full rebuild).
+A snapshot keeps each served flag compiled twice: its JSON bytes and the parsed engine flag
+(the config dict they come from is dropped: nothing reads it and it is the largest form).
+The next build, after a write, asks the project's version rows which flags changed since the
+last build and reloads only those. A write that leaves the dependency graph as it was (same
+flags served, same keys and parents) recompiles just its own flag and swaps the new bytes in
+place; one that changes the graph re-plans it from the cached nodes in one linear pass and
+recompiles each flag whose version, deployed mark or resolved parents differ (children of a
+changed parent included). A build with no previous snapshot compiles every flag.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class _Part:
     """One served flag, compiled; reused while its signature stays the same."""
 
     signature: tuple[Any, ...]  # (version, deployed, resolved parents, unresolved reasons)
-    config: dict[str, Any]
+    key: str
     body: bytes
     digest: bytes
     flag: engine.Flag
@@ -119,7 +120,7 @@ class Snapshot:
     @property
     def configs(self) -> list[dict[str, Any]]:
         """Every served flag's config, in the served (parents-first) order."""
-        return [part.config for part in self.compiled.parts.values()]
+        return [json.loads(part.body) for part in self.compiled.parts.values()]
 
     @property
     def dormant_keys(self) -> frozenset[str]:
@@ -205,7 +206,7 @@ def _update(uow: UnitOfWork, deployment_id: int, old: _Compiled, marker: int,
         local = old.local
     engine_flags = dict(old.engine_flags)
     for part in changed_parts.values():
-        engine_flags[part.config["key"]] = part.flag
+        engine_flags[part.key] = part.flag
     return replace(old, marker=marker, known=known, parts=parts,
                    everything=old.everything.swapped(changed_parts), local=local,
                    engine_flags=engine_flags)
@@ -226,15 +227,15 @@ def _compile(uow: UnitOfWork, marker: int, linked: frozenset[int], known: dict[i
     for served, signature in signatures:
         part = _reusable(previous.get(served.node.id), signature)
         parts[served.node.id] = part or _compile_part(served, inputs[int(served.node.id)], signature)
-    by_id = {part.config["key"]: part for part in parts.values()}
+    by_key = {part.key: part for part in parts.values()}
     return _Compiled(
         marker=marker, linked=linked, known=known,
         served={served.node.id: served for served in plan.served},
         plan_warnings=tuple(plan.warnings), parts=parts,
         everything=_Bodies.of(parts, parts),
         local=_Bodies.of(_local_ids(parts, linked), parts),
-        engine_flags={key: part.flag for key, part in by_id.items()},
-        deployed_keys=tuple(part.config["key"] for row_id in sorted(linked)
+        engine_flags={key: part.flag for key, part in by_key.items()},
+        deployed_keys=tuple(part.key for row_id in sorted(linked)
                             if (part := parts.get(str(row_id))) is not None),
         dormant_keys=frozenset(
             node.key for row_id in linked
@@ -311,7 +312,7 @@ def _compile_part(served: ServedFlag, item: CompileInput, signature: tuple[Any, 
     body = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
     return _Part(
         signature=signature,
-        config=config,
+        key=config["key"],
         body=body,
         digest=hashlib.sha256(body).digest(),
         flag=engine.parse_flag(config),
@@ -323,10 +324,10 @@ def _compile_part(served: ServedFlag, item: CompileInput, signature: tuple[Any, 
 
 def _local_ids(parts: dict[str, _Part], linked: Collection[int]) -> list[str]:
     """Node ids of the local flags linked here and of everything they depend on, served order."""
-    node_of = {part.config["key"]: node_id for node_id, part in parts.items()}
-    deployed_local = [part.config["key"] for node_id, part in parts.items()
+    node_of = {part.key: node_id for node_id, part in parts.items()}
+    deployed_local = [part.key for node_id, part in parts.items()
                       if part.local and int(node_id) in linked]
-    by_key = {part.config["key"]: part for part in parts.values()}
+    by_key = {part.key: part for part in parts.values()}
     return [node_of[key] for key in _closure(deployed_local, by_key)]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from flagyard.api.evaluation.broadcast import StreamHub
@@ -19,6 +19,7 @@ from flagyard.api.evaluation.wire import (
     parse_json,
     user_object,
 )
+from flagyard.api.fast_json import FastJSONResponse
 from flagyard.services.evaluation import EvaluationService
 from flagyard.services.snapshots import FlagsBody, Snapshot
 
@@ -57,31 +58,31 @@ async def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
 
 
 @router.post("/sdk/v2/vardata", summary="Remote evaluation; the user is the body")
-async def vardata_post(request: Request) -> JSONResponse:
+async def vardata_post(request: Request) -> FastJSONResponse:
     snapshot = await _snapshot(request)
     user = user_object(parse_json(await request.body(), "request body"), "request body")
-    return JSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
+    return FastJSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
-async def vardata_get(request: Request) -> JSONResponse:
+async def vardata_get(request: Request) -> FastJSONResponse:
     snapshot = await _snapshot(request)
     raw = request.headers.get("x-amp-exp-user")
     user = user_object(decode_base64_json(raw, "X-Amp-Exp-User"), "X-Amp-Exp-User") if raw else {}
-    return JSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
+    return FastJSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
 
 
 @router.get("/v1/vardata", summary="REST evaluation API; the user in the query")
-async def vardata_rest_get(request: Request) -> JSONResponse:
+async def vardata_rest_get(request: Request) -> FastJSONResponse:
     return await _vardata_rest(request)
 
 
 @router.post("/v1/vardata", summary="REST evaluation API; the user in the body or the query")
-async def vardata_rest_post(request: Request) -> JSONResponse:
+async def vardata_rest_post(request: Request) -> FastJSONResponse:
     return await _vardata_rest(request)
 
 
-async def _vardata_rest(request: Request) -> JSONResponse:
+async def _vardata_rest(request: Request) -> FastJSONResponse:
     snapshot = await _snapshot(request)
     fields: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
@@ -98,7 +99,7 @@ async def _vardata_rest(request: Request) -> JSONResponse:
         keys = [k for k in keys.split(",") if k]
     results = await _evaluate(request, snapshot, user, keys or None)
     # The v1 form leaves out default variants, as Amplitude's does.
-    return JSONResponse({
+    return FastJSONResponse({
         key: _v1_variant(variant)
         for key, variant in results.items()
         if not variant.get("metadata", {}).get("default")

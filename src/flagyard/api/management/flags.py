@@ -6,6 +6,7 @@ from typing import Any, cast
 from fastapi import APIRouter
 
 from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
+from flagyard.api.fast_json import FastJSONResponse
 from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
@@ -37,14 +38,14 @@ def collection_router(
         limit: int | None = None,
         cursor: str | None = None,
         includeArchived: bool = False,
-    ) -> dict[str, Any]:
+    ) -> FastJSONResponse:
         filters = FlagFilter(
             project_id=query_id(projectId, "projectId") if projectId is not None else None,
             key=key,
             include_archived=includeArchived,
         )
         page = services.flags.page(principal, kind, filters, page_request(limit, cursor))
-        return envelope(plural, page, flag_document)
+        return FastJSONResponse(envelope(plural, page, flag_document))
 
     @router.post("", summary=f"Create a {kind.value}", **documented(CreatedOut))
     def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
@@ -53,8 +54,8 @@ def collection_router(
         return {"id": str(flag.id), "url": f"{settings.base_url()}/api/1/{plural}/{flag.id}"}
 
     @router.get("/{id}", summary=f"Get a {kind.value}", **documented(FlagOut))
-    def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-        return flag_document(services.flags.get(principal, kind, path_id(id, label)))
+    def get(id: str, principal: PrincipalDep, services: ServicesDep) -> FastJSONResponse:
+        return FastJSONResponse(flag_document(services.flags.get(principal, kind, path_id(id, label))))
 
     @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
