@@ -47,6 +47,9 @@ class EvaluationService:
         self._entries: dict[str, _Entry] = {}  # by deployment key
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        # Moves on every invalidation: a refresh that read the database before a change was
+        # reported must not install its result as current.
+        self._generation = 0
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -66,6 +69,7 @@ class EvaluationService:
             now = self._clock()
             if entry is not None and not entry.unreachable and now - entry.checked_at < self._check_interval:
                 return entry.snapshot
+            generation = self._generation
             try:
                 with self._uow() as uow:
                     deployment = uow.deployments.get_by_key(deployment_key)
@@ -83,7 +87,8 @@ class EvaluationService:
                     raise
                 entry.unreachable = True  # keep serving the last flags this process had
                 return entry.snapshot
-            self._entries[deployment_key] = _Entry(snapshot, now)
+            current = self._generation == generation
+            self._entries[deployment_key] = _Entry(snapshot, now if current else float("-inf"))
             return snapshot
 
     def snapshot(self, deployment_key: str) -> Snapshot:
@@ -93,6 +98,7 @@ class EvaluationService:
         """Called after this process commits a change, or when the change feed reports one
         (None: any project may have changed): the next request re-checks."""
         touched = None if project_ids is None else set(project_ids)
+        self._generation += 1
         for entry in list(self._entries.values()):
             if touched is None or entry.snapshot.deployment.project_id in touched:
                 entry.checked_at = float("-inf")

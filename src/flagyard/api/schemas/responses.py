@@ -229,6 +229,7 @@ _ERROR_STATUSES = {
     409: "The key is already used in the project",
     413: "The body is larger than the server accepts",
     429: "Over the per-key rate limit; see Retry-After",
+    503: "The database is unreachable; nothing was changed; retry after Retry-After",
 }
 
 def documented(model: Any) -> dict[str, Any]:
