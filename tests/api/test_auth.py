@@ -12,7 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import assert_error, create_flag, snapshot, unique_key
+from tests.factories import (
+    assert_error,
+    create_flag,
+    create_holdout,
+    create_mutex,
+    snapshot,
+    unique_key,
+)
 from tests.support.server import Server
 
 MANAGEMENT = re.compile(r"^/(api/1/|flags/|experiments/|deployments/)")
@@ -39,12 +46,19 @@ def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> d
     experiment = create_flag(api, project_id, "experiments", deployments=[deployment["id"]])
     for kind, item_id, variant in (("flags", flag, "on"), ("experiments", experiment, "control")):
         api.post(f"/api/1/{kind}/{item_id}/variants/{variant}/users", json={"inclusions": ["u1", "u2"]})
-    return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id}
+    return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id,
+            "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id)}
+
+
+def _kind(path: str) -> str:
+    return next((kind for kind in ("flags", "experiments", "holdouts", "mutexes") if f"/{kind}" in path),
+                "deployments")
 
 
 def _fill(path: str, targets: dict[str, str]) -> str:
-    kind = "flags" if "/flags" in path else "experiments" if "/experiments" in path else "deployments"
+    kind = _kind(path)
     values = {
+        "slotIndex": "1",
         "id": targets[kind],
         "variantKey": "on" if kind == "flags" else "control",
         "userIndex": "0",
@@ -65,6 +79,10 @@ BODIES: list[tuple[str, str, Any]] = [
     ("DELETE", r"/bulk-delete-(users|cohorts)$", {"users": ["u1"]}),
     ("POST", r"/rollout-weights$", {"rolloutWeights": {"control": 2}}),
     ("PATCH", r"/deployments/[^/]+$", {"label": "changed"}),
+    ("PATCH", r"/(holdouts|mutexes)/[^/]+$", {"name": "changed"}),
+    ("PATCH", r"/slots/[^/]+$", {"individuals": ["added"]}),
+    ("POST", r"^/api/1/holdouts$", {"name": "H", "holdoutPercentage": 10}),
+    ("POST", r"^/api/1/mutexes$", {"name": "M", "slots": [{"percentage": 100}]}),
 ]
 
 
@@ -77,7 +95,7 @@ def _body(method: str, path: str, targets: dict[str, str]) -> Any:
         return {"projectId": targets["project"], "key": unique_key()}
     for body_method, pattern, body in BODIES:
         if method == body_method and re.search(pattern, path):
-            return body
+            return {"projectId": targets["project"], **body} if "name" in body and method == "POST" else body
     return {} if method in WRITE_METHODS else None
 
 
@@ -91,6 +109,8 @@ def _state(api: httpx.Client, targets: dict[str, str]) -> dict[str, Any]:
         "experiment": snapshot(api, "experiments", targets["experiments"]),
         "deployments": api.get("/api/1/deployments").json(),
         "versions": api.get("/api/1/versions", params={"limit": 5}).json(),
+        "holdout": api.get(f"/api/1/holdouts/{targets['holdouts']}").json(),
+        "mutex": api.get(f"/api/1/mutexes/{targets['mutexes']}").json(),
     }
 
 

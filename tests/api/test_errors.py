@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import assert_error, create_flag, snapshot, unique_key
+from tests.factories import (
+    assert_error,
+    create_flag,
+    create_holdout,
+    create_mutex,
+    snapshot,
+    unique_key,
+)
 from tests.support.server import Server
 
 MANAGEMENT = re.compile(r"^/(api/1/|flags/|experiments/|deployments/)")
@@ -29,13 +36,15 @@ def body_routes(server: Server) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def item(api: httpx.Client, project_id: str) -> dict[str, str]:
-    return {"flags": create_flag(api, project_id, "flags"), "experiments": create_flag(api, project_id, "experiments")}
+    return {"flags": create_flag(api, project_id, "flags"), "experiments": create_flag(api, project_id, "experiments"),
+            "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id)}
 
 
 def _fill(path: str, item: dict[str, str], deployment_id: str) -> str:
-    kind = "flags" if "/flags" in path else "experiments" if "/experiments" in path else "deployments"
+    kind = next((kind for kind in ("flags", "experiments", "holdouts", "mutexes") if f"/{kind}" in path),
+                "deployments")
     values = {"id": item.get(kind, deployment_id), "variantKey": "on" if kind == "flags" else "control",
-              "userIndex": "0", "versionId": "1", "deploymentId": deployment_id}
+              "userIndex": "0", "versionId": "1", "deploymentId": deployment_id, "slotIndex": "1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -46,6 +55,8 @@ def _state(api: httpx.Client, item: dict[str, str]) -> dict[str, Any]:
         "deployments": api.get("/api/1/deployments").json(),
         "flags": api.get("/api/1/flags", params={"limit": 3}).json(),
         "experiments": api.get("/api/1/experiments", params={"limit": 3}).json(),
+        "holdout": api.get(f"/api/1/holdouts/{item['holdouts']}").json(),
+        "mutex": api.get(f"/api/1/mutexes/{item['mutexes']}").json(),
     }
 
 
