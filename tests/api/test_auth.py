@@ -44,6 +44,8 @@ def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> d
 
 def _fill(path: str, targets: dict[str, str]) -> str:
     kind = "flags" if "/flags" in path else "experiments" if "/experiments" in path else "deployments"
+    if path.startswith("/api/1/projects/"):
+        kind = "project"
     values = {
         "id": targets[kind],
         "variantKey": "on" if kind == "flags" else "control",
