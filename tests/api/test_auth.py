@@ -57,6 +57,8 @@ def _kind(path: str) -> str:
 
 def _fill(path: str, targets: dict[str, str]) -> str:
     kind = _kind(path)
+    if path.startswith("/api/1/projects/"):
+        kind = "project"
     values = {
         "slotIndex": "1",
         "id": targets[kind],

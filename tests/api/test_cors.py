@@ -1,8 +1,10 @@
-"""Cross-origin access: SDK routes open to browsers, management routes closed unless configured."""
+"""Cross-origin access: SDK routes open to browsers, management routes closed unless configured.
+A server with these settings changed also checks the OFREP rate limit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -82,7 +84,8 @@ def test_management_route__cross_origin_call_by_default__no_allow_origin(
 def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = fresh_database_url(Path(tmp_path_factory.mktemp("cors")))
     with running_server(url, env={"FLAGYARD_CORS_ORIGINS": f"{PAGE}, http://localhost:3000",
-                                  "FLAGYARD_MANAGEMENT_CORS_ORIGINS": CONSOLE}) as running:
+                                  "FLAGYARD_MANAGEMENT_CORS_ORIGINS": CONSOLE,
+                                  "FLAGYARD_OFREP_RATE_LIMIT_PER_SECOND": "2"}) as running:
         yield running
 
 
@@ -107,3 +110,22 @@ def test_configured_origins__management_route__console_preflight_and_call_allowe
     assert called.status_code == 200 and called.headers["access-control-allow-origin"] == CONSOLE
     # And a page on the SDK origin list still may not call management routes
     assert preflight(configured.base_url, "/api/1/flags", "GET", "authorization", PAGE).status_code == 400
+
+
+def test_configured_limit__ofrep_over_the_limit__429_with_whole_seconds(configured: Server) -> None:
+    # Given a server limiting OFREP to 2 requests per second per deployment key
+    key = configured.create_deployment(configured.create_project("limited"), "d")["key"]
+
+    def ask(_: int) -> httpx.Response:
+        return httpx.post(f"{configured.base_url}/ofrep/v1/evaluate/flags",
+                          headers={"X-API-Key": key}, json={"context": {"targetingKey": "u"}})
+
+    # When 8 requests come at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    # Then some pass and the rest get 429 with a whole-second Retry-After
+    statuses = sorted(answer.status_code for answer in answers)
+    assert 200 in statuses and 429 in statuses, statuses
+    for refused in (answer for answer in answers if answer.status_code == 429):
+        assert refused.headers["retry-after"].isdigit() and int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["errorCode"] == "GENERAL"

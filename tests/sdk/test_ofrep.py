@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from tests.sdk.typed_flags import (
     make_typed_project,
     users,
 )
-from tests.support.server import Server, fresh_database_url, running_server
+from tests.support.server import Server
 
 SERVED = [key for key, (_, _, enabled) in FLAGS.items() if enabled]
 
@@ -48,8 +47,8 @@ def vardata(server: Server, key: str, user: dict[str, Any]) -> dict[str, Any]:
 def test_bulk__many_users__values_agree_with_sdk_vardata(
     server: Server, typed: TypedProject, ofrep: httpx.Client
 ) -> None:
-    # Given 80 people, one of them included, some in Germany
-    for context in users(80):
+    # Given 50 people, one of them included, some in Germany
+    for context in users(50):
         # When both routes evaluate the same person
         bulk = ofrep.post("/evaluate/flags", json={"context": context})
         remote = vardata(server, typed.server_key, as_amplitude_user(context))
@@ -199,23 +198,3 @@ def test_bulk__cross_origin__etag_exposed(ofrep: httpx.Client) -> None:
                         headers={"Origin": "http://app.example"})
     assert answer.headers["access-control-allow-origin"] == "*"
     assert "ETag" in answer.headers["access-control-expose-headers"]
-
-
-def test_rate_limit__over_the_limit__429_with_whole_seconds(tmp_path: Path) -> None:
-    # Given a server limiting OFREP to 2 requests per second per deployment key
-    url = fresh_database_url(tmp_path)
-    with running_server(url, env={"FLAGYARD_OFREP_RATE_LIMIT_PER_SECOND": "2"}) as limited:
-        project = limited.create_project("limited")
-        key = limited.create_deployment(project, "d")["key"]
-        statuses = []
-        retry_after = None
-        # When 6 requests come at once
-        for _ in range(6):
-            answer = httpx.post(f"{limited.base_url}/ofrep/v1/evaluate/flags",
-                                headers={"X-API-Key": key}, json={"context": {"targetingKey": "u"}})
-            statuses.append(answer.status_code)
-            if answer.status_code == 429:
-                retry_after = answer.headers["retry-after"]
-        # Then some are refused with an integer Retry-After
-        assert statuses[:2] == [200, 200] and 429 in statuses
-        assert retry_after is not None and retry_after.isdigit() and int(retry_after) >= 1

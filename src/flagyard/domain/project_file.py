@@ -171,8 +171,8 @@ class ProjectFile(_Part):
 def parse(raw: Any) -> ProjectFile:
     """The document, or `Invalid` naming where the first problem is."""
     if not isinstance(raw, dict):
-        raise Invalid("the document must be an object with formatVersion, deployments, flags "
-                      "and experiments", code="invalid_document")
+        raise Invalid("the document must be a JSON or YAML object with formatVersion, "
+                      "deployments, flags and experiments", code="invalid_document")
     try:
         document = ProjectFile.model_validate(raw)
     except ValidationError as error:

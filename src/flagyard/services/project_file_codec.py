@@ -68,6 +68,6 @@ def load(text: str | bytes) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "not YAML or JSON"
-        raise Invalid(f"the document cannot be read{where}: {problem}",
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise Invalid(f"the document is not valid JSON or YAML{where}: {problem}",
                       code="invalid_document") from None

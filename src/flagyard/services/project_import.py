@@ -88,6 +88,7 @@ class _Import:
         self.deployments: dict[str, Deployment] = {d.label: d for d in self.state.deployments}
         self.flags: dict[str, Flag] = {f.key: f for f in self.state.flags}
         self.touched: dict[str, Flag] = {}
+        self.inclusions: dict[str, list[dict[str, Any]]] = {}  # flag key → wanted variants
 
     def apply(self, prune: bool) -> ImportResult:
         self._open_deployments()
@@ -98,7 +99,9 @@ class _Import:
         if prune:
             self._prune_flags()
         for flag in self.touched.values():
-            append_version(self.uow, flag, self.principal, self.now)
+            append_version(self.uow, flag, self.principal, self.now)  # new variants get their ids
+        for key, variants in self.inclusions.items():
+            self._sync_inclusions(self.flags[key], variants)
         for _, where, entry in self.document.entries():
             flag = self.flags[entry.key]
             if flag.key in self.touched and flag.parent_dependencies:
@@ -205,8 +208,7 @@ class _Import:
             for name in EXPERIMENT_ONLY:
                 changes[name] = wanted[to_camel(name)]
         flag.edit(changes)
-        self.uow.flags.save(flag)  # new variants get their ids
-        self._sync_inclusions(flag, wanted["variants"])
+        self.inclusions[flag.key] = wanted["variants"]  # once the variants are saved
         if wanted["archived"]:
             flag.edit({"archive": True})
         self.touched[flag.key] = flag

@@ -27,7 +27,7 @@ def test_canonical__deployment_order__ignored() -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ([], "the document must be an object"),
+    ([], "the document must be a JSON or YAML object"),
     ({"formatVersion": 2}, "formatVersion: "),
     ({"flags": [{"key": "a"}, {"key": "b", "variants": [{"key": "x"}, {"key": "y z"}]}]},
      "flags[1].variants[1].key: "),

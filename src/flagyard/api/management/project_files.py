@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from flagyard.api.deps import PrincipalDep, path_id
 from flagyard.api.schemas.project_files import ImportResultOut, ProjectFile
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, documented
+from flagyard.errors import Invalid
 from flagyard.services import project_file_codec
 from flagyard.services.project_export import ProjectExportService
 from flagyard.services.project_import import ImportResult, ProjectImportService
@@ -71,7 +72,11 @@ async def import_project(
     prune: bool = False,
 ) -> dict[str, Any]:
     project_id = path_id(id, "Project")
-    raw = project_file_codec.load(await request.body())
+    body = await request.body()
+    if not body.strip():
+        raise Invalid("request body is empty: send a project file (JSON or YAML)",
+                      code="invalid_document")
+    raw = project_file_codec.load(body)
     result = await to_thread.run_sync(
         lambda: services.imports.apply(principal, project_id, raw, dry_run=dry_run, prune=prune))
     return result_body(result, dry_run)
