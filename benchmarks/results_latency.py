@@ -41,15 +41,27 @@ REPEAT = 5
 
 def series(dialect: str, users: int) -> str:
     if dialect == "postgresql":
-        return f"SELECT n FROM generate_series(0, {users - 1}) AS g(n)"
+        return f"SELECT n FROM generate_series(0::bigint, {users - 1}) AS g(n)"
     return f"WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < {users - 1}) SELECT n FROM c"
+
+
+class _Percent:
+    """psycopg reads `%` as a placeholder: double it there (the SQL below uses `%` as modulo)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._double = conn.dialect.name == "postgresql"
+
+    def exec_driver_sql(self, sql: str) -> sa.CursorResult:  # type: ignore[type-arg]
+        return self._conn.exec_driver_sql(sql.replace("%", "%%") if self._double else sql)
 
 
 def generate(database_url: str, flag_id: int, project_id: int, users: int) -> tuple[int, float]:
     engine = sa.create_engine(database_url)
     started = time.perf_counter()
-    with engine.begin() as conn:
-        dialect = conn.dialect.name
+    with engine.begin() as raw_conn:
+        conn = _Percent(raw_conn)
+        dialect = raw_conn.dialect.name
         false, true = ("false", "true") if dialect == "postgresql" else ("0", "1")
         nums = series(dialect, users)
         conn.exec_driver_sql(

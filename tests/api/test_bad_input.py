@@ -84,7 +84,8 @@ def write_routes(spec: dict[str, Any]) -> list[Route]:
 def read_routes_with_query(spec: dict[str, Any]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
     routes = []
     for path, operations in spec["paths"].items():
-        if MANAGEMENT.match(path) and "get" in operations:
+        # List routes only: a route under an item's id ({id}) needs a real id to be reached.
+        if MANAGEMENT.match(path) and "get" in operations and "{" not in path:
             query = {p["name"]: p["schema"] for p in operations["get"].get("parameters", []) if p["in"] == "query"}
             if query:
                 routes.append((path, query))
@@ -216,6 +217,10 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
         "ParentDependenciesIn": parent,
         "ExposureEventIn": {"event_type": "view", "filters": [exposure_filter]},
         "ExposureFilterIn": exposure_filter,
+        "MetricsIn": {"metrics": [{"eventType": "purchase", "property": "revenue", "kind": "mean",
+                                   "name": "revenue", "filters": [exposure_filter]}]},
+        "MetricIn": {"eventType": "purchase", "property": "revenue", "kind": "mean", "name": "revenue",
+                     "filters": [exposure_filter]},
     }
 
 

@@ -185,6 +185,9 @@ def test_results__bad_requests__clear_errors(api: httpx.Client, experiment: Call
     assert api.get(f"/api/1/experiments/{eid}/results").status_code == 400  # no metric at all
     assert api.get(f"/api/1/experiments/{eid}/results", params={"metric": "a", "kind": "mean"}).status_code == 400
     assert api.get(f"/api/1/experiments/{eid}/exposures", params={"interval": "week"}).status_code == 400
+    for bad in ({"metricId": "abc"}, {"metric": "a\x00b"}, {"metric": "m" * 5000}):
+        response = api.get(f"/api/1/experiments/{eid}/results", params=bad)
+        assert response.status_code == 400, (bad, response.text)
     assert api.get("/api/1/experiments/999999/results", params={"metric": "a"}).status_code == 404
     flag = api.post("/api/1/flags", json={"projectId": lab["project"], "key": f"f-{uuid.uuid4().hex[:6]}"})
     assert api.get(f"/api/1/experiments/{flag.json()['id']}/results", params={"metric": "a"}).status_code == 404

@@ -133,12 +133,24 @@ def _update_variant_stats(store: EventStore, states: Mapping[tuple[int, str], Ex
         found = new_by_pair[(flag_id, user)].get(key)
         new_by_pair[(flag_id, user)][key] = delta if found is None else Totals(
             found.count + delta.count, found.total + delta.total, min(found.first_at, delta.first_at))
+    changed_keys: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for flag_id, user, key in deltas:
+        changed_keys[(flag_id, user)].append(key)
     stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
     for pair in touched:
         state = states[pair]
+        now = (state.variant, state.exposed_at, state.excluded)
+        if prior.get(pair) == now:
+            # Exposure unchanged (the common case): only the changed totals move the sums.
+            if state.exposed_at is not None and not state.excluded:
+                old_totals, new_totals = old_by_pair.get(pair, {}), new_by_pair[pair]
+                for key in changed_keys.get(pair, ()):
+                    _contribute_totals(stats, pair[0], state.variant, key, old_totals.get(key), -1)
+                    _contribute_totals(stats, pair[0], state.variant, key, new_totals[key], 1)
+            continue
         if pair in prior:
             _contribute(stats, pair[0], prior[pair], old_by_pair.get(pair, {}), -1)
-        _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), new_by_pair[pair], 1)
+        _contribute(stats, pair[0], now, new_by_pair[pair], 1)
     store.add_variant_stats(stats)
 
 
@@ -154,12 +166,19 @@ def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[s
     stats[(flag_id, "", variant)][0] += sign
     stats[(flag_id, f"{HOUR_PREFIX}{exposed_at // HOUR_MS}", variant)][0] += sign
     for key, value in totals.items():
-        sums = stats[(flag_id, key, variant)]
-        sums[0] += sign
-        sums[2] += sign * value.count
-        sums[3] += sign * value.count * value.count
-        sums[4] += sign * value.total
-        sums[5] += sign * value.total * value.total
+        _contribute_totals(stats, flag_id, variant, key, value, sign)
+
+
+def _contribute_totals(stats: dict[StatsKey, list[float]], flag_id: int, variant: str, key: str,
+                       value: Totals | None, sign: int) -> None:
+    if value is None:
+        return
+    sums = stats[(flag_id, key, variant)]
+    sums[0] += sign
+    sums[2] += sign * value.count
+    sums[3] += sign * value.count * value.count
+    sums[4] += sign * value.total
+    sums[5] += sign * value.total * value.total
 
 
 def _apply_sighting(states: dict[tuple[int, str], ExposureState], added: dict[tuple[int, str], ExposureState],

@@ -121,7 +121,14 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int,
     return saved
 
 
+def _check_query(query: MetricQuery) -> None:
+    for name, value in (("metric", query.event_type), ("property", query.property), ("kind", query.kind)):
+        if value is not None and ("\x00" in value or len(value) > 1000):
+            raise Invalid(f"{name} must be at most 1000 characters with no NUL", code="invalid_metric")
+
+
 def _choose_metric(stored: list[Metric], query: MetricQuery) -> Metric:
+    _check_query(query)
     if query.metric_id is not None:
         for metric in stored:
             if metric.id == query.metric_id:
