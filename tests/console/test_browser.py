@@ -17,12 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig, User
+from playwright.sync_api import sync_playwright
 
 from tests.console.conftest import Browserless, Person
 from tests.factories import unique_key
 from tests.support.server import Server
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,7 +32,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()

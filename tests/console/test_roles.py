@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.console.conftest import Browserless
@@ -88,3 +90,33 @@ def test_refusal__shows_the_api_message_next_to_the_field(
         "csrf_token": editor.csrf, "key": "v2", "payload": "{not json"})
     assert bad_json.status_code == 400 and "payload is not valid JSON" in bad_json.text
     assert api.get(f"/api/1/flags/{flag}").json()["version"] == 1
+
+
+def test_rotating_a_deployment_key__old_key_stops_new_key_serves(
+    editor: Browserless, server: Server, project_id: str
+) -> None:
+    made = editor.client.post(f"/console/p/{project_id}/deployments",
+                              data={"csrf_token": editor.csrf, "label": "rotating", "type": "server"})
+    assert made.status_code == 303
+    page = editor.client.get(f"/console/p/{project_id}/deployments").text
+    deployment_id, old_key = _row(page, "rotating")
+
+    def flags(key: str) -> int:
+        return httpx.get(f"{server.base_url}/sdk/v2/flags", headers={"Authorization": f"Api-Key {key}"}).status_code
+
+    assert flags(old_key) == 200
+    rotated = editor.client.post(f"/console/p/{project_id}/deployments/{deployment_id}/rotate",
+                                 data={"csrf_token": editor.csrf})
+    assert rotated.status_code == 303
+    _, new_key = _row(editor.client.get(f"/console/p/{project_id}/deployments").text, "rotating")
+    assert new_key != old_key and new_key.startswith("server-")
+    assert flags(new_key) == 200
+    assert flags(old_key) == 401
+
+
+def _row(html: str, label: str) -> tuple[str, str]:
+    """(id, SDK key) of the deployment row with this label."""
+    row = next(r for r in html.split("<tr>") if f"<td>{label} " in r)
+    found = re.search(r'<code id="key-(\d+)">([^<]+)</code>', row)
+    assert found
+    return found.group(1), found.group(2)

@@ -132,3 +132,11 @@ def test_disabling_a_user__ends_their_sessions_at_once(
         assert answer.status_code == 303
         assert client.get("/console", follow_redirects=True).url.path == "/"
         assert sign_in(client, person.email, person.password).status_code == 401
+
+
+def test_session_cookie__opens_no_management_api_route(editor: Browserless) -> None:
+    # The API stays key-only: a browser session is not a management key
+    answer = editor.client.get("/api/1/flags")
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "missing_key"
+    assert editor.client.post("/api/1/flags", json={"projectId": "1", "key": "x"},
+                              headers={"X-CSRF-Token": editor.csrf}).status_code == 401

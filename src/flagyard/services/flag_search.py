@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from flagyard.domain.access import Principal
@@ -34,7 +34,7 @@ class FlagSearchService:
 
     def page(self, principal: Principal, query: FlagQuery, page: PageRequest) -> Page[Flag]:
         principal.require_project(query.project_id)
-        query = FlagQuery(**{**query.__dict__, "text": query.text.strip()[:MAX_TEXT]})
+        query = replace(query, text=query.text.strip()[:MAX_TEXT])
         with self._uow() as uow:
             items = uow.flag_search.page(query, before_id=page.cursor, limit=page.limit + 1)
         return Page.from_overfetch(items, page.limit, lambda f: f.id)

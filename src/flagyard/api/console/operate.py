@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -59,7 +61,7 @@ def rotate(request: Request, services: ConsoleDep, current: SignedInDep, form: W
 def keys_page(request: Request, services: ConsoleServices, current: SignedIn,
               error: FormError | None = None, secret: str | None = None) -> Response:
     return page(request, "keys.html", current, error=error, secret=secret,
-                keys=services.keys.all(current.user), projects=services.keys.projects())
+                keys=services.keys.all(current.user), **_header(services, current))
 
 
 @router.get("/console/keys")
@@ -93,7 +95,15 @@ def revoke_key(request: Request, services: ConsoleDep, current: SignedInDep, for
 def users_page(request: Request, services: ConsoleServices, current: SignedIn,
                error: FormError | None = None) -> Response:
     return page(request, "users.html", current, error=error, people=services.users.all(current.user),
-                projects=services.keys.projects())
+                **_header(services, current))
+
+
+def _header(services: ConsoleServices, current: SignedIn) -> dict[str, Any]:
+    """Pages outside a project still show the project navigation (of the first project)."""
+    projects = services.keys.projects()
+    if not projects:
+        return {"projects": projects}
+    return project_context(services, current, projects[0].id)
 
 
 @router.get("/console/users")
