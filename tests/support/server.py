@@ -85,7 +85,7 @@ class Server:
         return self.cli(*args).stdout.strip()
 
 
-def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
