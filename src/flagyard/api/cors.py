@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flagyard.api.middleware import is_management_path
 
-SDK_PREFIXES = ("/sdk/", "/v1/vardata", "/ofrep/")
+# Event ingestion too: the browser analytics SDK posts exposures to /2/httpapi from the page.
+SDK_PREFIXES = ("/sdk/", "/v1/vardata", "/ofrep/", "/2/httpapi", "/batch")
 
 # Every header Amplitude's browser SDK, the OpenFeature web provider and fetch-based stream
 # clients send. Preflights asking for others are refused (400), so a typo shows at once.
