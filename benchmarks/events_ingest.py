@@ -141,6 +141,13 @@ def fresh_postgres(admin_url: str) -> str:
     return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_postgres(admin_url: str, database_url: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(database_url).database}"')
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
@@ -151,8 +158,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_postgres(args.postgres) if args.postgres else f"sqlite:///{tmp}/bench.db"
-        run(url, "postgresql" if args.postgres else "sqlite", args.events, args.senders,
-            args.flush_size, args.path)
+        try:
+            run(url, "postgresql" if args.postgres else "sqlite", args.events, args.senders,
+                args.flush_size, args.path)
+        finally:
+            if args.postgres:
+                drop_postgres(args.postgres, url)
 
 
 if __name__ == "__main__":

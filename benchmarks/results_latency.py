@@ -149,6 +149,13 @@ def fresh_postgres(admin_url: str) -> str:
     return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_postgres(admin_url: str, database_url: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(database_url).database}"')
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -156,7 +163,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_postgres(args.postgres) if args.postgres else f"sqlite:///{tmp}/latency.db"
-        run(url, "postgresql" if args.postgres else "sqlite", args.users)
+        try:
+            run(url, "postgresql" if args.postgres else "sqlite", args.users)
+        finally:
+            if args.postgres:
+                drop_postgres(args.postgres, url)
 
 
 if __name__ == "__main__":
