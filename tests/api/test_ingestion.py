@@ -171,6 +171,10 @@ def test_upload__preflight__allows_browsers(server: Server) -> None:
     assert response.status_code in (200, 204)
     assert response.headers["access-control-allow-origin"] in ("*", "https://shop.example")
     assert "content-type" in response.headers["access-control-allow-headers"].lower()
+    # And the upload's own answer names the origin once, so the page may read it
+    upload = httpx.post(server.base_url + "/2/httpapi", json={"api_key": "client-nosuchkey", "events": []},
+                        headers={"Origin": "https://shop.example"})
+    assert upload.headers.get_list("access-control-allow-origin") == ["*"]
 
 
 def test_upload__over_the_key_rate__429_with_throttled_events(tmp_path: Any) -> None:

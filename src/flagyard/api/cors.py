@@ -21,6 +21,7 @@ SDK_PREFIXES = ("/sdk/", "/v1/vardata", "/ofrep/", "/2/httpapi", "/batch")
 SDK_HEADERS = (
     "authorization",
     "content-type",
+    "content-encoding",
     "if-none-match",
     "x-api-key",
     "x-amp-exp-user",

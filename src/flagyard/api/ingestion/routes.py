@@ -15,7 +15,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from flagyard.domain.events import UploadRefused
 from flagyard.services.ingestion import (
@@ -32,14 +32,11 @@ router = APIRouter(tags=["Event ingestion"])
 HTTPAPI_MAX_BYTES = 1024 * 1024  # "under 1 MB"
 HTTPAPI_MAX_EVENTS = 2000  # "fewer than 2000 events"
 BATCH_MAX_BYTES = 20 * 1024 * 1024
-CORS = {"Access-Control-Allow-Origin": "*"}
-PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "POST, OPTIONS",
-             "Access-Control-Allow-Headers": "content-type, content-encoding",
-             "Access-Control-Max-Age": "86400"}
 
 
 def answer(code: int, **fields: Any) -> JSONResponse:
-    return JSONResponse({"code": code, **fields}, status_code=code, headers=CORS)
+    # CORS (browsers post exposures from pages) is the SDK policy of api/cors.py.
+    return JSONResponse({"code": code, **fields}, status_code=code)
 
 
 @router.post("/2/httpapi", summary="Upload events (Amplitude HTTP V2 API)")
@@ -50,12 +47,6 @@ async def httpapi(request: Request) -> JSONResponse:
 @router.post("/batch", summary="Upload events (Amplitude Batch Event Upload API)")
 async def batch(request: Request) -> JSONResponse:
     return await _ingest(request, BATCH_MAX_BYTES, None)
-
-
-@router.options("/2/httpapi", include_in_schema=False)
-@router.options("/batch", include_in_schema=False)
-async def preflight() -> Response:
-    return Response(status_code=204, headers=PREFLIGHT)
 
 
 async def _ingest(request: Request, max_bytes: int, max_events: int | None) -> JSONResponse:
