@@ -95,7 +95,7 @@ def in_process(url: str, deployment_key: str, ids: list[int], writes: int) -> No
           f"body {len(snapshot.everything.body) / 2**20:.2f} MiB (remote), "
           f"{len(snapshot.local.body) / 2**20:.2f} MiB (local)")
     print(f"  memory held by the snapshot: {held / 2**20:.1f} MiB, {held / n / 1024:.2f} KiB per flag "
-          f"(compiled dict + JSON bytes + engine flag + graph node)")
+          f"(JSON bytes + digest + engine flag + graph node, and the joined bodies)")
 
     write_times, rebuild_times = [], []
     for w in range(writes):

@@ -33,8 +33,15 @@ def require_wrk() -> str:
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if found is None:  # wrk prints no usable latency when nothing was answered
+        return float("nan")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def _after(pattern: str, out: str) -> str:
+    found = re.search(pattern, out, re.MULTILINE)
+    return found.group(1) if found else ""
 
 
 def run_wrk(url: str, *, seconds: int = 10, connections: int = 32, threads: int = 2,
@@ -50,8 +57,8 @@ def run_wrk(url: str, *, seconds: int = 10, connections: int = 32, threads: int 
     finally:
         Path(script.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(_after(r"^\s+50%\s+(\S+)", out))
+    p99 = _ms(_after(r"^\s+99%\s+(\S+)", out))
     errors = 0
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if non2xx:
