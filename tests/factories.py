@@ -110,3 +110,11 @@ def get_ok(api: httpx.Client, path: str) -> Any:
     response = api.get(path)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def create_cohort(api: httpx.Client, project_id: str, **fields: Any) -> str:
+    """A cohort of user ids (two members unless told), its id."""
+    body = {"projectId": project_id, "name": "Cohort", "memberIds": ["u1", "u2"], **fields}
+    response = api.post("/api/1/cohorts", json=body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])

@@ -14,6 +14,7 @@ import pytest
 
 from tests.factories import (
     assert_error,
+    create_cohort,
     create_flag,
     create_holdout,
     create_mutex,
@@ -47,11 +48,13 @@ def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> d
     for kind, item_id, variant in (("flags", flag, "on"), ("experiments", experiment, "control")):
         api.post(f"/api/1/{kind}/{item_id}/variants/{variant}/users", json={"inclusions": ["u1", "u2"]})
     return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id,
-            "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id)}
+            "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id),
+            "cohorts": create_cohort(api, project_id)}
 
 
 def _kind(path: str) -> str:
-    return next((kind for kind in ("flags", "experiments", "holdouts", "mutexes") if f"/{kind}" in path),
+    return next((kind for kind in ("cohorts", "flags", "experiments", "holdouts", "mutexes")
+                 if f"/api/1/{kind}" in path or path.startswith(f"/{kind}")),
                 "deployments")
 
 
@@ -69,6 +72,8 @@ def _fill(path: str, targets: dict[str, str]) -> str:
     }
     filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     assert "{" not in filled, path
+    if filled.endswith("/results"):
+        filled += "?metric=purchase"  # results need a metric to answer 200
     return filled
 
 
@@ -85,6 +90,12 @@ BODIES: list[tuple[str, str, Any]] = [
     ("PATCH", r"/slots/[^/]+$", {"individuals": ["added"]}),
     ("POST", r"^/api/1/holdouts$", {"name": "H", "holdoutPercentage": 10}),
     ("POST", r"^/api/1/mutexes$", {"name": "M", "slots": [{"percentage": 100}]}),
+    ("POST", r"^/api/1/cohorts$", {"name": "C"}),
+    ("PATCH", r"/cohorts/[^/]+$", {"name": "changed"}),
+    ("POST", r"/cohorts/[^/]+/members$", {"memberIds": ["added"]}),
+    ("PUT", r"/cohorts/[^/]+/members$", {"memberIds": ["u1", "added"]}),
+    ("DELETE", r"/cohorts/[^/]+/members$", {"memberIds": ["u1"]}),
+    ("PUT", r"/metrics$", {"metrics": [{"eventType": "purchase"}]}),
 ]
 
 
@@ -113,6 +124,8 @@ def _state(api: httpx.Client, targets: dict[str, str]) -> dict[str, Any]:
         "versions": api.get("/api/1/versions", params={"limit": 5}).json(),
         "holdout": api.get(f"/api/1/holdouts/{targets['holdouts']}").json(),
         "mutex": api.get(f"/api/1/mutexes/{targets['mutexes']}").json(),
+        "cohort": api.get(f"/api/1/cohorts/{targets['cohorts']}").json(),
+        "metrics": api.get(f"/api/1/experiments/{targets['experiments']}/metrics").json(),
     }
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.factories import (
     assert_error,
+    create_cohort,
     create_flag,
     create_holdout,
     create_mutex,
@@ -103,6 +104,7 @@ class Targets:
     deployment: str
     holdout: str
     mutex: str
+    cohort: str
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,8 @@ def targets(api: httpx.Client, project_id: str) -> Targets:
     parent = create_flag(api, project_id, "flags")
     holdout = create_holdout(api, project_id, individualInclusion=["u1"])
     mutex = create_mutex(api, project_id, slots=[{"percentage": 40, "individuals": ["u1"]}, {"percentage": 60}])
-    return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex)
+    cohort = create_cohort(api, project_id)
+    return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex, cohort)
 
 
 def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
@@ -137,12 +140,16 @@ def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
         "mutex": api.get(f"/api/1/mutexes/{targets.mutex}").json(),
         "holdouts": api.get("/api/1/holdouts", params={"limit": 3, "includeArchived": "true"}).json(),
         "mutexes": api.get("/api/1/mutexes", params={"limit": 3, "includeArchived": "true"}).json(),
+        "cohort": api.get(f"/api/1/cohorts/{targets.cohort}").json(),
+        "cohorts": api.get("/api/1/cohorts", params={"limit": 3, "includeArchived": "true"}).json(),
     }
 
 
 # --- a valid body per schema, to put one bad value into -------------------------------------
 
 def kind_of(path: str) -> str:
+    if path.startswith("/api/1/cohorts"):
+        return "cohorts"
     for kind in ("flags", "experiments", "holdouts", "mutexes"):
         if kind in path:
             return kind
@@ -152,7 +159,7 @@ def kind_of(path: str) -> str:
 def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
     item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment,
-            "holdouts": targets.holdout, "mutexes": targets.mutex}[kind]
+            "holdouts": targets.holdout, "mutexes": targets.mutex, "cohorts": targets.cohort}[kind]
     values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0", "versionId": "1",
               "deploymentId": targets.deployment, "slotIndex": "1", **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -217,6 +224,10 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
         "ParentDependenciesIn": parent,
         "ExposureEventIn": {"event_type": "view", "filters": [exposure_filter]},
         "ExposureFilterIn": exposure_filter,
+        "CohortCreateIn": {"projectId": targets.project_id, "name": "c", "description": "d",
+                           "groupType": "User", "memberIds": ["u7"]},
+        "CohortPatchIn": {"name": "n", "description": "d", "archive": False},
+        "MembersIn": {"memberIds": ["u7"]},
         "MetricsIn": {"metrics": [{"eventType": "purchase", "property": "revenue", "kind": "mean",
                                    "name": "revenue", "filters": [exposure_filter]}]},
         "MetricIn": {"eventType": "purchase", "property": "revenue", "kind": "mean", "name": "revenue",
@@ -457,7 +468,7 @@ def test_every_write_route__bad_path_values__are_refused_with_4xx_and_change_not
     for route in write_routes:
         valid = dumps(examples(targets, kind_of(route.path))[route.body_schema]) if route.body_schema else b""
         if route.body_schema in ("FlagCreateIn", "ExperimentCreateIn", "DeploymentCreateIn",
-                                 "HoldoutCreateIn", "MutexCreateIn"):
+                                 "HoldoutCreateIn", "MutexCreateIn", "CohortCreateIn"):
             continue  # no path parameters
         for param, what in path_inputs(route):
             path = fill(route.path, targets, **{param: BAD_PATH_VALUES[what]})

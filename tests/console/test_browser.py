@@ -78,9 +78,9 @@ def test_a_person_runs_a_flag_from_the_console(
 
     # Create a flag linked to the deployment
     create = page.locator("form#create")
-    create.get_by_label("Key").fill(key)
-    create.get_by_label("Name").fill("New checkout")
-    create.get_by_label("production").check()
+    create.get_by_label("Key", exact=True).fill(key)
+    create.get_by_label("Name", exact=True).fill("New checkout")
+    create.get_by_label("production", exact=True).check()
     create.get_by_role("button", name="Create flag").click()
     page.wait_for_url(re.compile(r"/console/flags/\d+"))
     flag_id = re.search(r"/console/flags/(\d+)", page.url).group(1)  # type: ignore[union-attr]
@@ -88,7 +88,7 @@ def test_a_person_runs_a_flag_from_the_console(
     # Add a variant with a JSON payload; broken JSON is caught before it is sent
     variant = page.locator("form#variant-new")
     before = page.url
-    variant.get_by_label("Key").fill("blue")
+    variant.get_by_label("Key", exact=True).fill("blue")
     variant.get_by_label("Payload (JSON, optional)").fill('{"color": "#00f"')
     variant.get_by_role("button", name="Add variant").click()
     assert variant.locator("[data-json-error]").is_visible()
@@ -133,6 +133,7 @@ def test_a_person_runs_a_flag_from_the_console(
             {"type": "property", "prop": "plan", "op": "is not", "values": ["free"]},
         ],
         "percentage": 100,
+        "bucketingKey": "amplitude_id",  # a segment shows the flag's key unless it has its own
         "rolloutWeights": {"on": 0, "blue": 1},
     }]
     assert flag["version"] == 4 and flag["lastModifiedBy"] == admin.person.email
