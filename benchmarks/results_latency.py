@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -31,7 +30,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support import server as support  # noqa: E402
-from tests.support.server import running_server  # noqa: E402
+from tests.support.server import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    running_server,
+)
 
 # A loaded machine can take more than the tests' 30 s to start a server.
 support.wait_until_up = functools.partial(support.wait_until_up, timeout=180)
@@ -140,34 +143,18 @@ def run(database_url: str, label: str, users: int) -> None:
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
-def fresh_postgres(admin_url: str) -> str:
-    name = f"flagyard_bench_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres(admin_url: str, database_url: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(database_url).database}"')
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (a fresh database is made)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_postgres(args.postgres) if args.postgres else f"sqlite:///{tmp}/latency.db"
+        url = create_postgres_database(args.postgres, "flagyard_bench") if args.postgres else f"sqlite:///{tmp}/latency.db"
         try:
             run(url, "postgresql" if args.postgres else "sqlite", args.users)
         finally:
             if args.postgres:
-                drop_postgres(args.postgres, url)
+                drop_postgres_database(args.postgres, url)
 
 
 if __name__ == "__main__":

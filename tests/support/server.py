@@ -31,12 +31,24 @@ def fresh_database_url(tmp_dir: Path) -> str:
     admin_url = os.environ.get("FLAGYARD_TEST_DATABASE_URL")
     if not admin_url:
         return f"sqlite:///{tmp_dir / f'flagyard-{uuid.uuid4().hex[:8]}.db'}"
-    name = f"flagyard_test_{uuid.uuid4().hex[:12]}"
+    return create_postgres_database(admin_url)
+
+
+def create_postgres_database(admin_url: str, prefix: str = "flagyard_test") -> str:
+    """A new empty database on the server `admin_url` names; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine.dispose()
     return engine.url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, database_url: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(database_url).database}"')
+    engine.dispose()
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
