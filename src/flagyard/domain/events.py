@@ -112,6 +112,44 @@ def _check_id(value: Any, min_id_length: int) -> tuple[str | None, str]:
 
 def _check_event(raw: Any, index: int, min_id_length: int, now_ms: int,
                  refused: UploadRefused) -> Event | None:
+    return _plain_event(raw, min_id_length) or _checked_event(raw, index, min_id_length, now_ms, refused)
+
+
+def _plain_id(value: Any, min_id_length: int) -> bool:
+    """True for an id the full check would keep exactly as sent."""
+    return (type(value) is str and min_id_length <= len(value) <= MAX_STRING_LENGTH
+            and value.lower() not in INVALID_IDS and not value[0].isspace() and not value[-1].isspace())
+
+
+def _plain_event(raw: Any, min_id_length: int) -> Event | None:
+    """The event as sent when it needs no repair (almost every event an SDK sends), else
+    None and the full check decides. Same result as `_checked_event`, a few times faster."""
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    event_type, user_id, device_id, time, insert_id = (
+        get("event_type"), get("user_id"), get("device_id"), get("time"), get("insert_id"))
+    if not (type(event_type) is str and 0 < len(event_type) <= MAX_STRING_LENGTH
+            and type(time) is int and 0 <= time <= 2**53
+            and (insert_id is None or (type(insert_id) is str and len(insert_id) <= MAX_STRING_LENGTH))):
+        return None
+    if user_id is None:
+        if not _plain_id(device_id, min_id_length):
+            return None
+    elif not _plain_id(user_id, min_id_length) or not (device_id is None or _plain_id(device_id, min_id_length)):
+        return None
+    event_properties, user_properties = get("event_properties"), get("user_properties")
+    if not ((event_properties is None or type(event_properties) is dict)
+            and (user_properties is None or type(user_properties) is dict)
+            and (get("groups") is None or type(get("groups")) is dict)
+            and (get("group_properties") is None or type(get("group_properties")) is dict)):
+        return None
+    return Event(event_type, user_id, device_id, time, insert_id, event_properties or {},
+                 user_properties or {}, raw)
+
+
+def _checked_event(raw: Any, index: int, min_id_length: int, now_ms: int,
+                   refused: UploadRefused) -> Event | None:
     if not isinstance(raw, dict):
         _note(refused.invalid_fields, "event", index)
         return None

@@ -15,7 +15,7 @@ from flagyard.domain.metrics import Metric
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class ExposureState:
     """One user in one experiment: the variant first seen, when exposure began (ms; None
     until an exposure counts), and whether a second variant was seen (then excluded)."""
@@ -28,7 +28,7 @@ class ExposureState:
     changed: bool = False  # not stored: set when variant or exclusion changed in this batch
 
 
-@dataclass
+@dataclass(slots=True)
 class Totals:
     """A user's events of one kind since exposure: how many, the property's sum, the first."""
 
@@ -73,7 +73,9 @@ class EventStore(Protocol):
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None: ...
     def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
-    def add_totals(self, totals: dict[TotalsKey, Totals]) -> None: ...
+    def add_totals(self, totals: dict[TotalsKey, Totals]) -> dict[TotalsKey, Totals]:
+        """Add to the stored totals; the stored values afterwards, for the keys given."""
+        ...
     def lock_project(self, project_id: int) -> None: ...
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...

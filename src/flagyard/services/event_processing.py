@@ -56,15 +56,12 @@ def store_batches(store: EventStore, batches: Sequence[Batch]) -> None:
 def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> None:
     fresh = _unseen(store, project_id, [e for b in batches for e in b.events])
     setups = {s.trigger.flag_key: s for s in store.experiments(project_id)}
-    totals: dict[TotalsKey, Totals] = {}
     if setups and fresh:
-        _track(store, project_id, fresh, setups, totals)
+        _track(store, project_id, fresh, setups)
     for batch in batches:
         kept = [e for e in batch.events if id(e) in fresh]
         if kept:
             store.add_events(project_id, kept, batch.received_at)
-    if totals:
-        store.add_totals(totals)
 
 
 def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int, Event]:
@@ -82,7 +79,8 @@ def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int
 
 
 def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
-           setups: Mapping[str, ExperimentSetup], totals: dict[TotalsKey, Totals]) -> None:
+           setups: Mapping[str, ExperimentSetup]) -> None:
+    totals: dict[TotalsKey, Totals] = {}
     events = sorted(fresh.values(), key=lambda e: e.time)
     triggers = {key: s.trigger for key, s in setups.items()}
     custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
@@ -120,38 +118,52 @@ def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
 def _update_variant_stats(store: EventStore, states: Mapping[tuple[int, str], ExposureState],
                           prior: Mapping[tuple[int, str], tuple[str, int | None, bool]],
                           deltas: Mapping[TotalsKey, Totals], touched: set[tuple[int, str]]) -> None:
-    """Keep the per-variant sums in step: take out each touched user's old contribution and
-    put in the new one (exposure, exclusion, and every total of the user)."""
-    old = store.totals_of({f for f, _ in touched}, {u for _, u in touched})
-    old_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
-    for (flag_id, user, key), value in old.items():
-        old_by_pair[(flag_id, user)][key] = value
-    new_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
-    for pair in touched:
-        new_by_pair[pair] = dict(old_by_pair.get(pair, {}))
-    for (flag_id, user, key), delta in deltas.items():
-        found = new_by_pair[(flag_id, user)].get(key)
-        new_by_pair[(flag_id, user)][key] = delta if found is None else Totals(
-            found.count + delta.count, found.total + delta.total, min(found.first_at, delta.first_at))
-    changed_keys: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for flag_id, user, key in deltas:
-        changed_keys[(flag_id, user)].append(key)
+    """Store the users' new totals and keep the per-variant sums in step: for each touched
+    user, the old contribution out and the new one in (exposure, exclusion, every total)."""
+    # A user whose exposure changed moves all of their totals between sums: read them first.
+    moved = {pair for pair in touched if prior.get(pair, _NOT_SEEN) != _exposure(states[pair])}
+    regrouped = {pair for pair in moved if pair in prior}
+    old = store.totals_of({f for f, _ in regrouped}, {u for _, u in regrouped}) if regrouped else {}
+    stored = store.add_totals(dict(deltas)) if deltas else {}
     stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
-    for pair in touched:
-        state = states[pair]
-        now = (state.variant, state.exposed_at, state.excluded)
-        if prior.get(pair) == now:
-            # Exposure unchanged (the common case): only the changed totals move the sums.
-            if state.exposed_at is not None and not state.excluded:
-                old_totals, new_totals = old_by_pair.get(pair, {}), new_by_pair[pair]
-                for key in changed_keys.get(pair, ()):
-                    _contribute_totals(stats, pair[0], state.variant, key, old_totals.get(key), -1)
-                    _contribute_totals(stats, pair[0], state.variant, key, new_totals[key], 1)
+    for (flag_id, user, key), new in stored.items():
+        if (flag_id, user) in moved:
             continue
-        if pair in prior:
-            _contribute(stats, pair[0], prior[pair], old_by_pair.get(pair, {}), -1)
-        _contribute(stats, pair[0], now, new_by_pair[pair], 1)
+        state = states[(flag_id, user)]
+        if state.exposed_at is None or state.excluded:
+            continue
+        # Exposure unchanged (the common case): only this total moves the sums. Counts are
+        # at least 1, so a stored count equal to the delta's means the row is new.
+        delta = deltas[(flag_id, user, key)]
+        old_count = new.count - delta.count
+        old_total = new.total - delta.total
+        sums = stats[(flag_id, key, state.variant)]
+        if old_count == 0:
+            sums[0] += 1
+        sums[2] += delta.count
+        sums[3] += new.count * new.count - old_count * old_count
+        sums[4] += delta.total
+        sums[5] += new.total * new.total - old_total * old_total
+    if moved:
+        old_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
+        for (flag_id, user, key), value in old.items():
+            old_by_pair[(flag_id, user)][key] = value
+        new_by_pair = {pair: dict(old_by_pair.get(pair, {})) for pair in moved}
+        for (flag_id, user, key), value in stored.items():
+            if (flag_id, user) in moved:
+                new_by_pair[(flag_id, user)][key] = value
+        for pair in moved:
+            if pair in prior:
+                _contribute(stats, pair[0], prior[pair], old_by_pair.get(pair, {}), -1)
+            _contribute(stats, pair[0], _exposure(states[pair]), new_by_pair[pair], 1)
     store.add_variant_stats(stats)
+
+
+_NOT_SEEN = ("", None, False)
+
+
+def _exposure(state: ExposureState) -> tuple[str, int | None, bool]:
+    return (state.variant, state.exposed_at, state.excluded)
 
 
 def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[str, int | None, bool],
@@ -223,11 +235,11 @@ def _backfill(store: EventStore, project_id: int, opened: Mapping[tuple[int, str
 def add_event(totals: dict[TotalsKey, Totals], flag_id: int, event: Event,
               filtered: Iterable[Metric]) -> None:
     """Add one event to a user's totals: its type, each numeric property, each filtered metric."""
-    user = event.user_key
-    _add(totals, (flag_id, user, event.event_type), event.time, 0.0)
+    user, time = event.user_key, event.time
+    _add(totals, (flag_id, user, event.event_type), time, 0.0)
     for name, value in event.event_properties.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            _add(totals, (flag_id, user, property_key(event.event_type, name)), event.time, float(value))
+        if type(value) is int or type(value) is float:  # not bool, which is an int too
+            _add(totals, (flag_id, user, property_key(event.event_type, name)), time, float(value))
     for metric in filtered:
         if metric.event_type != event.event_type:
             continue
@@ -239,7 +251,7 @@ def add_event(totals: dict[TotalsKey, Totals], flag_id: int, event: Event,
             if not isinstance(raw, int | float) or isinstance(raw, bool):
                 continue
             value = float(raw)
-        _add(totals, (flag_id, user, filtered_key(metric.id)), event.time, value)
+        _add(totals, (flag_id, user, filtered_key(metric.id)), time, value)
 
 
 def _add(totals: dict[TotalsKey, Totals], key: TotalsKey, time: int, value: float) -> None:
@@ -249,7 +261,8 @@ def _add(totals: dict[TotalsKey, Totals], key: TotalsKey, time: int, value: floa
         return
     found.count += 1
     found.total += value
-    found.first_at = min(found.first_at, time)
+    if time < found.first_at:
+        found.first_at = time
 
 
 def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:

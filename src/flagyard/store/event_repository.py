@@ -34,6 +34,8 @@ from flagyard.store.tables import (
 )
 
 CHUNK = 20_000  # keys per lookup parameter
+# Rows of six values per multi-row statement: within SQLite's 32,766 parameters (3.32+).
+SQLITE_ROWS_PER_STATEMENT = 5000
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -168,18 +170,35 @@ class SqlEventStore:
 
     # --- totals ---------------------------------------------------------------------------
 
-    def add_totals(self, totals: dict[TotalsKey, Totals]) -> None:
-        m = self._mark
+    def add_totals(self, totals: dict[TotalsKey, Totals]) -> dict[TotalsKey, Totals]:
+        """One upsert that also answers the stored values (RETURNING), so keeping the sums of
+        squares needs no read of the old values."""
         least = "least" if self._postgres else "min"
-        rows = [(flag_id, key, user, v.count, v.total, v.first_at)
-                for (flag_id, user, key), v in sorted(totals.items())]
-        self._conn.exec_driver_sql(
-            "INSERT INTO experiment_user_totals (flag_id, aggregate_key, user_key, count, total, first_at) "
-            f"VALUES ({m}, {m}, {m}, {m}, {m}, {m}) "
+        columns = "flag_id, aggregate_key, user_key, count, total, first_at"
+        upsert = (
             "ON CONFLICT (flag_id, aggregate_key, user_key) DO UPDATE SET "
             "count = experiment_user_totals.count + excluded.count, "
             "total = experiment_user_totals.total + excluded.total, "
-            f"first_at = {least}(experiment_user_totals.first_at, excluded.first_at)", rows)
+            f"first_at = {least}(experiment_user_totals.first_at, excluded.first_at) RETURNING {columns}")
+        stored: dict[TotalsKey, Totals] = {}
+        items = sorted(totals.items())
+        cursor: Any = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for chunk in _chunks(items, CHUNK if self._postgres else SQLITE_ROWS_PER_STATEMENT):
+            if self._postgres:
+                cursor.execute(
+                    f"INSERT INTO experiment_user_totals ({columns}) SELECT * FROM unnest("
+                    "%s::int[], %s::text[], %s::text[], %s::bigint[], %s::float8[], %s::bigint[]) " + upsert,
+                    ([k[0] for k, _ in chunk], [k[2] for k, _ in chunk], [k[1] for k, _ in chunk],
+                     [v.count for _, v in chunk], [v.total for _, v in chunk], [v.first_at for _, v in chunk]))
+            else:
+                cursor.execute(
+                    f"INSERT INTO experiment_user_totals ({columns}) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)) + " " + upsert,
+                    [x for (f, user, key), v in chunk for x in (f, key, user, v.count, v.total, v.first_at)])
+            for flag_id, key, user, count, total, first_at in cursor.fetchall():
+                stored[(flag_id, user, key)] = Totals(count, total, first_at)
+        cursor.close()
+        return stored
 
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
         keys = list(aggregate_keys)

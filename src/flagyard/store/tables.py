@@ -266,12 +266,14 @@ experiment_exposures = sa.Table(
 experiment_user_totals = sa.Table(
     "experiment_user_totals",
     metadata,
-    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("aggregate_key", sa.Text, primary_key=True),
-    sa.Column("user_key", sa.Text, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("aggregate_key", sa.Text, nullable=False),
+    sa.Column("user_key", sa.Text, nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.Column("total", sa.Float, nullable=False),
     sa.Column("first_at", sa.BigInteger, nullable=False),
+    # User before aggregate key: ingestion reads and writes one user's totals at a time.
+    sa.PrimaryKeyConstraint("flag_id", "user_key", "aggregate_key"),
 )
 
 experiment_metrics = sa.Table(
