@@ -12,47 +12,17 @@ import httpx
 import pytest
 
 from tests.console.conftest import Browserless
+from tests.console.events import T0, exposed, exposure, send
 from tests.factories import create_flag
 from tests.support.server import Server
 
-T0 = 1_790_000_000_000  # client time of the events, ms
-
 FIELDS = ("exposures", "value", "difference", "relativeDifference", "pValue", "chanceToBeatControl")
-
-
-def send(server: Server, deployment: dict[str, str], events: list[dict[str, Any]]) -> None:
-    """Events through the real ingestion route, as the analytics SDK sends them."""
-    answer = httpx.post(f"{server.base_url}/2/httpapi",
-                        json={"api_key": deployment["key"], "events": events}, timeout=30)
-    assert answer.status_code == 200 and answer.json()["code"] == 200, answer.text
-
-
-def exposure(flag: str, user: str, variant: str, time: int = T0) -> dict[str, Any]:
-    return {"event_type": "[Experiment] Exposure", "user_id": user, "time": time,
-            "event_properties": {"[Experiment] Flag Key": flag, "[Experiment] Variant": variant}}
-
-
-def purchase(user: str, revenue: float, time: int = T0 + 1000) -> dict[str, Any]:
-    return {"event_type": "purchase", "user_id": user, "time": time, "event_properties": {"revenue": revenue}}
 
 
 def experiment(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> tuple[str, str]:
     key = f"results-{uuid.uuid4().hex[:8]}"
     flag_id = create_flag(api, project_id, "experiments", key=key, deployments=[deployment["id"]])
     return flag_id, key
-
-
-def exposed(server: Server, deployment: dict[str, str], key: str, control: int, treatment: int,
-            buyers: dict[str, list[float]]) -> None:
-    """`control` and `treatment` users exposed; buyers[variant][i] is user i's revenue."""
-    events = []
-    for variant, n in (("control", control), ("treatment", treatment)):
-        for i in range(n):
-            user = f"{key}-{variant}-{i:03d}"
-            events.append(exposure(key, user, variant))
-            if i < len(buyers.get(variant, [])):
-                events.append(purchase(user, buyers[variant][i]))
-    send(server, deployment, events)
 
 
 def set_metrics(api: httpx.Client, flag_id: str, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,7 +39,7 @@ def shown(page: str) -> dict[str, dict[str, tuple[float, str]]]:
     for variant, row in re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', table.group(0), re.S):
         cells = re.findall(r'data-field="(\w+)"><data value="([^"]+)">([^<]*)</data>', row)
         found[variant] = {name: (float(raw), html.unescape(text)) for name, raw, text in cells}
-        interval = re.search(r'data-field="ci95"><data value="([^"]+)">[^<]*</data> to <data value="([^"]+)">', row)
+        interval = re.search(r'data-field="ci95"><span><data value="([^"]+)">[^<]*</data> to <data value="([^"]+)">', row)
         if interval:
             found[variant]["ci95"] = (float(interval.group(1)), float(interval.group(2)))  # type: ignore[assignment]
     return found
@@ -122,7 +92,7 @@ def test_results_page__every_number_shown_is_the_apis(editor: Browserless, api: 
         assert rows["treatment"]["chanceToBeatControl"][1] == f"{treatment['chanceToBeatControl'] * 100:.1f} %"
         # A chart with a text alternative, the excluded count, no sample ratio warning
         assert re.search(r'<svg class="chart"[^>]*role="img" aria-label="[^"]*control: [^"]*treatment: ', page.text)
-        assert f'id="excluded">Excluded users' in page.text and 'id="srm-warning"' not in page.text
+        assert 'id="excluded">Excluded users' in page.text and 'id="srm-warning"' not in page.text
         assert "the split matches the rollout weights" in page.text
         # The metric picker lists both stored metrics and marks the one shown
         assert f'<option value="{metric["id"]}" selected>' in page.text
