@@ -188,6 +188,15 @@ def test_metrics__added_in_the_console__empty_states_say_so(
     page = editor.client.get(url).text
     assert re.search(r'data-variant="treatment">.*?no exposures yet', page, re.S)
     assert 'id="nobody-did"' in page
+    # Exposures all in one day are drawn hour by hour, unless a person asks for days
+    send(server, deployment, [exposure(key, f"{key}-late", "control", T0 + 2 * 3_600_000)])
+    assert 'aria-label="Exposed users per hour, cumulative' in editor.client.get(url).text
+    by_day = editor.client.get(url, params={"interval": "day"}).text
+    assert 'aria-label="Exposed users per day, cumulative' in by_day and "all in the" in by_day
+    # A metric id that is not the experiment's: said plainly, the rest of the page still there
+    unknown = editor.client.get(url, params={"metric": "999999"})
+    assert unknown.status_code == 200
+    assert "metric 999999 is not one of this experiment&#39;s metrics" in unknown.text
     # A bad metric: the API's own message, by the field; nothing is stored
     bad = {"eventType": "purchase", "kind": "mean"}
     api_answer = api.put(f"/api/1/experiments/{flag_id}/metrics",

@@ -38,12 +38,8 @@ INTERVALS = ("day", "hour")
 DECISIONS = ("rollout", "rollback", "continue-running")
 
 
-def _url(flag_id: int, metric: str = "", interval: str = "day") -> str:
-    query = {}
-    if metric:
-        query["metric"] = metric
-    if interval != "day":
-        query["interval"] = interval
+def _url(flag_id: int, metric: str = "", interval: str = "") -> str:
+    query = {name: value for name, value in (("metric", metric), ("interval", interval)) if value}
     return f"/console/experiments/{flag_id}/results" + (f"?{urlencode(query)}" if query else "")
 
 
@@ -65,6 +61,11 @@ def results_page(request: Request, services: ConsoleServices, current: SignedIn,
     elif params.get("metric"):
         problem = f"metric {params.get('metric')} is not one of this experiment's metrics"
     exposures = services.results.exposures(principal, flag_id, interval)
+    if "interval" not in params and len(exposures["series"]) == 1:
+        # A young experiment: all of it in one day reads better hour by hour.
+        hourly = services.results.exposures(principal, flag_id, "hour")
+        if len(hourly["series"]) > 1:
+            exposures, interval = hourly, "hour"
     context: dict[str, Any] = {
         "kind": Kind.EXPERIMENT, "plural": "experiments", "flag": flag_document(flag),
         "metrics": metrics, "chosen": chosen, "results": results, "problem": problem,
