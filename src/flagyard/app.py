@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flags=services.flags, search=FlagSearchService(uow), variants=services.variants,
         deployments=services.deployments, versions=services.versions, restore=restore,
         evaluation=evaluation, keys=KeyAdministration(keys), users=UsersService(uow),
+        results=app.state.results,
     ))
 
     # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → SDK fast

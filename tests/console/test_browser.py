@@ -20,7 +20,8 @@ from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig,
 from playwright.sync_api import sync_playwright
 
 from tests.console.conftest import Browserless, Person
-from tests.factories import unique_key
+from tests.console.events import exposed
+from tests.factories import create_flag, unique_key
 from tests.support.server import Server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -221,3 +222,65 @@ def test_a_person_runs_a_flag_from_the_console(
     assert refused.status == 403
     assert api.get(f"/api/1/flags/{flag_id}").json()["enabled"] is True
     look.context.close()
+
+
+def test_a_person_reads_an_experiments_results_and_records_the_decision(
+    browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str], shots: Path,
+    people: Callable[[str], Person],
+) -> None:
+    # Given an experiment with exposed users, purchases and two metrics
+    key = unique_key("results")
+    flag_id = create_flag(api, project_id, "experiments", key=key, deployments=[deployment["id"]])
+    exposed(server, deployment, key, 30, 32, {"control": [10.0, 8.0, 12.0, 9.0, 11.0, 10.0],
+                                              "treatment": [12.0, 14.0, 9.0, 13.0, 15.0, 11.0, 12.0, 16.0]})
+    stored = api.put(f"/api/1/experiments/{flag_id}/metrics", json={"metrics": [
+        {"eventType": "purchase"}, {"eventType": "purchase", "property": "revenue", "name": "revenue per user"}]})
+    assert stored.status_code == 200, stored.text
+    revenue = stored.json()["metrics"][1]
+    expected = api.get(f"/api/1/experiments/{flag_id}/results", params={"metricId": revenue["id"]}).json()
+
+    # An editor finds it through the links and the search box, keyboard only for the search
+    page = _sign_in(browser, server, people("editor"))
+    page.get_by_role("link", name="Experiments").click()
+    page.get_by_label("Search key or name").fill(key)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"q="))
+    page.get_by_role("link", name=key).click()
+    page.get_by_role("link", name="Results").click()
+    page.wait_for_url(re.compile(rf"/console/experiments/{flag_id}/results"))
+
+    # Picks the revenue metric with the keyboard: the chart and the table show the API's numbers
+    picker = page.get_by_label("Show results for")
+    picker.focus()
+    picker.select_option(label="revenue per user (mean)")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Show"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"metric={revenue['id']}"))
+    chart = page.locator("#h-results ~ svg.chart")
+    assert chart.is_visible()
+    assert "revenue per user: value per variant" in (chart.get_attribute("aria-label") or "")
+    treatment = next(v for v in expected["variants"] if v["key"] == "treatment")
+    row = page.locator('tr[data-variant="treatment"]')
+    assert row.locator('[data-field="value"]').inner_text() == f"{treatment['value']:.4g}"
+    assert row.locator('[data-field="pValue"]').inner_text() == (
+        "< 0.001" if treatment["pValue"] < 0.001 else f"{treatment['pValue']:.3f}")
+    assert page.get_by_role("img", name=re.compile("Exposed users per day")).is_visible()
+    assert page.locator("#srm-warning").count() == 0
+    page.screenshot(path=shots / "15-results.png", full_page=True)
+
+    # Records the decision and sees it confirmed
+    decision = page.locator("form#decision")
+    decision.get_by_label("Decision").select_option("rollout")
+    decision.get_by_label("Variant rolled out").select_option("treatment")
+    decision.get_by_label("Reason").fill("Revenue per user is up")
+    decision.get_by_role("button", name="Record decision").click()
+    page.wait_for_url(re.compile("done=Decision"))
+    assert "The experiment is now decision-made" in page.get_by_role("status").inner_text()
+    assert "revenue per user" in page.locator("#h-results").inner_text()  # still on the chosen metric
+    assert api.get(f"/api/1/experiments/{flag_id}").json()["decision"] == "rollout"
+    page.screenshot(path=shots / "16-results-decided.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.screenshot(path=shots / "17-results-phone.png", full_page=True)
+    page.context.close()

@@ -10,6 +10,7 @@ from flagyard.services.flag_search import FlagSearchService
 from flagyard.services.flags import FlagService
 from flagyard.services.key_administration import KeyAdministration
 from flagyard.services.restore import RestoreService
+from flagyard.services.results import ResultsService
 from flagyard.services.users import UsersService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
@@ -26,3 +27,4 @@ class ConsoleServices:
     evaluation: EvaluationService
     keys: KeyAdministration
     users: UsersService
+    results: ResultsService

@@ -1,0 +1,219 @@
+"""An experiment's results page over HTTP: the numbers it shows are the API's, the sample ratio
+warning, the decision form and the metric form, and what a viewer may do."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.conftest import Browserless
+from tests.console.events import T0, exposed, exposure, send
+from tests.factories import create_flag
+from tests.support.server import Server
+
+FIELDS = ("exposures", "value", "difference", "relativeDifference", "pValue", "chanceToBeatControl")
+
+
+def experiment(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> tuple[str, str]:
+    key = f"results-{uuid.uuid4().hex[:8]}"
+    flag_id = create_flag(api, project_id, "experiments", key=key, deployments=[deployment["id"]])
+    return flag_id, key
+
+
+def set_metrics(api: httpx.Client, flag_id: str, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    answer = api.put(f"/api/1/experiments/{flag_id}/metrics", json={"metrics": metrics})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["metrics"])
+
+
+def shown(page: str) -> dict[str, dict[str, tuple[float, str]]]:
+    """variant → field → (exact value, text shown) from the results table."""
+    table = re.search(r'<table class="results".*?</table>', page, re.S)
+    assert table, "no results table"
+    found: dict[str, dict[str, tuple[float, str]]] = {}
+    for variant, row in re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', table.group(0), re.S):
+        cells = re.findall(r'data-field="(\w+)"><data value="([^"]+)">([^<]*)</data>', row)
+        found[variant] = {name: (float(raw), html.unescape(text)) for name, raw, text in cells}
+        interval = re.search(r'data-field="ci95"><span><data value="([^"]+)">[^<]*</data> to <data value="([^"]+)">', row)
+        if interval:
+            found[variant]["ci95"] = (float(interval.group(1)), float(interval.group(2)))  # type: ignore[assignment]
+    return found
+
+
+def field_error(page: str, form: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="err-{form}-{field}" role="alert">([^<]*)</p>', page)
+    assert found, f"no error shown by {form}.{field}"
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def balanced(server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str]) -> dict[str, Any]:
+    """An experiment with 40 users a side and purchases, and two stored metrics."""
+    flag_id, key = experiment(api, project_id, deployment)
+    exposed(server, deployment, key, 40, 38, {
+        "control": [10.0, 12.5, 8.0, 30.0, 10.0, 9.5, 11.0, 10.0, 7.0, 14.0],
+        "treatment": [12.0, 15.0, 9.0, 30.0, 11.0, 13.5, 12.0, 16.0, 8.0, 14.0, 20.0, 11.0, 10.0, 12.0],
+    })
+    metrics = set_metrics(api, flag_id, [{"eventType": "purchase"},
+                                         {"eventType": "purchase", "property": "revenue", "name": "revenue per user"}])
+    return {"id": flag_id, "key": key, "metrics": metrics}
+
+
+def test_results_page__every_number_shown_is_the_apis(editor: Browserless, api: httpx.Client,
+                                                      balanced: dict[str, Any]) -> None:
+    flag_id = balanced["id"]
+    for metric in balanced["metrics"]:
+        page = editor.client.get(f"/console/experiments/{flag_id}/results", params={"metric": metric["id"]})
+        assert page.status_code == 200, page.text
+        expected = api.get(f"/api/1/experiments/{flag_id}/results", params={"metricId": metric["id"]}).json()
+        rows = shown(page.text)
+        assert list(rows) == [v["key"] for v in expected["variants"]] == ["control", "treatment"]
+        for variant in expected["variants"]:
+            cells = rows[variant["key"]]
+            for name in FIELDS:
+                if variant[name] is not None:
+                    assert cells[name][0] == pytest.approx(variant[name], rel=1e-12), (metric, name)
+            if variant["ci95"] is not None:
+                assert cells["ci95"] == pytest.approx(tuple(variant["ci95"]), rel=1e-12)
+        treatment = next(v for v in expected["variants"] if v["key"] == "treatment")
+        assert treatment["ci95"] is not None and treatment["pValue"] is not None
+        # The text a person reads is those numbers, rounded
+        value_text = rows["treatment"]["value"][1]
+        if metric["kind"] == "conversion":
+            assert value_text == f"{treatment['value'] * 100:.2f} %"
+            assert rows["treatment"]["difference"][1] == f"{treatment['difference'] * 100:+.2f} pp"
+        else:
+            assert value_text == f"{treatment['value']:.4g}"
+        assert rows["treatment"]["chanceToBeatControl"][1] == f"{treatment['chanceToBeatControl'] * 100:.1f} %"
+        # A chart with a text alternative, the excluded count, no sample ratio warning
+        assert re.search(r'<svg class="chart"[^>]*role="img" aria-label="[^"]*control: [^"]*treatment: ', page.text)
+        assert 'id="excluded">Excluded users' in page.text and 'id="srm-warning"' not in page.text
+        assert "the split matches the rollout weights" in page.text
+        # The metric picker lists both stored metrics and marks the one shown
+        assert f'<option value="{metric["id"]}" selected>' in page.text
+    # Exposures over time: the chart and the table of the /exposures answer
+    series = api.get(f"/api/1/experiments/{flag_id}/exposures", params={"interval": "day"}).json()
+    page = editor.client.get(f"/console/experiments/{flag_id}/results").text
+    assert 'aria-label="Exposed users per day, cumulative' in page
+    assert f"<code>control</code> {series['totals']['control']}, <code>treatment</code> {series['totals']['treatment']}" in page
+    hourly = editor.client.get(f"/console/experiments/{flag_id}/results", params={"interval": "hour"}).text
+    assert 'aria-label="Exposed users per hour, cumulative' in hourly
+    # The experiment page links here; a flag has no results page
+    assert f'href="/console/experiments/{flag_id}/results"' in editor.client.get(f"/console/experiments/{flag_id}").text
+
+
+def test_results_page__skewed_split__warns_with_the_observed_and_expected_split(
+        server: Server, editor: Browserless, api: httpx.Client, project_id: str, deployment: dict[str, str]) -> None:
+    flag_id, key = experiment(api, project_id, deployment)
+    exposed(server, deployment, key, 60, 20, {"control": [5.0] * 10, "treatment": [5.0] * 4})
+    # Two users seen in both variants are excluded and counted
+    send(server, deployment, [exposure(key, f"{key}-control-000", "treatment", T0 + 5),
+                              exposure(key, f"{key}-treatment-000", "control", T0 + 5)])
+    set_metrics(api, flag_id, [{"eventType": "purchase"}])
+    expected = api.get(f"/api/1/experiments/{flag_id}/results").json()
+    assert expected["srm"]["mismatch"] is True and expected["excludedUsers"] == 2
+    page = editor.client.get(f"/console/experiments/{flag_id}/results").text
+    warning = re.search(r'<div class="warning" role="alert" id="srm-warning">(.*?)</div>', page, re.S)
+    assert warning, "no sample ratio warning"
+    text = re.sub(r"<[^>]+>", "", warning.group(1))
+    assert "control 75.6 % (59 users), treatment 24.4 % (19 users)" in text
+    assert "expected from the rollout weights control 50.0 %, treatment 50.0 %" in text
+    p_value = re.search(r'<data value="([^"]+)">', warning.group(1))
+    assert p_value and float(p_value.group(1)) == pytest.approx(expected["srm"]["pValue"], rel=1e-12)
+    assert expected["srm"]["warning"] in html.unescape(text)
+    assert re.search(r'id="excluded">[^<]*<strong><data value="2">2</data>', page)
+
+
+def test_decision__editor_records_it__viewer_sees_it_without_a_form(
+        editor: Browserless, viewer: Browserless, api: httpx.Client, balanced: dict[str, Any]) -> None:
+    flag_id = balanced["id"]
+    url = f"/console/experiments/{flag_id}/results"
+    before = api.get(f"/api/1/experiments/{flag_id}").json()
+    # No decision chosen: refused by the field, with the API's message, nothing changes
+    refused = editor.client.post(f"{url}/decision", data={"csrf_token": editor.csrf, "decision": ""})
+    assert refused.status_code == 400
+    assert "decision must be one of" in field_error(refused.text, "decision", "decision")
+    # A variant that does not exist: the domain's message, by that field
+    refused = editor.client.post(f"{url}/decision", data={
+        "csrf_token": editor.csrf, "decision": "rollout", "rolledOutVariant": "purple"})
+    assert refused.status_code == 400
+    assert field_error(refused.text, "decision", "rolledOutVariant") == "rolledOutVariant 'purple' names no variant"
+    # Without the CSRF token: 403
+    assert editor.client.post(f"{url}/decision", data={"decision": "rollout"}).status_code == 403
+    # A viewer: sees no form, and a forged post is 403
+    look = viewer.client.get(url).text
+    assert 'id="decision"' not in look and 'id="metric-new"' not in look and "No decision yet" in look
+    assert viewer.client.post(f"{url}/decision", data={"csrf_token": viewer.csrf, "decision": "rollback"}
+                              ).status_code == 403
+    assert api.get(f"/api/1/experiments/{flag_id}").json()["version"] == before["version"]
+
+    recorded = editor.client.post(f"{url}/decision", data={
+        "csrf_token": editor.csrf, "decision": "rollout", "rolledOutVariant": "treatment",
+        "decisionReason": "revenue per user up", "metric": str(balanced["metrics"][1]["id"])})
+    assert recorded.status_code == 303
+    confirmed = editor.client.get(recorded.headers["location"])
+    assert "Decision recorded: rollout of treatment. The experiment is now decision-made." in confirmed.text
+    after = api.get(f"/api/1/experiments/{flag_id}").json()
+    assert (after["decision"], after["rolledOutVariant"], after["decisionReason"], after["state"]) == (
+        "rollout", "treatment", "revenue per user up", "decision-made")
+    assert after["version"] == before["version"] + 1 and after["lastModifiedBy"] == editor.person.email
+    facts = re.sub(r"<[^>]+>|\s+", " ", viewer.client.get(url).text)
+    assert "Decision rollout Variant rolled out treatment Reason revenue per user up State decision-made" \
+        in re.sub(r" +", " ", facts)
+
+
+def test_metrics__added_in_the_console__empty_states_say_so(
+        server: Server, editor: Browserless, api: httpx.Client, project_id: str, deployment: dict[str, str]) -> None:
+    flag_id, key = experiment(api, project_id, deployment)
+    url = f"/console/experiments/{flag_id}/results"
+    # Nothing yet: no metrics, no exposures
+    empty = editor.client.get(url)
+    assert empty.status_code == 200
+    assert "This experiment has no metrics yet" in empty.text and 'id="no-exposures"' in empty.text
+    # An editor adds a metric nobody has done; the page then shows it
+    added = editor.client.post(f"{url}/metrics", data={"csrf_token": editor.csrf, "eventType": "signup",
+                                                       "kind": "", "property": "", "name": ""})
+    assert added.status_code == 303
+    metrics = api.get(f"/api/1/experiments/{flag_id}/metrics").json()["metrics"]
+    assert [(m["eventType"], m["kind"], m["property"]) for m in metrics] == [("signup", "conversion", None)]
+    page = editor.client.get(added.headers["location"]).text
+    assert "Metric signup added" in page and "No users have been exposed to this experiment yet" in page
+    # Only control is exposed: treatment says so, and nobody did the event
+    send(server, deployment, [exposure(key, f"{key}-c{i}", "control") for i in range(3)])
+    page = editor.client.get(url).text
+    assert re.search(r'data-variant="treatment">.*?no exposures yet', page, re.S)
+    assert 'id="nobody-did"' in page
+    # Exposures all in one day are drawn hour by hour, unless a person asks for days
+    send(server, deployment, [exposure(key, f"{key}-late", "control", T0 + 2 * 3_600_000)])
+    assert 'aria-label="Exposed users per hour, cumulative' in editor.client.get(url).text
+    by_day = editor.client.get(url, params={"interval": "day"}).text
+    assert 'aria-label="Exposed users per day, cumulative' in by_day and "all in the" in by_day
+    # A metric id that is not the experiment's: said plainly, the rest of the page still there
+    unknown = editor.client.get(url, params={"metric": "999999"})
+    assert unknown.status_code == 200
+    assert "metric 999999 is not one of this experiment&#39;s metrics" in unknown.text
+    # A bad metric: the API's own message, by the field; nothing is stored
+    bad = {"eventType": "purchase", "kind": "mean"}
+    api_answer = api.put(f"/api/1/experiments/{flag_id}/metrics",
+                         json={"metrics": [{"eventType": "signup", "kind": "conversion"}, bad]})
+    assert api_answer.status_code == 400
+    refused = editor.client.post(f"{url}/metrics", data={"csrf_token": editor.csrf, **bad})
+    assert refused.status_code == 400
+    assert field_error(refused.text, "metric-new", "kind") in api_answer.text
+    assert len(api.get(f"/api/1/experiments/{flag_id}/metrics").json()["metrics"]) == 1
+    # Removing it leaves the metric list empty again
+    removed = editor.client.post(f"{url}/metrics/{metrics[0]['id']}/delete", data={"csrf_token": editor.csrf})
+    assert removed.status_code == 303
+    assert api.get(f"/api/1/experiments/{flag_id}/metrics").json()["metrics"] == []
+
+
+def test_results_page__only_for_experiments(editor: Browserless, api: httpx.Client, project_id: str) -> None:
+    flag_id = create_flag(api, project_id, "flags")
+    assert editor.client.get(f"/console/experiments/{flag_id}/results").status_code == 404
+    assert "/results" not in editor.client.get(f"/console/flags/{flag_id}").text
+    assert editor.client.get("/console/experiments/abc/results").status_code in (400, 404)
