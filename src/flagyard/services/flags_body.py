@@ -29,7 +29,13 @@ class FlagsBody:
     def join(cls, bodies: Sequence[bytes], digests: Sequence[bytes]) -> FlagsBody:
         """The JSON array of per-flag JSON bytes, as `json.dumps` of the list would write it;
         `digests` are the parts' own hashes, in the same order."""
-        body = b"[" + b",".join(bodies) + b"]"
+        if not bodies:
+            return cls(b"[]", f'"{hashlib.sha256(b"").hexdigest()[:32]}"')
+        # One copy of the whole body: the brackets ride on the first and last parts.
+        parts = list(bodies)
+        parts[0] = b"[" + parts[0]
+        parts[-1] = parts[-1] + b"]"
+        body = b",".join(parts)
         digest = hashlib.sha256(b"".join(digests)).hexdigest()[:32]
         return cls(body, f'"{digest}"')
 

@@ -66,6 +66,9 @@ class _Bodies:
     bodies: list[bytes]
     digests: list[bytes]
     position: dict[str, int]  # node id -> index
+    # The joined body, made by the first request that needs it: a write that changes only
+    # remote flags never joins the local body, and an unchanged _Bodies keeps its join.
+    joined: list[FlagsBody] = field(default_factory=list, compare=False)
 
     @classmethod
     def of(cls, node_ids: Iterable[str], parts: dict[str, _Part]) -> _Bodies:
@@ -82,7 +85,9 @@ class _Bodies:
         return _Bodies(bodies, digests, self.position)
 
     def served(self) -> FlagsBody:
-        return FlagsBody.join(self.bodies, self.digests)
+        if not self.joined:  # two first requests may both join; either result is the same
+            self.joined.append(FlagsBody.join(self.bodies, self.digests))
+        return self.joined[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +111,17 @@ class Snapshot:
     revision: int
     flags: engine.FlagSet  # every compiled flag, dependencies included
     deployed_keys: tuple[str, ...]  # flags linked to the deployment, in id order
-    local: FlagsBody  # local-evaluation flags (and what they depend on)
-    everything: FlagsBody  # `eval_mode=remote`: every flag
     compiled: _Compiled = field(repr=False, compare=False)
+
+    @property
+    def local(self) -> FlagsBody:
+        """Local-evaluation flags (and what they depend on)."""
+        return self.compiled.local.served()
+
+    @property
+    def everything(self) -> FlagsBody:
+        """`eval_mode=remote`: every flag."""
+        return self.compiled.everything.served()
 
     @property
     def warnings(self) -> tuple[CompileWarning, ...]:
@@ -138,10 +151,6 @@ def build_snapshot(
         compiled = _update(uow, deployment.id, old, marker, changed)
         if compiled.parts is old.parts:
             return replace(previous, deployment=deployment, revision=revision, compiled=compiled)
-        if compiled.local is old.local:
-            return replace(previous, deployment=deployment, revision=revision, compiled=compiled,
-                           flags=engine.FlagSet(compiled.engine_flags),
-                           everything=compiled.everything.served())
     else:
         marker, _ = uow.versions.changed_since(deployment.project_id, None)
         linked = frozenset(uow.flags.versions_linked_to(deployment.id))
@@ -156,8 +165,6 @@ def _snapshot(deployment: Deployment, revision: int, compiled: _Compiled) -> Sna
         revision=revision,
         flags=engine.FlagSet(compiled.engine_flags),
         deployed_keys=compiled.deployed_keys,
-        local=compiled.local.served(),
-        everything=compiled.everything.served(),
         compiled=compiled,
     )
 
