@@ -145,34 +145,60 @@ def unleash_server(directory: Path, pg_port: int) -> Iterator[str]:
 
 
 def load_unleash(base: str, start: int, count: int) -> None:
-    headers = {"Authorization": ADMIN_TOKEN}
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
-        for name in ("plan", "country"):
-            api.post("/api/admin/context", json={"name": name, "stickiness": False})
-        for i in range(start, start + count):
-            name = f"bench-{i}"
-            api.post("/api/admin/projects/default/features", json={"name": name}).raise_for_status()
-            strategies = f"/api/admin/projects/default/features/{name}/environments/development/strategies"
-            api.post(strategies, json={
-                "name": "flexibleRollout",
-                "parameters": {"rollout": "100", "stickiness": "default", "groupId": name},
-                "constraints": [
-                    {"contextName": "plan", "operator": "IN", "values": ["pro"]},
-                    {"contextName": "country", "operator": "NOT_IN", "values": ["FR"]}],
-                "variants": [{"name": "treatment", "weight": 1000, "weightType": "variable",
-                              "stickiness": "default",
-                              "payload": {"type": "json", "value": json.dumps({"n": i})}}],
-            }).raise_for_status()
-            api.post(strategies, json={
-                "name": "flexibleRollout",
-                "parameters": {"rollout": "50", "stickiness": "default", "groupId": name},
-                "variants": [
-                    {"name": "control", "weight": 500, "weightType": "variable", "stickiness": "default"},
-                    {"name": "treatment", "weight": 500, "weightType": "variable", "stickiness": "default",
-                     "payload": {"type": "json", "value": json.dumps({"n": i})}}],
-            }).raise_for_status()
-            api.post(f"/api/admin/projects/default/features/{name}/environments/development/on"
+    """The same flags through Unleash's own import (`POST /api/admin/features-batch/import`,
+    the body its export produces), 100 a request: one by one through the admin API, 1,000
+    flags take tens of minutes. The import refuses admin tokens, so an admin user's
+    personal access token makes it."""
+    with httpx.Client(base_url=base, timeout=120) as session:
+        session.post("/auth/simple/login", json={"username": "admin", "password": "unleash4all"}
                      ).raise_for_status()
+        token = session.post("/api/admin/user/tokens", json={
+            "description": f"bench import {start}", "expiresAt": "2099-01-01T00:00:00Z"})
+        token.raise_for_status()
+    headers = {"Authorization": token.json()["secret"]}
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as api:
+        for first in range(start, start + count, 100):
+            names = [f"bench-{i}" for i in range(first, min(first + 100, start + count))]
+            api.post("/api/admin/features-batch/import", json={
+                "project": "default", "environment": "development", "data": _unleash_export(names),
+            }).raise_for_status()
+
+
+def _unleash_export(names: list[str]) -> dict[str, object]:
+    """Flags as Unleash exports them: two variants, a JSON payload, a two-condition targeting
+    rule, a 50 % rollout; the same flags `make_flags` creates in flagyard."""
+    def payload(name: str) -> dict[str, str]:
+        return {"type": "json", "value": json.dumps({"n": int(name.removeprefix("bench-"))})}
+
+    def rollout(name: str, percent: str) -> dict[str, str]:
+        return {"rollout": percent, "stickiness": "default", "groupId": name}
+
+    strategies: list[dict[str, object]] = []
+    for name in names:
+        strategies.append({
+            "name": "flexibleRollout", "featureName": name, "parameters": rollout(name, "100"),
+            "constraints": [{"contextName": "plan", "operator": "IN", "values": ["pro"]},
+                            {"contextName": "country", "operator": "NOT_IN", "values": ["FR"]}],
+            "variants": [{"name": "treatment", "weight": 1000, "weightType": "variable",
+                          "stickiness": "default", "payload": payload(name)}],
+            "segments": [], "disabled": False, "sortOrder": 0})
+        strategies.append({
+            "name": "flexibleRollout", "featureName": name, "parameters": rollout(name, "50"),
+            "constraints": [],
+            "variants": [{"name": "control", "weight": 500, "weightType": "variable", "stickiness": "default"},
+                         {"name": "treatment", "weight": 500, "weightType": "variable",
+                          "stickiness": "default", "payload": payload(name)}],
+            "segments": [], "disabled": False, "sortOrder": 1})
+    return {
+        "features": [{"name": name, "type": "release", "project": "default", "stale": False,
+                      "impressionData": False, "archived": False} for name in names],
+        "featureStrategies": strategies,
+        "featureEnvironments": [{"name": name, "featureName": name, "environment": "development",
+                                 "enabled": True, "variants": []} for name in names],
+        "contextFields": [{"name": "plan", "stickiness": False, "legalValues": []},
+                          {"name": "country", "stickiness": False, "legalValues": []}],
+        "featureTags": [], "segments": [], "tagTypes": [], "dependencies": [],
+    }
 
 
 def flagyard_vardata_lua(deployment_key: str) -> str:
