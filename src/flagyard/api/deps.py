@@ -11,6 +11,7 @@ from flagyard.config import Settings
 from flagyard.domain.access import Principal
 from flagyard.errors import Invalid, NotFound, Unauthenticated
 from flagyard.services.deployments import DeploymentService
+from flagyard.services.flag_listing import RenderedFlags
 from flagyard.services.flags import FlagService
 from flagyard.services.groups import GroupService
 from flagyard.services.variants import VariantService
@@ -24,6 +25,7 @@ class Services:
     deployments: DeploymentService
     versions: VersionService
     groups: GroupService
+    listing: RenderedFlags
 
 
 def _principal(request: Request) -> Principal:

@@ -57,17 +57,23 @@ class FlagRepository:
         limit: int,
     ) -> list[Flag]:
         """Newest first. Keyset paging on id keeps a page's cost flat at any depth."""
-        query = sa.select(flags).where(flags.c.kind == kind.value)
-        if project_ids is not None:
-            query = query.where(flags.c.project_id.in_(project_ids))
-        if key is not None:
-            query = query.where(flags.c.key == key)
-        if not include_archived:
-            query = query.where(flags.c.deleted.is_(False))
-        if before_id is not None:
-            query = query.where(flags.c.id < before_id)
-        rows = self._conn.execute(query.order_by(flags.c.id.desc()).limit(limit)).mappings().all()
-        return self._assemble(rows)
+        query = _page_query(sa.select(flags), kind, project_ids, key, include_archived, before_id, limit)
+        return self._assemble(self._conn.execute(query).mappings().all())
+
+    def page_versions(
+        self,
+        *,
+        kind: Kind,
+        project_ids: Collection[int] | None,
+        key: str | None,
+        include_archived: bool,
+        before_id: int | None,
+        limit: int,
+    ) -> list[tuple[int, int]]:
+        """(id, version) of the flags `page` would return, in its order: one narrow query."""
+        query = _page_query(sa.select(flags.c.id, flags.c.version), kind, project_ids, key,
+                            include_archived, before_id, limit)
+        return [(row_id, version) for row_id, version in self._conn.execute(query)]
 
     def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
         rows = self._conn.execute(
@@ -215,6 +221,27 @@ class FlagRepository:
             for group in groups:
                 group.members = members[group.id]
         return assembled
+
+
+def _page_query(
+    query: sa.Select[Any],
+    kind: Kind,
+    project_ids: Collection[int] | None,
+    key: str | None,
+    include_archived: bool,
+    before_id: int | None,
+    limit: int,
+) -> sa.Select[Any]:
+    query = query.where(flags.c.kind == kind.value)
+    if project_ids is not None:
+        query = query.where(flags.c.project_id.in_(project_ids))
+    if key is not None:
+        query = query.where(flags.c.key == key)
+    if not include_archived:
+        query = query.where(flags.c.deleted.is_(False))
+    if before_id is not None:
+        query = query.where(flags.c.id < before_id)
+    return query.order_by(flags.c.id.desc()).limit(limit)
 
 
 def _row_values(flag: Flag) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from typing import Any, cast
 from fastapi import APIRouter
 
 from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
-from flagyard.api.fast_json import FastJSONResponse
-from flagyard.api.pagination import envelope, page_request
+from flagyard.api.fast_json import FastJSONResponse, JSONBytesResponse
+from flagyard.api.pagination import envelope_bytes, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -38,14 +38,14 @@ def collection_router(
         limit: int | None = None,
         cursor: str | None = None,
         includeArchived: bool = False,
-    ) -> FastJSONResponse:
+    ) -> JSONBytesResponse:
         filters = FlagFilter(
             project_id=query_id(projectId, "projectId") if projectId is not None else None,
             key=key,
             include_archived=includeArchived,
         )
-        page = services.flags.page(principal, kind, filters, page_request(limit, cursor))
-        return FastJSONResponse(envelope(plural, page, flag_document))
+        page = services.listing.page(principal, kind, filters, page_request(limit, cursor))
+        return JSONBytesResponse(envelope_bytes(plural, page))
 
     @router.post("", summary=f"Create a {kind.value}", **documented(CreatedOut))
     def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
