@@ -27,6 +27,7 @@ from flagyard.api.management import beta, cohorts, deployments, items, project_f
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
+from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -167,7 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ))
 
     # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → SDK fast
-    # path → route.
+    # path → list fast path → route.
+    app.add_middleware(ListFastPath)
     app.add_middleware(SdkFastPath)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
