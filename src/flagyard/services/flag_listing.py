@@ -43,7 +43,8 @@ class RenderedFlags:
         scope = visible_projects(principal, filters)
         if matches_nothing(filters):
             return Page([], None)
-        with self._uow() as uow:
+        # A flag changed between the two reads shows its newer version, as if read a moment later.
+        with self._uow(transaction=False) as uow:
             listed = uow.flags.page_versions(
                 kind=kind,
                 project_ids=scope,

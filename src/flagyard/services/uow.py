@@ -141,5 +141,6 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
-# write=True asks for a transaction that takes the write lock up front.
+# write=True asks for a transaction that takes the write lock up front; transaction=False, for
+# a read whose statements need no common snapshot, lets each statement stand alone.
 UnitOfWorkFactory = Callable[..., UnitOfWork]
