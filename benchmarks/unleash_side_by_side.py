@@ -243,11 +243,16 @@ def check_same_flags(fy_base: str, deployment_key: str, un_base: str, count: int
     ours = httpx.get(f"{fy_base}/sdk/v2/flags?eval_mode=remote",
                      headers={"Authorization": f"Api-Key {deployment_key}"}).json()
     theirs = httpx.get(f"{un_base}/api/client/features", headers={"Authorization": CLIENT_TOKEN}).json()
-    front = httpx.get(f"{un_base}/api/frontend?userId=u1&properties%5Bplan%5D=pro",
-                      headers={"Authorization": FRONTEND_TOKEN})
     assert len(ours) == count, len(ours)
     assert len(theirs["features"]) == count, len(theirs["features"])
-    assert front.status_code == 200 and len(front.json()["toggles"]) == count, front.text[:200]
+    deadline = time.monotonic() + 60  # Unleash's frontend API refreshes its flags on a timer
+    while True:
+        front = httpx.get(f"{un_base}/api/frontend?userId=u1&properties%5Bplan%5D=pro",
+                          headers={"Authorization": FRONTEND_TOKEN})
+        if front.status_code == 200 and len(front.json()["toggles"]) == count:
+            return
+        assert time.monotonic() < deadline, front.text[:200]
+        time.sleep(1)
 
 
 def main() -> None:
