@@ -36,6 +36,7 @@ class RenderedFlags:
         self._max = max_entries
         self._rendered: dict[int, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
+        self._filling = threading.Lock()
 
     def page(self, principal: Principal, kind: Kind, filters: FlagFilter,
              page: PageRequest) -> Page[bytes]:
@@ -43,7 +44,6 @@ class RenderedFlags:
         scope = visible_projects(principal, filters)
         if matches_nothing(filters):
             return Page([], None)
-        # A flag changed between the two reads shows its newer version, as if read a moment later.
         with self._uow(transaction=False) as uow:
             listed = uow.flags.page_versions(
                 kind=kind,
@@ -53,21 +53,40 @@ class RenderedFlags:
                 before_id=page.cursor,
                 limit=page.limit + 1,
             )
-            shown = listed[: page.limit]
-            held: dict[int, bytes] = {}
-            stale = []
-            for flag_id, version in shown:
-                entry = self._rendered.get(flag_id)
-                if entry is not None and entry[0] == version:
-                    held[flag_id] = entry[1]
-                else:
-                    stale.append(flag_id)
-            loaded = uow.flags.get_many(stale) if stale else []
-        for flag in loaded:
-            held[flag.id] = self._keep(flag)
+        shown = listed[: page.limit]
+        held, stale = self._held(shown)
+        if stale:
+            held.update(self._fill(stale))
         more = len(listed) > page.limit
         items = [held[flag_id] for flag_id, _ in shown if flag_id in held]
         return Page(items, shown[-1][0] if more and shown else None)
+
+    def _held(self, listed: list[tuple[int, int]]) -> tuple[dict[int, bytes], list[tuple[int, int]]]:
+        """The renderings held at the listed versions, and the (id, version) pairs that are not."""
+        held: dict[int, bytes] = {}
+        stale = []
+        for flag_id, version in listed:
+            entry = self._rendered.get(flag_id)
+            if entry is not None and entry[0] == version:
+                held[flag_id] = entry[1]
+            else:
+                stale.append((flag_id, version))
+        return held, stale
+
+    def _fill(self, stale: list[tuple[int, int]]) -> dict[int, bytes]:
+        # One thread renders at a time: clients that ask for the same cold page together (the
+        # first lists after a start) wait for one rendering instead of each making their own,
+        # and wait without holding a database connection.
+        with self._filling:
+            held, stale = self._held(stale)
+            if stale:
+                # A flag changed since its version was read shows the newer one, as if listed
+                # a moment later.
+                with self._uow(transaction=False) as uow:
+                    loaded = uow.flags.get_many([flag_id for flag_id, _ in stale])
+                for flag in loaded:
+                    held[flag.id] = self._keep(flag)
+        return held
 
     def _keep(self, flag: Flag) -> bytes:
         rendered = self._render(flag)
