@@ -4,7 +4,8 @@ Sets up, all in a temp dir: a throwaway PostgreSQL 15 cluster (Debian's initdb/p
 the `postgres` user, on a free port; never the machine's shared server), unleash-server 7.5.1
 from npm (installed once into --unleash-dir), and `flagyard serve` (one worker) on its own
 database in that cluster. Loads the same N flags into both (two variants, a JSON payload, a
-two-condition targeting rule, a 50 % rollout), then runs wrk against each in turns (A B A B):
+two-condition targeting rule, a 50 % rollout; flagyard through its API, Unleash through its
+batch import), then runs wrk against each in turns (A B A B):
 
 | what | flagyard | Unleash |
 | --- | --- | --- |
@@ -306,7 +307,8 @@ def main() -> None:
                     print(row("Unleash 7.5.1", b))
                     verdict = "met" if a.rps >= 2 * b.rps and a.p99_ms < b.p99_ms else "NOT met"
                     print(f"  ratio {a.rps / b.rps:.2f}x req/s, p99 {a.p99_ms:.1f} vs {b.p99_ms:.1f} ms"
-                          f" (target >= 2x with a lower p99: {verdict})")
+                          f" (target >= 2x with a lower p99: {verdict}); load average"
+                          f" {os.getloadavg()[0]:.2f}", flush=True)
 
 
 if __name__ == "__main__":
