@@ -21,11 +21,13 @@ from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.evaluation.fast_path import SdkFastPath
+from flagyard.api.fast_json import dump_json
 from flagyard.api.ingestion import routes as ingestion_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
+from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
 from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.observability import Metrics, RequestObservability
@@ -38,6 +40,7 @@ from flagyard.api.schemas.flags import (
     FlagPatchIn,
 )
 from flagyard.config import Settings
+from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Kind
 from flagyard.services.assignments import AssignmentRecorder
 from flagyard.services.cohort_download import CohortDownloadService
@@ -45,6 +48,7 @@ from flagyard.services.cohort_membership import CohortMembership
 from flagyard.services.cohorts import CohortService
 from flagyard.services.deployments import DeploymentService
 from flagyard.services.evaluation import EvaluationService
+from flagyard.services.flag_listing import RenderedFlags
 from flagyard.services.flag_search import FlagSearchService
 from flagyard.services.flags import FlagService
 from flagyard.services.groups import GroupService
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployments=DeploymentService(uow),
         versions=VersionService(uow),
         groups=GroupService(uow),
+        listing=RenderedFlags(uow, lambda flag: dump_json(flag_document(flag))),
     )
     app.state.cohorts = CohortService(uow)
     app.state.cohort_membership = CohortMembership(membership_reader(engine))
@@ -164,7 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ))
 
     # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → SDK fast
-    # path → route.
+    # path → list fast path → route.
+    app.add_middleware(ListFastPath)
     app.add_middleware(SdkFastPath)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)

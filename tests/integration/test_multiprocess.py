@@ -126,6 +126,30 @@ def test_write_through_one_process__other_process_serves_it_within_a_second(clus
             time.sleep(0.01)
 
 
+def test_edit_through_one_process__other_process_lists_it_on_its_next_request(cluster: Cluster) -> None:
+    # Given a flag that process B has already listed (so B holds its rendering)
+    with cluster.client(cluster.a) as a, cluster.client(cluster.b) as b:
+        flag_id = a.post("/api/1/flags", json={"projectId": cluster.project, "key": "listed-twice",
+                                               "variants": [{"key": "on"}]}).json()["id"]
+
+        def listed() -> dict[str, object]:
+            page = b.get("/api/1/flags", params={"key": "listed-twice"}).json()["flags"]
+            got = b.get("/api/1/flags", params={"limit": 1000}).json()["flags"]
+            entry = next(flag for flag in got if flag["id"] == flag_id)
+            assert page == [entry]
+            return entry
+
+        assert listed()["name"] == "listed-twice"
+        # When process A renames it and edits a variant's payload
+        a.patch(f"/api/1/flags/{flag_id}", json={"name": "renamed"}).raise_for_status()
+        a.patch(f"/api/1/flags/{flag_id}/variants/on", json={"payload": {"n": 2}}).raise_for_status()
+        # Then B's very next list shows both, exactly as B's GET of the flag does
+        entry = listed()
+        assert entry["name"] == "renamed" and entry["variants"] == [
+            {"key": "on", "name": "", "description": "", "payload": {"n": 2}, "rolloutWeight": 1}]
+        assert entry == b.get(f"/api/1/flags/{flag_id}").json()
+
+
 def test_write_through_one_process__other_process_pushes_it_on_its_open_streams(cluster: Cluster) -> None:
     # Given streams open on process B. Snapshots are only re-checked when the change feed says
     # so (no timer), so B can learn of A's write only from the database's change feed.

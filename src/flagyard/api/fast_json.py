@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 
 def dump_json(content: Any) -> bytes:
@@ -24,3 +24,9 @@ def dump_json(content: Any) -> bytes:
 class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return dump_json(content)
+
+
+class JSONBytesResponse(Response):
+    """JSON already serialised (by `dump_json`), sent as it is."""
+
+    media_type = "application/json"

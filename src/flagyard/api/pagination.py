@@ -33,3 +33,11 @@ def envelope(name: str, page: Page[T], render: Callable[[T], Any]) -> dict[str, 
         body["nextCursor"] = page.next_cursor
     return body
 
+
+
+def envelope_bytes(name: str, page: Page[bytes]) -> bytes:
+    """`envelope` for items already serialised, as `dump_json(envelope(...))` would write it."""
+    body = b'{"' + name.encode() + b'":[' + b",".join(page.items) + b"]"
+    if page.next_cursor is not None:
+        body += b',"nextCursor":' + str(page.next_cursor).encode()
+    return body + b"}"

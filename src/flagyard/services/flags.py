@@ -27,6 +27,19 @@ class FlagFilter:
     include_archived: bool = False
 
 
+def visible_projects(principal: Principal, filters: FlagFilter) -> frozenset[int] | None:
+    """The projects a list may show (None: all), refusing a project the key may not see."""
+    if filters.project_id is not None:
+        principal.require_project(filters.project_id)
+        return frozenset({filters.project_id})
+    return principal.project_ids
+
+
+def matches_nothing(filters: FlagFilter) -> bool:
+    # No stored key looks like this, and some text (a NUL) cannot even be a query parameter.
+    return filters.key is not None and not is_flag_key(filters.key)
+
+
 class FlagService:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow_factory
@@ -56,12 +69,8 @@ class FlagService:
             return load_flag(uow, principal, kind, flag_id)
 
     def page(self, principal: Principal, kind: Kind, filters: FlagFilter, page: PageRequest) -> Page[Flag]:
-        scope = principal.project_ids
-        if filters.project_id is not None:
-            principal.require_project(filters.project_id)
-            scope = frozenset({filters.project_id})
-        if filters.key is not None and not is_flag_key(filters.key):
-            # No stored key looks like this, and some text (a NUL) cannot even be a query parameter.
+        scope = visible_projects(principal, filters)
+        if matches_nothing(filters):
             return Page([], None)
         with self._uow() as uow:
             items = uow.flags.page(

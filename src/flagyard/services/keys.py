@@ -74,7 +74,7 @@ class KeyService:
 
     def authenticate(self, secret: str) -> Principal:
         digest = hash_key(secret)
-        with self._uow() as uow:
+        with self._uow(transaction=False) as uow:  # one statement
             key = uow.keys.by_hash(digest)
         if key is None or not same_hash(key.key_hash, digest):
             raise Unauthenticated("Invalid API key", code="invalid_key")

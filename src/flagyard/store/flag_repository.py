@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -57,17 +58,25 @@ class FlagRepository:
         limit: int,
     ) -> list[Flag]:
         """Newest first. Keyset paging on id keeps a page's cost flat at any depth."""
-        query = sa.select(flags).where(flags.c.kind == kind.value)
-        if project_ids is not None:
-            query = query.where(flags.c.project_id.in_(project_ids))
-        if key is not None:
-            query = query.where(flags.c.key == key)
-        if not include_archived:
-            query = query.where(flags.c.deleted.is_(False))
-        if before_id is not None:
-            query = query.where(flags.c.id < before_id)
-        rows = self._conn.execute(query.order_by(flags.c.id.desc()).limit(limit)).mappings().all()
-        return self._assemble(rows)
+        query = _page_query(sa.select(flags), kind, project_ids, key, include_archived, before_id, limit)
+        return self._assemble(self._conn.execute(query).mappings().all())
+
+    def page_versions(
+        self,
+        *,
+        kind: Kind,
+        project_ids: Collection[int] | None,
+        key: str | None,
+        include_archived: bool,
+        before_id: int | None,
+        limit: int,
+    ) -> list[tuple[int, int]]:
+        """(id, version) of the flags `page` would return, in its order: one narrow query."""
+        query = _versions_page_query(project_ids is not None, key is not None, include_archived,
+                                     before_id is not None)
+        values = {"kind": kind.value, "project_ids": list(project_ids or ()), "key": key,
+                  "before_id": before_id, "limit": limit}
+        return [(row_id, version) for row_id, version in self._conn.execute(query, values)]
 
     def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
         rows = self._conn.execute(
@@ -215,6 +224,39 @@ class FlagRepository:
             for group in groups:
                 group.members = members[group.id]
         return assembled
+
+
+def _page_query(
+    query: sa.Select[Any],
+    kind: Kind | sa.BindParameter[Any],
+    project_ids: Collection[int] | sa.BindParameter[Any] | None,
+    key: str | sa.BindParameter[Any] | None,
+    include_archived: bool,
+    before_id: int | sa.BindParameter[Any] | None,
+    limit: int | sa.BindParameter[Any],
+) -> sa.Select[Any]:
+    query = query.where(flags.c.kind == (kind.value if isinstance(kind, Kind) else kind))
+    if project_ids is not None:
+        query = query.where(flags.c.project_id.in_(project_ids))
+    if key is not None:
+        query = query.where(flags.c.key == key)
+    if not include_archived:
+        query = query.where(flags.c.deleted.is_(False))
+    if before_id is not None:
+        query = query.where(flags.c.id < before_id)
+    return query.order_by(flags.c.id.desc()).limit(limit)
+
+
+@functools.cache
+def _versions_page_query(by_project: bool, by_key: bool, include_archived: bool,
+                         before: bool) -> sa.Select[Any]:
+    """Built once per shape, with bound parameters: the list asks on every request, and
+    building and keying the statement each time showed in its profile."""
+    return _page_query(
+        sa.select(flags.c.id, flags.c.version), sa.bindparam("kind"),
+        sa.bindparam("project_ids", expanding=True) if by_project else None,
+        sa.bindparam("key") if by_key else None, include_archived,
+        sa.bindparam("before_id") if before else None, sa.bindparam("limit"))
 
 
 def _row_values(flag: Flag) -> dict[str, Any]:

@@ -11,6 +11,15 @@ from flagyard.domain.access import ManagementKey
 from flagyard.store.db import inserted_id
 from flagyard.store.tables import management_key_projects, management_keys
 
+# Built once: it runs on every management request.
+_KEY_BY_HASH = (
+    sa.select(management_keys, management_key_projects.c.project_id)
+    .select_from(management_keys.outerjoin(
+        management_key_projects, management_key_projects.c.key_id == management_keys.c.id))
+    .where(management_keys.c.key_hash == sa.bindparam("key_hash"))
+    .order_by(management_key_projects.c.project_id)
+)
+
 
 class KeyRepository:
     def __init__(self, connection: sa.Connection) -> None:
@@ -34,10 +43,11 @@ class KeyRepository:
         return key.id
 
     def by_hash(self, key_hash: str) -> ManagementKey | None:
-        row = self._conn.execute(
-            sa.select(management_keys).where(management_keys.c.key_hash == key_hash)
-        ).mappings().first()
-        return self._with_projects([row])[0] if row else None
+        """Read on every management request: the key and its projects in one query."""
+        rows = self._conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).mappings().all()
+        if not rows:
+            return None
+        return _key(rows[0], [row["project_id"] for row in rows if row["project_id"] is not None])
 
     def get(self, key_id: int) -> ManagementKey | None:
         row = self._conn.execute(
@@ -64,16 +74,17 @@ class KeyRepository:
                 .order_by(management_key_projects.c.project_id)
             ).mappings():
                 scopes[link["key_id"]].append(link["project_id"])
-        return [
-            ManagementKey(
-                id=row["id"],
-                name=row["name"],
-                key_hash=row["key_hash"],
-                hint=row["hint"],
-                read_only=row["read_only"],
-                created_at=row["created_at"],
-                revoked_at=row["revoked_at"],
-                project_ids=scopes[row["id"]],
-            )
-            for row in rows
-        ]
+        return [_key(row, scopes[row["id"]]) for row in rows]
+
+
+def _key(row: sa.RowMapping, project_ids: list[int]) -> ManagementKey:
+    return ManagementKey(
+        id=row["id"],
+        name=row["name"],
+        key_hash=row["key_hash"],
+        hint=row["hint"],
+        read_only=row["read_only"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        project_ids=project_ids,
+    )

@@ -25,10 +25,14 @@ CommitListener = Callable[[Iterable[int]], None]
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = False,
+    def __init__(self, engine: Engine, *, write: bool = False, transaction: bool = True,
                  on_commit: CommitListener | None = None) -> None:
         self._engine = engine
         self._write = write
+        # PostgreSQL reads at READ COMMITTED see a fresh snapshot per statement even inside a
+        # transaction, so a read that asks for none runs in autocommit: no BEGIN and ROLLBACK
+        # round trips. SQLite keeps its transaction (one snapshot for the reads, no round trip).
+        self._autocommit = not transaction and not write and engine.dialect.name == "postgresql"
         self._on_commit = on_commit
         self._connection: sa.Connection | None = None
         self._transaction: sa.RootTransaction | None = None
@@ -38,6 +42,8 @@ class SqlUnitOfWork:
             connection = self._engine.connect()
             if self._write:
                 connection = connection.execution_options(**{WRITE_OPTION: True})
+            elif self._autocommit:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             self._connection = connection
             self._transaction = connection.begin()
         except (sa_exc.DBAPIError, sa_exc.TimeoutError) as error:
@@ -98,7 +104,7 @@ class SqlUnitOfWork:
 
 
 def unit_of_work_factory(engine: Engine, on_commit: CommitListener | None = None):  # type: ignore[no-untyped-def]
-    def make(*, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, write=write, on_commit=on_commit)
+    def make(*, write: bool = False, transaction: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, write=write, transaction=transaction, on_commit=on_commit)
 
     return make

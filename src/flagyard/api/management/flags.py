@@ -5,9 +5,9 @@ from typing import Any, cast
 
 from fastapi import APIRouter
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id, query_id
-from flagyard.api.fast_json import FastJSONResponse
-from flagyard.api.pagination import envelope, page_request
+from flagyard.api.deps import PrincipalDep, Services, ServicesDep, SettingsDep, path_id, query_id
+from flagyard.api.fast_json import FastJSONResponse, JSONBytesResponse
+from flagyard.api.pagination import envelope_bytes, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -17,9 +17,23 @@ from flagyard.api.schemas.responses import (
     FlagOut,
     documented,
 )
+from flagyard.domain.access import Principal
 from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Kind
 from flagyard.services.flags import FlagFilter
+
+
+def list_page(services: Services, principal: Principal, kind: Kind, plural: str, key: str | None,
+              project_id: str | None, limit: int | None, cursor: str | None,
+              include_archived: bool) -> JSONBytesResponse:
+    """A page of the flag or experiment list; also answered by the list fast path."""
+    filters = FlagFilter(
+        project_id=query_id(project_id, "projectId") if project_id is not None else None,
+        key=key,
+        include_archived=include_archived,
+    )
+    page = services.listing.page(principal, kind, filters, page_request(limit, cursor))
+    return JSONBytesResponse(envelope_bytes(plural, page))
 
 
 def collection_router(
@@ -38,14 +52,8 @@ def collection_router(
         limit: int | None = None,
         cursor: str | None = None,
         includeArchived: bool = False,
-    ) -> FastJSONResponse:
-        filters = FlagFilter(
-            project_id=query_id(projectId, "projectId") if projectId is not None else None,
-            key=key,
-            include_archived=includeArchived,
-        )
-        page = services.flags.page(principal, kind, filters, page_request(limit, cursor))
-        return FastJSONResponse(envelope(plural, page, flag_document))
+    ) -> JSONBytesResponse:
+        return list_page(services, principal, kind, plural, key, projectId, limit, cursor, includeArchived)
 
     @router.post("", summary=f"Create a {kind.value}", **documented(CreatedOut))
     def create(body: create_in, principal: PrincipalDep, services: ServicesDep,  # type: ignore[valid-type]
