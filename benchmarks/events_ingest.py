@@ -250,7 +250,7 @@ def run_replay(database_url: str, label: str, events: int, recorders: int, flush
         profiler = None
         if profile:  # py-spy (pip install py-spy) samples the server while it works
             profiler = subprocess.Popen(["py-spy", "record", "--pid", str(server.process.pid), "--format",
-                                         "raw", "--output", profile, "--threads", "--nonblocking"])
+                                         "raw", "--output", profile, "--threads", *os.environ.get("PYSPY_EXTRA", "--nonblocking").split()])
             time.sleep(1)
         cpu_before = cpu_seconds(server.process.pid)
         acked, wall, faults = replay(server.base_url, path, uploads, connections)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import resource
 from collections.abc import AsyncIterator
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         raise_open_files_limit()
+        tune_garbage_collector()
         propagator.start()
         try:
             yield
@@ -180,6 +182,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        management_origins=settings.management_cors_origins)
     app.add_middleware(RequestObservability, metrics=metrics)
     return app
+
+
+def tune_garbage_collector() -> None:
+    """Collect cycles less often. With CPython's default (every 700 allocations) the cycle
+    collector took a third of the server's GIL time under event ingestion (profiled with
+    py-spy --native): every upload allocates hundreds of thousands of short-lived objects, none
+    in cycles. What exists at startup is frozen out of the collector's scans altogether."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+
+
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def raise_open_files_limit() -> None:

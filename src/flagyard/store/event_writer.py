@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from flagyard.services.event_ports import EventStore
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.event_repository import SqlEventStore
+from flagyard.store.wal_checkpointer import WalCheckpointer
 
 log = logging.getLogger("flagyard.events")
 T = TypeVar("T")
@@ -47,6 +48,7 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._connection: sa.Connection | None = None
+        self._checkpointer = WalCheckpointer(engine) if engine.dialect.name == "sqlite" else None
 
     def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]:
         future: Future[T] = Future()
@@ -62,6 +64,8 @@ class GroupCommitWriter:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
     # --- the writer thread ----------------------------------------------------------------
 
@@ -121,7 +125,10 @@ class GroupCommitWriter:
                 store = SqlEventStore(connection)
                 for project_id in sorted({p for job in jobs for p in job.project_ids}):
                     store.lock_project(project_id)
-                return [job.run(store) for job in jobs]
+                results = [job.run(store) for job in jobs]
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
+            return results
         except sa.exc.DBAPIError:
             # The connection may be broken (database restarted): take a fresh one next time.
             self._drop_connection()
@@ -139,6 +146,8 @@ class GroupCommitWriter:
                 # The indexes ingestion touches at random (insert ids, users) must stay in
                 # memory: SQLite's default cache is 2 MB, and misses cost more than the inserts.
                 driver.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+                # Its commits leave checkpoints to the checkpointer's thread.
+                driver.execute("PRAGMA wal_autocheckpoint=0")
             self._connection = connection.execution_options(**{WRITE_OPTION: True})
         return self._connection
 
