@@ -3,7 +3,7 @@
 The paths taken for every event go straight to the driver, because building SQLAlchemy
 parameters for each row cost more than the database did (profiled): raw events are
 `COPY`-ed on PostgreSQL and `executemany`-ed on SQLite; lookups pass a whole key list as one
-parameter (`= ANY(%s)` on PostgreSQL, `IN (SELECT value FROM json_each(?))` on SQLite).
+parameter (a JSON text: `json_array_elements_text` on PostgreSQL, `json_each` on SQLite).
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class SqlEventStore:
 
     def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, Any]:
         """SQL testing `column` against a list passed as one parameter, and that parameter."""
+        # A JSON text either way: the databases parse it faster than the driver adapts a list.
+        # Not `= ANY(%s)` on PostgreSQL: once prepared, its generic plan scanned the project's
+        # rows and tested each against the whole list.
         if self._postgres:
-            return f"{column} = ANY(%s)", list(values)
+            return f"{column} IN (SELECT json_array_elements_text(%s::json))", orjson.dumps(list(values)).decode()
         return f"{column} IN (SELECT value FROM json_each(?))", orjson.dumps(list(values)).decode()
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
