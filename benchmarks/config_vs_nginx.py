@@ -3,7 +3,8 @@
 Starts `flagyard serve` (one worker) on a fresh SQLite file with N enabled flags (default
 50), saves the `/sdk/v2/flags` body to a file, serves that file from nginx (Debian's
 `nginx`, one worker, own config in a temp dir, a free port), then runs wrk against each in
-turns (A B A B) and prints req/s, p99 and the ratio.
+turns (A B A B) and prints req/s, p99 and the ratio. Neither writes an access log (nginx's
+`access_log off`, flagyard's `FLAGYARD_ACCESS_LOG=false`).
 
     .venv/bin/python benchmarks/config_vs_nginx.py [--flags 50] [--seconds 10] [--connections 32]
 """
@@ -89,7 +90,7 @@ def main() -> None:
         deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
                                         "--label", "production").stdout)
         key = run_cli(url, "keys", "create", "--name", "bench").stdout.strip()
-        with running_server(url, env={"FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}) as server:
+        with running_server(url, env={"FLAGYARD_RATE_LIMIT_PER_SECOND": "0", "FLAGYARD_ACCESS_LOG": "false"}) as server:
             make_flags(server.base_url, key, project, deployment["id"], 0, args.flags)
             auth = {"Authorization": f"Api-Key {deployment['key']}"}
             path = "/sdk/v2/flags?v=0&eval_mode=remote"

@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Preflights are answered before authentication: they carry no credentials.
     app.add_middleware(CorsByPath, sdk_origins=settings.cors_origins,
                        management_origins=settings.management_cors_origins)
-    app.add_middleware(RequestObservability, metrics=metrics)
+    app.add_middleware(RequestObservability, metrics=metrics, access_log=settings.access_log)
     return app
 
 

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # Upgrade a schema that is behind instead of refusing to start.
     migrate: bool = False
     db_pool_size: int = Field(default=5, ge=1)
+    # One JSON line per request on stderr; turn off when a proxy in front logs requests.
+    access_log: bool = True
     # SDKs drop a stream after 17 s without an event; Amplitude sends a keep-alive every 15 s.
     stream_keepalive_seconds: float = Field(default=15.0, gt=0)
     # Origins allowed to call the SDK routes (/sdk/..., /v1/vardata, /ofrep/...) from a browser:

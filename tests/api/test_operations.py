@@ -87,3 +87,22 @@ def test_request_log__management_request__one_json_line_with_key_id_never_the_ke
     assert mine and mine[0]["path"] == "/api/1/deployments" and mine[0]["status"] == 200
     assert mine[0]["key_name"] == "limited-user"
     assert key not in text
+
+
+def test_request_log__turned_off__no_request_lines_but_ids_and_metrics_stay(
+    tmp_path: Path,
+) -> None:
+    # Given a server started with FLAGYARD_ACCESS_LOG=false
+    url = fresh_database_url(tmp_path)
+    key = run_cli(url, "keys", "create", "--name", "quiet").stdout.strip()
+    log = tmp_path / "server.log"
+    with running_server(url, env={"FLAGYARD_ACCESS_LOG": "false"}, log_path=log) as server:
+        # When
+        answer = httpx.get(f"{server.base_url}/api/1/deployments", headers={"Authorization": f"Bearer {key}"})
+        metrics = httpx.get(f"{server.base_url}/metrics").text
+        time.sleep(0.2)
+    # Then
+    assert answer.status_code == 200 and len(answer.headers["x-request-id"]) == 32
+    assert 'route="/api/1/deployments",status="200"' in metrics
+    assert answer.headers["x-request-id"] not in log.read_text()
+    assert not [line for line in log.read_text().splitlines() if line.startswith('{"request_id"')]
