@@ -74,18 +74,19 @@ def client(base_url: str, key: str, count: int, body_size: int, ready: multiproc
         selector.register(sock, selectors.EVENT_READ, index)
         sockets.append(sock)
     received = [0] * count
+    buffer = bytearray(1 << 16)  # reused: a fresh 1 MiB bytes per recv cost more than the server's write
 
     def pump(timeout: float) -> list[int]:
         grew = []
         for selected, _ in selector.select(timeout):
             index = selected.data
             try:
-                data = selected.fileobj.recv(1 << 20)  # type: ignore[union-attr]
+                size = selected.fileobj.recv_into(buffer)  # type: ignore[union-attr]
             except BlockingIOError:
                 continue
-            if not data:
+            if not size:
                 raise RuntimeError("the server closed a stream")
-            received[index] += len(data)
+            received[index] += size
             grew.append(index)
         return grew
 
@@ -98,6 +99,7 @@ def client(base_url: str, key: str, count: int, body_size: int, ready: multiproc
     while not go.is_set():
         pump(0.05)
     before = list(received)
+    ready.put(0)  # counting from here: the write is sent only once every client says so
     arrivals: list[float] = [0.0] * count
     waiting = set(range(count))
     while waiting:
@@ -167,6 +169,8 @@ def main() -> None:
             idle_cpu = cpu_seconds(pid) - cpu_start - baseline_cpu_per_s * idle_wall
 
             go.set()
+            for _ in procs:
+                ready.get(timeout=60)
             fanout_cpu, fanout_kernel = cpu_seconds(pid), cpu_seconds(pid, kernel_only=True)
             sent = time.time()
             api.patch(f"/api/1/flags/{ids[0]}", json={"rolloutPercentage": 70}).raise_for_status()

@@ -22,6 +22,7 @@ from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
 from flagyard.api.evaluation.fast_path import SdkFastPath
+from flagyard.api.evaluation.stream_wire import StreamingApp
 from flagyard.api.fast_json import dump_json
 from flagyard.api.ingestion import routes as ingestion_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stream_hub.close()
             propagator.stop()
 
-    app = FastAPI(
+    app = StreamingApp(  # FastAPI that lets SDK streams reach their connection (stream_wire.py)
         title="flagyard",
         version=__version__,
         description="Amplitude Experiment compatible Management API and SDK endpoints.",

@@ -41,7 +41,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 class Hooked:
-    """A unit of work that runs `before_revision` when the service reads the revision."""
+    """A unit of work that runs `before_revision` when the service reads the revision (with the
+    deployment, in one query), before the service sees what it read."""
 
     def __init__(self, engine: Engine, before_revision: Any) -> None:
         self._engine = engine
@@ -54,13 +55,15 @@ class Hooked:
         class Entered(SqlUnitOfWork):
             def __enter__(self) -> SqlUnitOfWork:
                 entered = uow.__enter__()
-                read = entered.projects.revision
+                read = entered.deployments.get_by_key_with_revision
 
-                def revision(project_id: int) -> int:
-                    hook.before_revision(project_id)
-                    return read(project_id)
+                def with_revision(key: str) -> tuple[Deployment, int] | None:
+                    found = read(key)
+                    if found is not None:
+                        hook.before_revision(found[0].project_id)
+                    return found
 
-                entered.projects.revision = revision  # type: ignore[method-assign]
+                entered.deployments.get_by_key_with_revision = with_revision  # type: ignore[method-assign]
                 return entered
 
             def __exit__(self, *args: Any) -> None:

@@ -72,11 +72,11 @@ class EvaluationService:
             generation = self._generation
             try:
                 with self._uow() as uow:
-                    deployment = uow.deployments.get_by_key(deployment_key)
-                    if deployment is None or deployment.deleted:
+                    found = uow.deployments.get_by_key_with_revision(deployment_key)
+                    if found is None or found[0].deleted:
                         self._forget(deployment_key)
                         raise Unauthenticated("unknown or archived deployment key", code="invalid_key")
-                    revision = uow.projects.revision(deployment.project_id)
+                    deployment, revision = found
                     if entry is None or entry.snapshot.revision != revision or entry.snapshot.deployment != deployment:
                         previous = entry.snapshot if entry is not None else None
                         snapshot = build_snapshot(uow, deployment, revision, previous)

@@ -1,8 +1,8 @@
 """How each process hears that any process changed a project's flags.
 
-PostgreSQL: every write that bumps a project's revision also sends `NOTIFY flagyard_changes,
-'<project id>'` in its own transaction, so the notification is delivered when, and only if, the
-write commits. Each process keeps one listening connection on a thread of its own and
+PostgreSQL: the statement that bumps a project's revision also sends `NOTIFY flagyard_changes,
+'<project id>'` (`change_notice`, in its RETURNING clause, so it costs no round trip of its own);
+NOTIFY is transactional, so the notification is delivered when, and only if, the write commits. Each process keeps one listening connection on a thread of its own and
 reconnects when the database comes back.
 
 SQLite has no notifications; one thread per process asks the file's `PRAGMA data_version`
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -36,13 +36,10 @@ ChangeCallback = Callable[[frozenset[int] | None], None]
 log = logging.getLogger("flagyard.changes")
 
 
-def announce_changes(connection: sa.Connection, project_ids: Iterable[int]) -> None:
-    """Inside the writing transaction: tell every listening process which projects changed."""
-    if connection.dialect.name != "postgresql":
-        return  # SQLite's watchers see the commit itself
-    for project_id in sorted(project_ids):
-        connection.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
-                           {"channel": CHANNEL, "payload": str(project_id)})
+def change_notice(project_id: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+    """PostgreSQL: the expression that tells every listening process, at commit, that this
+    project changed (identical notices of one transaction are delivered once)."""
+    return sa.func.pg_notify(CHANNEL, sa.cast(project_id, sa.Text))
 
 
 class _FeedThread:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from flagyard.domain.deployments import Deployment
 from flagyard.domain.projects import Project
+from flagyard.store.change_feed import change_notice
 from flagyard.store.db import inserted_id
 from flagyard.store.tables import deployments, projects
 
@@ -27,6 +28,15 @@ class DeploymentRepository:
             sa.select(deployments).where(deployments.c.key == key)
         ).mappings().first()
         return _deployment(row) if row else None
+
+    def get_by_key_with_revision(self, key: str) -> tuple[Deployment, int] | None:
+        # One round trip on the propagation path instead of two.
+        row = self._conn.execute(
+            sa.select(deployments, projects.c.revision.label("project_revision"))
+            .join(projects, projects.c.id == deployments.c.project_id)
+            .where(deployments.c.key == key)
+        ).mappings().first()
+        return (_deployment(row), int(row["project_revision"] or 0)) if row else None
 
     def get_many(self, deployment_ids: Collection[int]) -> dict[int, Deployment]:
         if not deployment_ids:
@@ -81,11 +91,11 @@ class ProjectRepository:
 
     def bump_revision(self, project_id: int) -> None:
         """Mark that the project's served flags may have changed (see tables.projects)."""
-        self._conn.execute(
-            sa.update(projects)
-            .where(projects.c.id == project_id)
-            .values(revision=projects.c.revision + 1)
-        )
+        bump = sa.update(projects).where(projects.c.id == project_id).values(revision=projects.c.revision + 1)
+        if self._conn.dialect.name == "postgresql":
+            # Other processes hear of it at commit; SQLite's watchers see the commit itself.
+            bump = bump.returning(change_notice(projects.c.id))
+        self._conn.execute(bump)
         self.touched.add(project_id)
 
     def revision(self, project_id: int) -> int:

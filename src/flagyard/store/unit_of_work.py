@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from flagyard.store.change_feed import announce_changes
 from flagyard.store.cohort_repository import CohortRepository
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
@@ -66,9 +65,6 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._transaction is not None
         try:
-            if self.projects.touched:
-                # Other processes hear of the change when, and only if, it commits.
-                announce_changes(self._transaction.connection, self.projects.touched)
             self._transaction.commit()
         except sa_exc.DBAPIError as error:
             self._raise_translated(error)

@@ -1,9 +1,13 @@
 """SSE streams fed by one broadcaster per deployment, not by a poll per connection.
 
 A connection registers with the broadcaster of its deployment (and body: local flags, or every
-flag with `eval_mode=remote`) and then sleeps. When the propagator reports that a deployment's
-snapshot changed, its broadcaster serialises the `data:` frame once and wakes its connections;
-each writes those same bytes. Keep-alives come from one timer for the whole process.
+flag with `eval_mode=remote`), sends its headers and the current flags through ASGI, and then
+sleeps. When the propagator reports that a deployment's snapshot changed, its broadcaster frames
+the `data:` event as one HTTP chunk, once, and writes those same bytes to every connection's
+transport in one loop (`stream_wire.py`); keep-alives, from one timer for the whole process,
+take the same path. A connection whose socket is backed up (over the transport's high-water
+mark), or whose server gives no direct wire, is woken instead and writes the latest flags itself
+through ASGI, which waits for the socket to drain; then it hands the writing back.
 
 A connection costs one sleeping request task plus one task waiting for the client to hang up.
 """
@@ -15,11 +19,13 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
+from flagyard.api.evaluation.stream_wire import Wire, chunk
 from flagyard.services.snapshots import FlagsBody, Snapshot
 
 KEEPALIVE_FRAME = b"data:  \n\n"  # data of a single space, as Amplitude sends
+KEEPALIVE_CHUNK = chunk(KEEPALIVE_FRAME)
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -28,12 +34,16 @@ HEADERS = [
 
 
 class _Connection:
-    __slots__ = ("closed", "keepalive", "wake")
+    __slots__ = ("closed", "keepalive", "own_turn", "wake", "wire")
 
     def __init__(self) -> None:
         self.wake = asyncio.Event()
         self.keepalive = False
         self.closed = False
+        self.wire: Wire | None = None
+        # True while the connection's task writes for itself (before its first event, while
+        # its socket is backed up, or without a wire); the broadcaster then only wakes it.
+        self.own_turn = True
 
     def hang_up(self, _: Any = None) -> None:
         self.closed = True
@@ -49,7 +59,9 @@ class Broadcaster:
         self.gone = False  # the key was archived: streams end
         self.revision = -1
         self.etag = ""
+        self.sequence = 0  # counts the frames served, so a connection knows it is behind
         self.frame = b""
+        self.chunk = b""
         self.offer(snapshot)
 
     def offer(self, snapshot: Snapshot) -> bool:
@@ -61,13 +73,28 @@ class Broadcaster:
         if body.etag == self.etag:
             return False
         self.etag = body.etag
+        self.sequence += 1
         self.frame = b"data: " + body.body + b"\n\n"
+        self.chunk = chunk(self.frame)
         return True
 
-    def wake_all(self, *, keepalive: bool = False) -> None:
+    def deliver(self, data: bytes, *, keepalive: bool = False) -> None:
+        """Write `data` (a framed chunk) to every connection that can take it now; wake the rest."""
         for connection in self.connections:
-            if keepalive:
+            wire = connection.wire
+            if not connection.own_turn and wire is not None:
+                if wire.ready:
+                    wire.transport.write(data)
+                    continue
+                if keepalive:
+                    continue  # a backed-up socket needs no keep-alive
+                connection.own_turn = True
+            elif keepalive:
                 connection.keepalive = True
+            connection.wake.set()
+
+    def wake_all(self) -> None:
+        for connection in self.connections:
             connection.wake.set()
 
 
@@ -103,13 +130,14 @@ class StreamHub:
                 broadcaster.gone = True
                 broadcaster.wake_all()
             elif broadcaster.offer(snapshot):
-                broadcaster.wake_all()
+                broadcaster.deliver(broadcaster.chunk)
 
     async def _keepalives(self) -> None:
         while True:
             await asyncio.sleep(self._keepalive_seconds)
             for broadcaster in list(self._broadcasters.values()):
-                broadcaster.wake_all(keepalive=True)
+                if not broadcaster.gone:
+                    broadcaster.deliver(KEEPALIVE_CHUNK, keepalive=True)
 
     def _join(self, key: str, remote: bool, snapshot: Snapshot, connection: _Connection) -> Broadcaster:
         if self._loop is None:
@@ -120,7 +148,7 @@ class StreamHub:
         if broadcaster is None:
             broadcaster = self._broadcasters[(key, remote)] = Broadcaster(snapshot, remote)
         elif broadcaster.offer(snapshot):
-            broadcaster.wake_all()  # this request saw a newer snapshot than the others have
+            broadcaster.deliver(broadcaster.chunk)  # this request saw a newer snapshot than the others
         broadcaster.connections.add(connection)
         return broadcaster
 
@@ -133,7 +161,7 @@ class StreamHub:
             del self._broadcasters[(key, remote)]
 
     async def serve(self, key: str, remote: bool, snapshot: Snapshot,
-                    receive: Receive, send: Send) -> None:
+                    scope: Scope, receive: Receive, send: Send) -> None:
         """Run one SSE connection until the client hangs up or the key stops being valid."""
         connection = _Connection()
         broadcaster = self._join(key, remote, snapshot, connection)
@@ -141,16 +169,20 @@ class StreamHub:
         hang_up.add_done_callback(connection.hang_up)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            sent = ""
+            connection.wire = Wire.of(scope)
+            sent = 0
             while not connection.closed and not broadcaster.gone:
                 connection.wake.clear()
-                if broadcaster.etag != sent:
-                    sent = broadcaster.etag
+                if broadcaster.sequence != sent:
+                    sent = broadcaster.sequence
                     connection.keepalive = False
                     await send({"type": "http.response.body", "body": broadcaster.frame, "more_body": True})
                 elif connection.keepalive:
                     connection.keepalive = False
                     await send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
+                elif connection.own_turn and connection.wire is not None:
+                    # In step with the broadcaster: it writes to this connection from now on.
+                    connection.own_turn = False
                 else:
                     await connection.wake.wait()
             if not connection.closed:

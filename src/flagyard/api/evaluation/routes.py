@@ -129,4 +129,4 @@ class _Stream(Response):
         self._hub, self._key, self._remote, self._snapshot = hub, key, remote, snapshot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._hub.serve(self._key, self._remote, self._snapshot, receive, send)
+        await self._hub.serve(self._key, self._remote, self._snapshot, scope, receive, send)
