@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served offline by the console package
         redoc_url=None,
+        # Observability is Prometheus metrics and JSON request lines (api/observability.py);
+        # FastAPI's own OpenTelemetry hooks checked for providers on every request (profiled).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
