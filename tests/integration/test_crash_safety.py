@@ -26,8 +26,8 @@ import httpx
 from tests.support.server import Server, fresh_database_url, running_server, start_server
 
 WRITERS = 6
-ACKNOWLEDGED_BEFORE_KILL = 700
-STORM_DEADLINE_S = 40
+ACKNOWLEDGED_BEFORE_KILL = 400  # a storm well under way; reachable on a loaded CI machine
+STORM_DEADLINE_S = 60
 NO_RATE_LIMIT = {"FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}
 
 
