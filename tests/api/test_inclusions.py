@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -250,15 +249,12 @@ def test_add_users__100_000_in_batches_of_1000__read_back_in_order_in_one_reques
     ids = [f"user-{i:06d}@example.com" for i in range(100_000)]
     ids = ids[::2] + ids[1::2]  # an order that is not the sorted one
     # When
-    started = time.monotonic()
     for start in range(0, len(ids), 1000):
         assert_ok(api.post(path, json={"inclusions": ids[start : start + 1000]}))
-    added_in = time.monotonic() - started
     response = api.get(path)
     # Then
     assert response.status_code == 200
     assert response.json() == ids
-    assert added_in < 60, f"adding 100 batches took {added_in:.1f}s"
     assert api.get(f"/api/1/experiments/{item_id}").json()["version"] == 101
 
 

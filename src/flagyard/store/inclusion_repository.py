@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
+import orjson
 import sqlalchemy as sa
 
 from flagyard.store.tables import variant_cohorts, variant_users
-
-# Parameters per IN (...) query; SQLite's default limit is far above this.
-_CHUNK = 500
 
 
 class _OrderedIdList:
@@ -46,26 +44,39 @@ class _OrderedIdList:
         return result
 
     def add(self, variant_id: int, values: Sequence[str]) -> int:
-        """Append the values not yet present, keeping the given order. Returns how many."""
-        fresh = list(dict.fromkeys(values))
-        present = self._present(variant_id, fresh)
-        rows = [{"variant_id": variant_id, self._column: v} for v in fresh if v not in present]
-        if rows:
-            self._conn.execute(sa.insert(self._table), rows)
-        return len(rows)
+        """Append the values not yet present, keeping the given order. Returns how many.
+
+        One statement whatever the batch's size: the ids travel as one parameter and are
+        inserted in their given order (the row id is the position), skipping those present."""
+        if not values:
+            return 0
+        if self._conn.dialect.name == "postgresql":
+            statement = (
+                f"INSERT INTO {self._table.name} (variant_id, {self._column}) "
+                "SELECT :variant_id, value FROM unnest(CAST(:ids AS text[])) "
+                "WITH ORDINALITY AS given(value, position) ORDER BY position ON CONFLICT DO NOTHING"
+            )
+            ids: object = list(values)
+        else:
+            statement = (
+                f"INSERT INTO {self._table.name} (variant_id, {self._column}) "
+                "SELECT :variant_id, value FROM json_each(:ids) WHERE true ORDER BY key "
+                "ON CONFLICT DO NOTHING"
+            )
+            ids = orjson.dumps(list(values)).decode()
+        return self._conn.execute(sa.text(statement), {"variant_id": variant_id, "ids": ids}).rowcount
 
     def remove(self, variant_id: int, values: Sequence[str]) -> int:
-        removed = 0
-        unique = list(dict.fromkeys(values))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            result = self._conn.execute(
-                sa.delete(self._table).where(
-                    self._table.c.variant_id == variant_id, self._value.in_(chunk)
-                )
-            )
-            removed += result.rowcount
-        return removed
+        if not values:
+            return 0
+        if self._conn.dialect.name == "postgresql":
+            given = f"{self._column} = ANY(CAST(:ids AS text[]))"
+            ids: object = list(values)
+        else:
+            given = f"{self._column} IN (SELECT value FROM json_each(:ids))"
+            ids = orjson.dumps(list(values)).decode()
+        statement = f"DELETE FROM {self._table.name} WHERE variant_id = :variant_id AND {given}"
+        return self._conn.execute(sa.text(statement), {"variant_id": variant_id, "ids": ids}).rowcount
 
     def remove_at(self, variant_id: int, index: int) -> bool:
         row_id = self._conn.execute(
@@ -83,19 +94,6 @@ class _OrderedIdList:
     def clear(self, variant_id: int) -> int:
         result = self._conn.execute(sa.delete(self._table).where(self._table.c.variant_id == variant_id))
         return result.rowcount
-
-    def _present(self, variant_id: int, values: list[str]) -> set[str]:
-        present: set[str] = set()
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
-            present.update(
-                self._conn.execute(
-                    sa.select(self._value).where(
-                        self._table.c.variant_id == variant_id, self._value.in_(chunk)
-                    )
-                ).scalars()
-            )
-        return present
 
 
 class InclusionRepository:
