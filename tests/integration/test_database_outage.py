@@ -175,6 +175,23 @@ def test_postgres_stopped_and_started__sdk_serves_on__management_503__recovers(s
         assert json.loads(sdk.get("/sdk/v2/flags").content) == json.loads(pushed)
 
 
+def test_postgres_restarted_while_quiet__first_requests_after__succeed(setup: Setup) -> None:
+    # Given a process whose pooled connections have all been used
+    with setup.api() as api:
+        flag_id = api.post("/api/1/flags", json={"projectId": setup.project, "key": "quiet-restart"}).json()["id"]
+        for _ in range(20):
+            assert api.get("/api/1/flags", params={"limit": 1}).status_code == 200
+    # When PostgreSQL restarts while nothing is asking (every pooled connection now dead)
+    setup.cluster.stop()
+    setup.cluster.start()
+    time.sleep(1.2)  # longer than a pooled connection stays trusted without a check
+    # Then the very first reads and writes succeed: dead connections are found before use
+    with setup.api() as api:
+        assert api.get(f"/api/1/flags/{flag_id}").status_code == 200
+        assert api.patch(f"/api/1/flags/{flag_id}", json={"description": "after"}).status_code == 200
+        assert [api.get("/api/1/flags", params={"limit": 1}).status_code for _ in range(20)] == [200] * 20
+
+
 def wait_for(condition: object, what: str, timeout: float = 30) -> None:
     assert callable(condition)
     deadline = time.monotonic() + timeout

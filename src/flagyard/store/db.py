@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,23 +23,51 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         return _sqlite_engine(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(
+    engine = sa.create_engine(
         # At most twice `pool_size` connections, all kept open once made: with a pool of
         # `pool_size` plus as many in overflow, sustained concurrency above `pool_size` closed
         # and re-opened a connection on almost every checkout (a fifth of a loaded list
         # request's time went to connecting).
-        url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True,
+        url, pool_size=2 * pool_size, max_overflow=0,
         # A database that went away must cost a request a second or two, never a hang: a
         # bounded connect, a bounded wait for a pooled connection, and TCP keepalives that
         # notice a peer that vanished without closing its sockets.
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, **TCP_KEEPALIVES},
     )
+    _ping_when_idle(engine)
+    return engine
 
 
 CONNECT_TIMEOUT_SECONDS = 2
 POOL_TIMEOUT_SECONDS = 2
 TCP_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it has sat idle for a second or more.
+
+    A database that restarted while the pool was quiet leaves only dead connections; the
+    check finds them before a request does. Checking every checkout (`pool_pre_ping`) cost a
+    round trip per unit of work, a fifth of a loaded list request; a connection that was in
+    use a moment ago is alive, and if the database goes away mid-load the failing statement
+    invalidates the whole pool (SQLAlchemy does on a disconnect error)."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: str) -> Engine:
