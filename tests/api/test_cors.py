@@ -80,6 +80,29 @@ def test_management_route__cross_origin_call_by_default__no_allow_origin(
     assert "access-control-allow-origin" not in answer.headers
 
 
+@pytest.mark.parametrize("origin", [None, PAGE])
+def test_any_route__with_or_without_origin__vary_names_origin_once(
+    server: Server, deployment: dict[str, str], api: httpx.Client, origin: str | None
+) -> None:
+    # Given an SDK client, a script and a browser page, with and without an Origin header
+    extra = {"Origin": origin} if origin else {}
+    sdk = {"Authorization": f"Api-Key {deployment['key']}", **extra}
+    # When
+    flags = httpx.get(f"{server.base_url}/sdk/v2/flags", headers=sdk)
+    unchanged = httpx.get(f"{server.base_url}/sdk/v2/flags", headers={**sdk, "If-None-Match": flags.headers["etag"]})
+    refused = httpx.get(f"{server.base_url}/sdk/v2/flags", headers={"Authorization": "Api-Key nope", **extra})
+    listed = api.get("/api/1/flags", headers=extra)
+    # Then each answer has one Vary header that names Origin after what the route itself varies on
+    assert [flags.status_code, unchanged.status_code, refused.status_code, listed.status_code] == [200, 304, 401, 200]
+    assert flags.headers.get_list("vary") == ["Accept-Encoding, Origin"]
+    assert unchanged.headers.get_list("vary") == ["Accept-Encoding, Origin"]
+    assert refused.headers.get_list("vary") == ["Origin"]
+    assert listed.headers.get_list("vary") == ["Origin"]
+    # and only a page's request is answered with the SDK routes' open policy
+    assert flags.headers.get("access-control-allow-origin") == ("*" if origin else None)
+    assert "x-request-id" in listed.headers
+
+
 @pytest.fixture(scope="module")
 def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = fresh_database_url(Path(tmp_path_factory.mktemp("cors")))

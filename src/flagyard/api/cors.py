@@ -9,7 +9,7 @@ which policy a path gets.
 from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flagyard.api.middleware import is_management_path
 
@@ -71,10 +71,32 @@ class CorsByPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith(SDK_PREFIXES):
-                await self.sdk(scope, receive, send)
-                return
-            if is_management_path(path):
-                await self.management(scope, receive, send)
+            policy = self.sdk if path.startswith(SDK_PREFIXES) else \
+                self.management if is_management_path(path) else None
+            if policy is not None:
+                if any(name == b"origin" for name, _ in scope["headers"]):
+                    await policy(scope, receive, send)
+                else:
+                    await self.app(scope, receive, _vary_on_origin(send))
                 return
         await self.app(scope, receive, send)
+
+
+def _vary_on_origin(send: Send) -> Send:
+    """What either policy does to a response for a request without `Origin` (servers, SDKs,
+    curl: most requests), without the per-request header objects: `Vary` gains `Origin`."""
+
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            varies = [value for name, value in headers if name.lower() == b"vary"]
+            if varies:
+                first = next(i for i, (name, _) in enumerate(headers) if name.lower() == b"vary")
+                headers[first] = (b"vary", b", ".join([*varies, b"Origin"]))
+                headers = [h for i, h in enumerate(headers) if i == first or h[0].lower() != b"vary"]
+            else:
+                headers.append((b"vary", b"Origin"))
+            message["headers"] = headers
+        await send(message)
+
+    return send_varying
