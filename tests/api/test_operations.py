@@ -70,6 +70,21 @@ def test_rate_limit__burst_over_the_limit__429_with_retry_after_then_recovers(
         assert api.get("/api/1/flags").status_code == 200
 
 
+def test_rate_limit__lists_and_other_routes__take_from_one_bucket_per_key(
+    limited: tuple[Server, str, Path],
+) -> None:
+    # Given a key limited to 5 requests per second
+    server, key, _ = limited
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+        for spend, then in (("/api/1/flags?limit=5", "/api/1/deployments"),
+                            ("/api/1/deployments", "/api/1/experiments")):
+            time.sleep(1.2)  # a full bucket
+            # When one route spends the second's requests
+            spent = [api.get(spend).status_code for _ in range(5)]
+            # Then the next request, on another route, is refused
+            assert (spent, api.get(then).status_code) == ([200] * 5, 429)
+
+
 def test_request_log__management_request__one_json_line_with_key_id_never_the_key(
     limited: tuple[Server, str, Path],
 ) -> None:
@@ -77,15 +92,16 @@ def test_request_log__management_request__one_json_line_with_key_id_never_the_ke
     server, key, log = limited
     time.sleep(1.2)  # a fresh token bucket
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as api:
-        request_id = api.get("/api/1/deployments").headers["x-request-id"]
+        request_ids = {path: api.get(path).headers["x-request-id"] for path in ("/api/1/deployments", "/api/1/flags")}
     # When
     time.sleep(0.2)
     text = log.read_text()
     # Then
     entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    mine = [e for e in entries if e["request_id"] == request_id]
-    assert mine and mine[0]["path"] == "/api/1/deployments" and mine[0]["status"] == 200
-    assert mine[0]["key_name"] == "limited-user"
+    for path, request_id in request_ids.items():
+        mine = [e for e in entries if e["request_id"] == request_id]
+        assert mine and mine[0]["path"] == path and mine[0]["status"] == 200
+        assert mine[0]["key_name"] == "limited-user"
     assert key not in text
 
 
