@@ -174,12 +174,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         results=app.state.results,
     ))
 
-    # Listed innermost first: observe → CORS → body limit → authenticate → rate-limit → SDK fast
-    # path → list fast path → route.
+    # Listed innermost first: observe → CORS → body limit → SDK fast path → authenticate →
+    # rate-limit → list fast path → route. The SDK fast path sits outside the management layers,
+    # which only pass SDK requests on.
     app.add_middleware(ListFastPath)
-    app.add_middleware(SdkFastPath)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
+    app.add_middleware(SdkFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Preflights are answered before authentication: they carry no credentials.
     app.add_middleware(CorsByPath, sdk_origins=settings.cors_origins,

@@ -2,9 +2,9 @@
 
 Profiling `GET /sdk/v2/flags` under 32 clients showed about a third of the process's time in
 matching each request against the management routes registered before the SDK ones. This
-middleware sits innermost (after observability, the body limit and authentication, which
-pass SDK paths through) and hands exactly these paths to their handlers; error answers are
-rendered as the app's exception handlers render them.
+middleware sits after observability, CORS and the body limit, before the management layers
+(authentication, rate limit), which would only pass SDK paths on, and hands exactly these
+paths to their handlers; error answers are rendered as the app's exception handlers render them.
 """
 
 from __future__ import annotations
