@@ -21,7 +21,6 @@ from flagyard.api.deps import Services
 from flagyard.api.evaluation import cohorts as sdk_cohorts
 from flagyard.api.evaluation import routes as sdk_routes
 from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.evaluation.fast_path import SdkFastPath
 from flagyard.api.evaluation.stream_wire import StreamingApp
 from flagyard.api.fast_json import dump_json
 from flagyard.api.ingestion import routes as ingestion_routes
@@ -41,6 +40,7 @@ from flagyard.api.schemas.flags import (
     FlagCreateIn,
     FlagPatchIn,
 )
+from flagyard.api.sdk_fast_path import SdkFastPath
 from flagyard.config import Settings
 from flagyard.domain.document import flag_document
 from flagyard.domain.flags import Kind
