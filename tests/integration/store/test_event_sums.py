@@ -10,12 +10,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -25,24 +22,13 @@ from flagyard.domain.events import Event
 from flagyard.domain.flags import Kind
 from flagyard.domain.projects import Project
 from flagyard.services.event_processing import Batch, store_batches
-from flagyard.store.db import make_engine
 from flagyard.store.event_repository import SqlEventStore
-from flagyard.store.migrate import upgrade
 from flagyard.store.unit_of_work import SqlUnitOfWork
-from tests.support.server import fresh_database_url
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 START = 1_700_000_000_000
 EXPOSURE = "[Experiment] Exposure"
 serial = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = make_engine(fresh_database_url(Path(tmp_path_factory.mktemp("sums"))))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def new_experiment(engine: Engine) -> tuple[int, int, str]:

@@ -8,11 +8,8 @@ Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL name
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -20,10 +17,7 @@ from sqlalchemy.engine import Engine
 from flagyard.domain.creation import new_flag
 from flagyard.domain.flags import Kind
 from flagyard.domain.projects import Project
-from flagyard.store.db import make_engine
-from flagyard.store.migrate import upgrade
 from flagyard.store.unit_of_work import SqlUnitOfWork
-from tests.support.server import fresh_database_url
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 serial = itertools.count()
@@ -40,14 +34,6 @@ operations = st.lists(
     ),
     max_size=12,
 )
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = make_engine(fresh_database_url(Path(tmp_path_factory.mktemp("inclusions"))))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def new_variants(engine: Engine) -> list[int]:
