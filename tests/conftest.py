@@ -8,7 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import Server, fresh_database_url, running_server
+from tests.support.server import Server, drop_test_databases, fresh_database_url, running_server
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_test_databases()
 
 
 @pytest.fixture(scope="session")

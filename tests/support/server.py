@@ -31,7 +31,26 @@ def fresh_database_url(tmp_dir: Path) -> str:
     admin_url = os.environ.get("FLAGYARD_TEST_DATABASE_URL")
     if not admin_url:
         return f"sqlite:///{tmp_dir / f'flagyard-{uuid.uuid4().hex[:8]}.db'}"
-    return create_postgres_database(admin_url)
+    url = create_postgres_database(admin_url)
+    _made_for_tests.append((admin_url, url))
+    return url
+
+
+# PostgreSQL databases made by fresh_database_url, dropped when the test session ends (a run
+# makes over a hundred; SQLite files go with pytest's temporary directories).
+_made_for_tests: list[tuple[str, str]] = []
+
+
+def drop_test_databases() -> None:
+    """Drop every database fresh_database_url made, even one a server still holds open."""
+    while _made_for_tests:
+        admin_url, url = _made_for_tests.pop()
+        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')
+        finally:
+            engine.dispose()
 
 
 def create_postgres_database(admin_url: str, prefix: str = "flagyard_test") -> str:
