@@ -89,13 +89,12 @@ def _vary_on_origin(send: Send) -> Send:
     async def send_varying(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", ()))
-            varies = [value for name, value in headers if name.lower() == b"vary"]
-            if varies:
-                first = next(i for i, (name, _) in enumerate(headers) if name.lower() == b"vary")
-                headers[first] = (b"vary", b", ".join([*varies, b"Origin"]))
-                headers = [h for i, h in enumerate(headers) if i == first or h[0].lower() != b"vary"]
-            else:
+            at = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+            if not at:
                 headers.append((b"vary", b"Origin"))
+            else:  # one Vary, where the first stood, listing them all and then Origin
+                headers[at[0]] = (b"vary", b", ".join([*(headers[i][1] for i in at), b"Origin"]))
+                headers = [h for i, h in enumerate(headers) if i not in at[1:]]
             message["headers"] = headers
         await send(message)
 

@@ -20,7 +20,18 @@ class _OrderedIdList:
         self._conn = connection
         self._table = table
         self._value = table.c[column]
-        self._column = column
+        # A batch of ids travels as one parameter (an array on PostgreSQL, a JSON text on
+        # SQLite) and is added or removed by one statement, whatever its size.
+        self._postgres = connection.dialect.name == "postgresql"
+        insert = f"INSERT INTO {table.name} (variant_id, {column}) SELECT :variant_id, value FROM "
+        if self._postgres:
+            given = "unnest(CAST(:ids AS text[])) WITH ORDINALITY AS given(value, position) ORDER BY position"
+            listed = f"{column} = ANY(CAST(:ids AS text[]))"
+        else:
+            given = "json_each(:ids) WHERE true ORDER BY key"
+            listed = f"{column} IN (SELECT value FROM json_each(:ids))"
+        self._add = sa.text(f"{insert}{given} ON CONFLICT DO NOTHING")
+        self._remove = sa.text(f"DELETE FROM {table.name} WHERE variant_id = :variant_id AND {listed}")
 
     def ordered(self, variant_id: int) -> list[str]:
         query = (
@@ -44,39 +55,18 @@ class _OrderedIdList:
         return result
 
     def add(self, variant_id: int, values: Sequence[str]) -> int:
-        """Append the values not yet present, keeping the given order. Returns how many.
-
-        One statement whatever the batch's size: the ids travel as one parameter and are
-        inserted in their given order (the row id is the position), skipping those present."""
-        if not values:
-            return 0
-        if self._conn.dialect.name == "postgresql":
-            statement = (
-                f"INSERT INTO {self._table.name} (variant_id, {self._column}) "
-                "SELECT :variant_id, value FROM unnest(CAST(:ids AS text[])) "
-                "WITH ORDINALITY AS given(value, position) ORDER BY position ON CONFLICT DO NOTHING"
-            )
-            ids: object = list(values)
-        else:
-            statement = (
-                f"INSERT INTO {self._table.name} (variant_id, {self._column}) "
-                "SELECT :variant_id, value FROM json_each(:ids) WHERE true ORDER BY key "
-                "ON CONFLICT DO NOTHING"
-            )
-            ids = orjson.dumps(list(values)).decode()
-        return self._conn.execute(sa.text(statement), {"variant_id": variant_id, "ids": ids}).rowcount
+        """Append the values not yet present, keeping the given order (the row id is the
+        position). Returns how many."""
+        return self._run(self._add, variant_id, values)
 
     def remove(self, variant_id: int, values: Sequence[str]) -> int:
+        return self._run(self._remove, variant_id, values)
+
+    def _run(self, statement: sa.TextClause, variant_id: int, values: Sequence[str]) -> int:
         if not values:
             return 0
-        if self._conn.dialect.name == "postgresql":
-            given = f"{self._column} = ANY(CAST(:ids AS text[]))"
-            ids: object = list(values)
-        else:
-            given = f"{self._column} IN (SELECT value FROM json_each(:ids))"
-            ids = orjson.dumps(list(values)).decode()
-        statement = f"DELETE FROM {self._table.name} WHERE variant_id = :variant_id AND {given}"
-        return self._conn.execute(sa.text(statement), {"variant_id": variant_id, "ids": ids}).rowcount
+        ids = list(values) if self._postgres else orjson.dumps(list(values)).decode()
+        return self._conn.execute(statement, {"variant_id": variant_id, "ids": ids}).rowcount
 
     def remove_at(self, variant_id: int, index: int) -> bool:
         row_id = self._conn.execute(
