@@ -2,7 +2,7 @@
 of 10,000,000 events, on SQLite or PostgreSQL.
 
 Sending ten million events through ingestion would take this machine most of an hour, so the
-per-user tables that ingestion maintains (`experiment_exposures`, `experiment_user_totals`)
+per-user rows that ingestion maintains (`experiment_exposures`, each with the user's totals)
 are generated in bulk directly in the database, in the shape ingestion writes them
 (and so are the per-variant sums ingestion keeps in step with them, `experiment_variant_stats`):
 one exposure row per user (half control, half treatment, 0.2 % excluded) and, for the 60 % of
@@ -72,9 +72,12 @@ def generate(database_url: str, flag_id: int, project_id: int, users: int) -> tu
             f"SELECT {flag_id}, 'user-' || n, {project_id}, CASE WHEN n % 2 = 0 THEN 'control' ELSE 'treatment' END, "
             f"1790000000000 + n * 60, CASE WHEN n % 500 = 0 THEN {true} ELSE {false} END FROM ({nums}) AS s")
         # 60 % of users bought; counts 1..33 (mean 17), so about 10 events per exposed user.
+        # Built as rows in a scratch table first, then folded into each user's totals object.
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE bench_totals (flag_id INTEGER, aggregate_key TEXT, "
+                             "user_key TEXT, count BIGINT, total FLOAT, first_at BIGINT)")
         for key, total in (("purchase", "0"), ("purchase\x1frevenue", "((n * 7919) % 33 + 1) * (5 + n % 40)")):
             conn.exec_driver_sql(
-                "INSERT INTO experiment_user_totals (flag_id, aggregate_key, user_key, count, total, first_at) "
+                "INSERT INTO bench_totals (flag_id, aggregate_key, user_key, count, total, first_at) "
                 f"SELECT {flag_id}, %(key)s, 'user-' || n, (n * 7919) % 33 + 1, {total}, 1790000000000 + n * 60 "
                 f"FROM ({nums}) AS s WHERE n % 10 < 6".replace("%(key)s", "'" + key + "'"))
         # The per-variant sums ingestion keeps in step, computed here in one pass each.
@@ -93,16 +96,27 @@ def generate(database_url: str, flag_id: int, project_id: int, users: int) -> tu
             "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, count_sum, "
             "count_squares, total_sum, total_squares) SELECT t.flag_id, t.aggregate_key, x.variant, count(*), 0, "
             "sum(t.count), sum(t.count * t.count), sum(t.total), sum(t.total * t.total) "
-            "FROM experiment_user_totals t JOIN experiment_exposures x "
+            "FROM bench_totals t JOIN experiment_exposures x "
             f"ON x.flag_id = t.flag_id AND x.user_key = t.user_key WHERE {counted} "
             "GROUP BY t.flag_id, t.aggregate_key, x.variant")
         events = conn.exec_driver_sql(
-            "SELECT sum(count) FROM experiment_user_totals WHERE aggregate_key = 'purchase'").scalar_one()
+            "SELECT sum(count) FROM bench_totals WHERE aggregate_key = 'purchase'").scalar_one()
         if dialect == "postgresql":
+            conn.exec_driver_sql(
+                "UPDATE experiment_exposures x SET totals = s.totals FROM (SELECT flag_id, user_key, "
+                "json_object_agg(aggregate_key, json_build_array(count, total, first_at))::text AS totals "
+                "FROM bench_totals GROUP BY flag_id, user_key) s "
+                "WHERE x.flag_id = s.flag_id AND x.user_key = s.user_key")
             conn.exec_driver_sql("ANALYZE experiment_exposures")
-            conn.exec_driver_sql("ANALYZE experiment_user_totals")
         else:
+            conn.exec_driver_sql("CREATE INDEX bench_totals_user ON bench_totals (flag_id, user_key)")
+            conn.exec_driver_sql(
+                "UPDATE experiment_exposures SET totals = (SELECT json_group_object(t.aggregate_key, "
+                "json_array(t.count, t.total, t.first_at)) FROM bench_totals t WHERE t.flag_id = "
+                "experiment_exposures.flag_id AND t.user_key = experiment_exposures.user_key) "
+                f"WHERE flag_id = {flag_id} AND user_key IN (SELECT user_key FROM bench_totals)")
             conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("DROP TABLE bench_totals")
     engine.dispose()
     return int(events), time.perf_counter() - started
 

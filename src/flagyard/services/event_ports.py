@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from flagyard.domain.events import Event
@@ -15,22 +15,27 @@ from flagyard.domain.metrics import Metric
 T = TypeVar("T")
 
 
+StoredTotals = list[float]  # [count, property total, first time (ms)] of one aggregate key
+
+
 @dataclass(slots=True)
 class ExposureState:
     """One user in one experiment: the variant first seen, when exposure began (ms; None
-    until an exposure counts), and whether a second variant was seen (then excluded)."""
+    until an exposure counts), whether a second variant was seen (then excluded), and the
+    user's totals since exposure by aggregate key."""
 
     flag_id: int
     user_key: str
     variant: str
     exposed_at: int | None
     excluded: bool = False
+    totals: dict[str, StoredTotals] = field(default_factory=dict)
     changed: bool = False  # not stored: set when variant or exclusion changed in this batch
 
 
 @dataclass(slots=True)
 class Totals:
-    """A user's events of one kind since exposure: how many, the property's sum, the first."""
+    """What a batch adds to a user's events of one kind: how many, the property's sum, the first."""
 
     count: int = 0
     total: float = 0.0
@@ -73,16 +78,15 @@ class EventStore(Protocol):
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None: ...
     def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
-    def add_totals(self, totals: dict[TotalsKey, Totals]) -> dict[TotalsKey, Totals]:
-        """Add to the stored totals; the stored values afterwards, for the keys given."""
-        ...
     def lock_project(self, project_id: int) -> None: ...
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
-    def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None: ...
-    def totals_of(self, flag_ids: Collection[int], user_keys: Collection[str]) -> dict[TotalsKey, Totals]: ...
+    def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
+        """Remove metrics' own keys (`#<metric id>`) from every user's totals and the sums."""
+        ...
     def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None: ...
-    def recompute_variant_stats(self, flag_id: int, aggregate_key: str) -> None: ...
+    def replace_variant_stats(self, flag_id: int, aggregate_key: str,
+                              sums: dict[StatsKey, list[float]]) -> None: ...
 
 
 class EventWriter(Protocol):

@@ -28,6 +28,7 @@ from flagyard.services.event_ports import (
     ExperimentSetup,
     ExposureState,
     StatsKey,
+    StoredTotals,
     Totals,
     TotalsKey,
 )
@@ -80,26 +81,23 @@ def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int
 
 def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
            setups: Mapping[str, ExperimentSetup]) -> None:
-    totals: dict[TotalsKey, Totals] = {}
+    deltas: dict[TotalsKey, Totals] = {}
     events = sorted(fresh.values(), key=lambda e: e.time)
     triggers = {key: s.trigger for key, s in setups.items()}
     custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
     users = {e.user_key for e in events}
     states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, users)}
-    prior = {key: (s.variant, s.exposed_at, s.excluded) for key, s in states.items()}
-    before = {key: s.exposed_at for key, s in states.items()}
+    prior = {key: _exposure(s) for key, s in states.items()}
     added: dict[tuple[int, str], ExposureState] = {}
     for event in events:
         if event.event_type in SDK_EXPOSURE_EVENTS or event.event_type in custom_types:
             for seen in sightings(event, triggers):
                 _apply_sighting(states, added, triggers[seen.flag_key], event, seen.variant, seen.exposure)
-    moved = {key: s for key, s in states.items() if s.exposed_at != before.get(key, s.exposed_at)}
-    changed = [s for key, s in states.items() if key not in added and (key in moved or s.changed)]
+    moved = {key: s for key, s in states.items() if key in prior and s.exposed_at != prior[key][1]}
     opened = {**{k: s for k, s in added.items() if s.exposed_at is not None}, **moved}
     metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
     if opened:
-        _backfill(store, project_id, opened, before, metrics, totals)
-    store.save_exposures(project_id, added.values(), changed)
+        _backfill(store, project_id, opened, {k: v[1] for k, v in prior.items()}, metrics, deltas)
     by_user: dict[str, list[ExposureState]] = defaultdict(list)
     for state in states.values():
         if state.exposed_at is not None:
@@ -109,54 +107,50 @@ def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
             continue
         for state in by_user.get(event.user_key, ()):
             if event.time >= state.exposed_at:  # type: ignore[operator]
-                add_event(totals, state.flag_id, event, metrics.get(state.flag_id, ()))
-    touched = set(added) | set(moved) | {k for k in states if states[k].changed} | {(f, u) for f, u, _ in totals}
-    if touched:
-        _update_variant_stats(store, states, prior, totals, touched)
+                add_event(deltas, state.flag_id, event, metrics.get(state.flag_id, ()))
+    store.add_variant_stats(_apply_totals(states, prior, deltas))
+    grown = {(flag_id, user) for flag_id, user, _ in deltas}
+    store.save_exposures(project_id, added.values(), [
+        s for key, s in states.items()
+        if key not in added and (s.changed or key in grown or s.exposed_at != prior[key][1])])
 
 
-def _update_variant_stats(store: EventStore, states: Mapping[tuple[int, str], ExposureState],
-                          prior: Mapping[tuple[int, str], tuple[str, int | None, bool]],
-                          deltas: Mapping[TotalsKey, Totals], touched: set[tuple[int, str]]) -> None:
-    """Store the users' new totals and keep the per-variant sums in step: for each touched
-    user, the old contribution out and the new one in (exposure, exclusion, every total)."""
-    # A user whose exposure changed moves all of their totals between sums: read them first.
-    moved = {pair for pair in touched if prior.get(pair, _NOT_SEEN) != _exposure(states[pair])}
-    regrouped = {pair for pair in moved if pair in prior}
-    old = store.totals_of({f for f, _ in regrouped}, {u for _, u in regrouped}) if regrouped else {}
-    stored = store.add_totals(dict(deltas)) if deltas else {}
+def _apply_totals(states: Mapping[tuple[int, str], ExposureState],
+                  prior: Mapping[tuple[int, str], tuple[str, int | None, bool]],
+                  deltas: Mapping[TotalsKey, Totals]) -> dict[StatsKey, list[float]]:
+    """Add the batch's deltas to the users' totals; what that changes in the per-variant sums.
+
+    A user whose exposure changed (new, moved, excluded) moves all of their totals between
+    sums: their old part out, before the deltas, and their new part in, after. Otherwise only
+    the keys the batch touched move the sums."""
     stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
-    for (flag_id, user, key), new in stored.items():
-        if (flag_id, user) in moved:
-            continue
+    regrouped = {pair for pair, state in states.items() if prior.get(pair, _NOT_SEEN) != _exposure(state)}
+    for pair in regrouped:
+        if pair in prior:
+            _contribute(stats, pair[0], prior[pair], states[pair].totals, -1)
+    for (flag_id, user, key), delta in deltas.items():
         state = states[(flag_id, user)]
-        if state.exposed_at is None or state.excluded:
+        stored = state.totals.get(key)
+        if stored is None:
+            old_count, old_total = 0.0, 0.0
+            stored = state.totals[key] = [delta.count, delta.total, delta.first_at]
+        else:
+            old_count, old_total = stored[0], stored[1]
+            stored[0] += delta.count
+            stored[1] += delta.total
+            stored[2] = min(stored[2], delta.first_at)
+        if (flag_id, user) in regrouped or state.exposed_at is None or state.excluded:
             continue
-        # Exposure unchanged (the common case): only this total moves the sums. Counts are
-        # at least 1, so a stored count equal to the delta's means the row is new.
-        delta = deltas[(flag_id, user, key)]
-        old_count = new.count - delta.count
-        old_total = new.total - delta.total
         sums = stats[(flag_id, key, state.variant)]
         if old_count == 0:
             sums[0] += 1
         sums[2] += delta.count
-        sums[3] += new.count * new.count - old_count * old_count
+        sums[3] += stored[0] * stored[0] - old_count * old_count
         sums[4] += delta.total
-        sums[5] += new.total * new.total - old_total * old_total
-    if moved:
-        old_by_pair: dict[tuple[int, str], dict[str, Totals]] = defaultdict(dict)
-        for (flag_id, user, key), value in old.items():
-            old_by_pair[(flag_id, user)][key] = value
-        new_by_pair = {pair: dict(old_by_pair.get(pair, {})) for pair in moved}
-        for (flag_id, user, key), value in stored.items():
-            if (flag_id, user) in moved:
-                new_by_pair[(flag_id, user)][key] = value
-        for pair in moved:
-            if pair in prior:
-                _contribute(stats, pair[0], prior[pair], old_by_pair.get(pair, {}), -1)
-            _contribute(stats, pair[0], _exposure(states[pair]), new_by_pair[pair], 1)
-    store.add_variant_stats(stats)
+        sums[5] += stored[1] * stored[1] - old_total * old_total
+    for pair in regrouped:
+        _contribute(stats, pair[0], _exposure(states[pair]), states[pair].totals, 1)
+    return stats
 
 
 _NOT_SEEN = ("", None, False)
@@ -167,7 +161,7 @@ def _exposure(state: ExposureState) -> tuple[str, int | None, bool]:
 
 
 def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[str, int | None, bool],
-                totals: Mapping[str, Totals], sign: int) -> None:
+                totals: Mapping[str, StoredTotals], sign: int) -> None:
     """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
     variant, exposed_at, excluded = state
     if excluded:
@@ -182,15 +176,14 @@ def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[s
 
 
 def _contribute_totals(stats: dict[StatsKey, list[float]], flag_id: int, variant: str, key: str,
-                       value: Totals | None, sign: int) -> None:
-    if value is None:
-        return
+                       value: StoredTotals, sign: int) -> None:
+    count, total = value[0], value[1]
     sums = stats[(flag_id, key, variant)]
     sums[0] += sign
-    sums[2] += sign * value.count
-    sums[3] += sign * value.count * value.count
-    sums[4] += sign * value.total
-    sums[5] += sign * value.total * value.total
+    sums[2] += sign * count
+    sums[3] += sign * count * count
+    sums[4] += sign * total
+    sums[5] += sign * total * total
 
 
 def _apply_sighting(states: dict[tuple[int, str], ExposureState], added: dict[tuple[int, str], ExposureState],
@@ -267,38 +260,30 @@ def _add(totals: dict[TotalsKey, Totals], key: TotalsKey, time: int, value: floa
 
 def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:
     """Totals of a filtered metric from the raw events, for a metric added after the fact."""
-    store.drop_totals(flag_id, [metric.aggregate_key])
+    key = metric.aggregate_key
+    sums: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
     after = ""
     while True:
         page = store.exposures_page(flag_id, after, BACKFILL_PAGE)
         if not page:
             break
         after = page[-1].user_key
+        had = {s.user_key for s in page if s.totals.pop(key, None) is not None}
         exposed = {s.user_key: s for s in page if s.exposed_at is not None}
-        if not exposed:
-            continue
-        since = min(s.exposed_at for s in exposed.values())  # type: ignore[type-var]
-        totals: dict[TotalsKey, Totals] = {}
-        for event in store.events_of(project_id, list(exposed), since):  # type: ignore[arg-type]
-            state = exposed[event.user_key]
-            if event.event_type in SDK_EXPOSURE_EVENTS or event.time < state.exposed_at:  # type: ignore[operator]
-                continue
-            if metric.event_type == event.event_type:
-                scratch: dict[TotalsKey, Totals] = {}
-                add_event(scratch, flag_id, event, [metric])
-                for key, value in scratch.items():
-                    if key[2] == metric.aggregate_key:
-                        _merge(totals, key, value)
-        if totals:
-            store.add_totals(totals)
-    store.recompute_variant_stats(flag_id, metric.aggregate_key)
-
-
-def _merge(totals: dict[TotalsKey, Totals], key: TotalsKey, value: Totals) -> None:
-    found = totals.get(key)
-    if found is None:
-        totals[key] = value
-    else:
-        found.count += value.count
-        found.total += value.total
-        found.first_at = min(found.first_at, value.first_at)
+        if exposed:
+            since = min(s.exposed_at for s in exposed.values())  # type: ignore[type-var]
+            deltas: dict[TotalsKey, Totals] = {}
+            for event in store.events_of(project_id, list(exposed), since):  # type: ignore[arg-type]
+                state = exposed[event.user_key]
+                if event.event_type in SDK_EXPOSURE_EVENTS or event.time < state.exposed_at:  # type: ignore[operator]
+                    continue
+                if metric.event_type == event.event_type:
+                    add_event(deltas, flag_id, event, [metric])
+            for (_, user, delta_key), value in deltas.items():
+                if delta_key == key:
+                    state = exposed[user]
+                    state.totals[key] = [value.count, value.total, value.first_at]
+                    if not state.excluded:
+                        _contribute_totals(sums, flag_id, state.variant, key, state.totals[key], 1)
+        store.save_exposures(project_id, [], [s for s in page if s.user_key in had or key in s.totals])
+    store.replace_variant_stats(flag_id, key, sums)

@@ -9,6 +9,7 @@ parameter (a JSON text: `json_array_elements_text` on PostgreSQL, `json_each` on
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -22,20 +23,16 @@ from flagyard.services.event_ports import (
     ExperimentSetup,
     ExposureState,
     StatsKey,
-    Totals,
-    TotalsKey,
 )
 from flagyard.store.tables import (
     experiment_exposures,
     experiment_metrics,
-    experiment_user_totals,
     experiment_variant_stats,
     flags,
 )
 
 CHUNK = 20_000  # keys per lookup parameter
-# Rows of six values per multi-row statement: within SQLite's 32,766 parameters (3.32+).
-SQLITE_ROWS_PER_STATEMENT = 5000
+_METRIC_KEY = re.compile(r"#[0-9]+")  # the aggregate key of a metric with filters
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -133,15 +130,15 @@ class SqlEventStore:
                 found.append(_event(orjson.loads(body)))
         return found
 
-    # --- exposures ------------------------------------------------------------------------
+    # --- exposures and their totals -------------------------------------------------------
 
     def exposures_of(self, project_id: int, user_keys: Collection[str]) -> list[ExposureState]:
         found: list[ExposureState] = []
         for chunk in _chunks(sorted(user_keys)):
             test, param = self._in_list("user_key", chunk)
             found.extend(
-                ExposureState(r[0], r[1], r[2], r[3], bool(r[4])) for r in self._rows(
-                    "SELECT flag_id, user_key, variant, exposed_at, excluded FROM experiment_exposures "
+                ExposureState(r[0], r[1], r[2], r[3], bool(r[4]), orjson.loads(r[5])) for r in self._rows(
+                    "SELECT flag_id, user_key, variant, exposed_at, excluded, totals FROM experiment_exposures "
                     f"WHERE project_id = {self._mark} AND {test}", (project_id, param))
             )
         return found
@@ -149,9 +146,9 @@ class SqlEventStore:
     def exposures_page(self, flag_id: int, after_user: str, limit: int) -> list[ExposureState]:
         x = experiment_exposures
         return [
-            ExposureState(r.flag_id, r.user_key, r.variant, r.exposed_at, r.excluded)
+            ExposureState(r.flag_id, r.user_key, r.variant, r.exposed_at, r.excluded, orjson.loads(r.totals))
             for r in self._conn.execute(
-                sa.select(x.c.flag_id, x.c.user_key, x.c.variant, x.c.exposed_at, x.c.excluded)
+                sa.select(x.c.flag_id, x.c.user_key, x.c.variant, x.c.exposed_at, x.c.excluded, x.c.totals)
                 .where(x.c.flag_id == flag_id, x.c.user_key > after_user)
                 .order_by(x.c.user_key).limit(limit)
             )
@@ -159,71 +156,55 @@ class SqlEventStore:
 
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None:
-        m = self._mark
-        new_rows = [(s.flag_id, s.user_key, project_id, s.variant, s.exposed_at, s.excluded) for s in added]
+        new_rows = [(s.flag_id, s.user_key, project_id, s.variant, s.exposed_at, s.excluded, _dump(s.totals))
+                    for s in added]
+        updates = [(s.flag_id, s.user_key, s.variant, s.exposed_at, s.excluded, _dump(s.totals)) for s in changed]
+        columns = "flag_id, user_key, project_id, variant, exposed_at, excluded, totals"
+        if self._postgres:
+            # COPY, not parameters: psycopg quotes each element of a text array in Python, which
+            # cost more than the database's work. New rows cannot collide (they were looked up
+            # under this project's lock); updates go through a table dropped before the commit.
+            driver: Any = self._conn.connection.dbapi_connection
+            with driver.cursor() as cursor:
+                if new_rows:
+                    with cursor.copy(f"COPY experiment_exposures ({columns}) FROM STDIN") as copy:
+                        for new_row in new_rows:
+                            copy.write_row(new_row)
+                if updates:
+                    cursor.execute("CREATE TEMPORARY TABLE exposure_updates (flag_id int, user_key text, "
+                                   "variant text, exposed_at bigint, excluded boolean, totals text) ON COMMIT DROP")
+                    with cursor.copy("COPY exposure_updates FROM STDIN") as copy:
+                        for row in updates:
+                            copy.write_row(row)
+                    cursor.execute(
+                        "UPDATE experiment_exposures x SET variant = r.variant, exposed_at = r.exposed_at, "
+                        "excluded = r.excluded, totals = r.totals FROM exposure_updates r "
+                        "WHERE x.flag_id = r.flag_id AND x.user_key = r.user_key")
+                    cursor.execute("DROP TABLE exposure_updates")
+            return
         if new_rows:
             self._conn.exec_driver_sql(
-                "INSERT INTO experiment_exposures (flag_id, user_key, project_id, variant, exposed_at, excluded) "
-                f"VALUES ({m}, {m}, {m}, {m}, {m}, {m})", new_rows)
-        updates = [(s.variant, s.exposed_at, s.excluded, s.flag_id, s.user_key) for s in changed]
+                f"INSERT INTO experiment_exposures ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)", new_rows)
         if updates:
             self._conn.exec_driver_sql(
-                f"UPDATE experiment_exposures SET variant = {m}, exposed_at = {m}, excluded = {m} "
-                f"WHERE flag_id = {m} AND user_key = {m}", updates)
-
-    # --- totals ---------------------------------------------------------------------------
-
-    def add_totals(self, totals: dict[TotalsKey, Totals]) -> dict[TotalsKey, Totals]:
-        """One upsert that also answers the stored values (RETURNING), so keeping the sums of
-        squares needs no read of the old values."""
-        least = "least" if self._postgres else "min"
-        columns = "flag_id, aggregate_key, user_key, count, total, first_at"
-        upsert = (
-            "ON CONFLICT (flag_id, aggregate_key, user_key) DO UPDATE SET "
-            "count = experiment_user_totals.count + excluded.count, "
-            "total = experiment_user_totals.total + excluded.total, "
-            f"first_at = {least}(experiment_user_totals.first_at, excluded.first_at) RETURNING {columns}")
-        stored: dict[TotalsKey, Totals] = {}
-        items = sorted(totals.items())
-        cursor: Any = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        for chunk in _chunks(items, CHUNK if self._postgres else SQLITE_ROWS_PER_STATEMENT):
-            if self._postgres:
-                # One JSON text, parsed by the server: the driver's array adaptation costs more.
-                cursor.execute(
-                    f"INSERT INTO experiment_user_totals ({columns}) SELECT * FROM json_to_recordset(%s::json) "
-                    "AS r(flag_id int, aggregate_key text, user_key text, count bigint, total float8, "
-                    "first_at bigint) " + upsert,
-                    (orjson.dumps([{"flag_id": f, "aggregate_key": key, "user_key": user, "count": v.count,
-                                    "total": v.total, "first_at": v.first_at}
-                                   for (f, user, key), v in chunk]).decode(),))
-            else:
-                cursor.execute(
-                    f"INSERT INTO experiment_user_totals ({columns}) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)) + " " + upsert,
-                    [x for (f, user, key), v in chunk for x in (f, key, user, v.count, v.total, v.first_at)])
-            for flag_id, key, user, count, total, first_at in cursor.fetchall():
-                stored[(flag_id, user, key)] = Totals(count, total, first_at)
-        cursor.close()
-        return stored
+                "UPDATE experiment_exposures SET variant = ?3, exposed_at = ?4, excluded = ?5, totals = ?6 "
+                "WHERE flag_id = ?1 AND user_key = ?2", updates)
 
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
-        keys = list(aggregate_keys)
-        for table in (experiment_user_totals, experiment_variant_stats):
-            self._conn.execute(sa.delete(table).where(table.c.flag_id == flag_id, table.c.aggregate_key.in_(keys)))
-
-    def totals_of(self, flag_ids: Collection[int], user_keys: Collection[str]) -> dict[TotalsKey, Totals]:
-        found: dict[TotalsKey, Totals] = {}
-        flags = ", ".join(str(int(f)) for f in flag_ids)
-        if not flags:
-            return found
-        for chunk in _chunks(sorted(user_keys)):
-            test, param = self._in_list("user_key", chunk)
-            for flag_id, key, user, count, total, first_at in self._rows(
-                "SELECT flag_id, aggregate_key, user_key, count, total, first_at FROM experiment_user_totals "
-                f"WHERE flag_id IN ({flags}) AND {test}", (param,)
-            ):
-                found[(flag_id, user, key)] = Totals(count, total, first_at)
-        return found
+        for key in aggregate_keys:
+            if not _METRIC_KEY.fullmatch(key):
+                raise ValueError(f"not a metric's own aggregate key: {key!r}")
+            if self._postgres:
+                self._conn.exec_driver_sql(
+                    "UPDATE experiment_exposures SET totals = (totals::jsonb - %s)::text "
+                    "WHERE flag_id = %s AND totals::jsonb ? %s", (key, flag_id, key))
+            else:
+                path = f'$."{key}"'
+                self._conn.exec_driver_sql(
+                    "UPDATE experiment_exposures SET totals = json_remove(totals, ?) "
+                    "WHERE flag_id = ? AND json_type(totals, ?) IS NOT NULL", (path, flag_id, path))
+        x = experiment_variant_stats
+        self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key.in_(list(aggregate_keys))))
 
     def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None:
         m = self._mark
@@ -237,21 +218,11 @@ class SqlEventStore:
             f"VALUES ({', '.join([m] * 9)}) ON CONFLICT (flag_id, aggregate_key, variant) DO UPDATE SET "
             + ", ".join(f"{n} = experiment_variant_stats.{n} + excluded.{n}" for n in names), rows)
 
-    def recompute_variant_stats(self, flag_id: int, aggregate_key: str) -> None:
-        """The sums of one aggregate key from the per-user rows (after a rebuild)."""
-        m = self._mark
-        self._conn.exec_driver_sql(
-            f"DELETE FROM experiment_variant_stats WHERE flag_id = {m} AND aggregate_key = {m}",
-            (flag_id, aggregate_key))
-        self._conn.exec_driver_sql(
-            "INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, users, excluded, "
-            "count_sum, count_squares, total_sum, total_squares) "
-            f"SELECT t.flag_id, t.aggregate_key, x.variant, count(*), 0, sum(t.count), sum(t.count * t.count), "
-            "sum(t.total), sum(t.total * t.total) FROM experiment_user_totals t "
-            "JOIN experiment_exposures x ON x.flag_id = t.flag_id AND x.user_key = t.user_key "
-            f"WHERE t.flag_id = {m} AND t.aggregate_key = {m} AND x.exposed_at IS NOT NULL "
-            f"AND x.excluded = {m} GROUP BY t.flag_id, t.aggregate_key, x.variant",
-            (flag_id, aggregate_key, False))
+    def replace_variant_stats(self, flag_id: int, aggregate_key: str,
+                              sums: dict[StatsKey, list[float]]) -> None:
+        x = experiment_variant_stats
+        self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key == aggregate_key))
+        self.add_variant_stats({k: v for k, v in sums.items() if k[:2] == (flag_id, aggregate_key)})
 
     # --- metric definitions ---------------------------------------------------------------
 
@@ -293,3 +264,4 @@ def _event(raw: dict[str, Any]) -> Event:
         event_properties=raw.get("event_properties") or {},
         user_properties=raw.get("user_properties") or {}, raw=raw,
     )
+

@@ -247,7 +247,11 @@ events = sa.Table(
     sa.Index("ix_events_project_id_user_key_time", "project_id", "user_key", "time"),
 )
 
-# One row per experiment and user: the variant first seen and when exposure began.
+# One row per experiment and user: the variant first seen, when exposure began, and the user's
+# events since then (see services/event_processing.py) as a JSON object mapping each aggregate
+# key to [count, property total, first time]. The aggregate key is an event type,
+# "<type>\x1f<property>", or "#<metric id>" for a metric with filters. One row, read and written
+# once per batch, because ingestion always needs a user's exposure and totals together.
 experiment_exposures = sa.Table(
     "experiment_exposures",
     metadata,
@@ -257,23 +261,8 @@ experiment_exposures = sa.Table(
     sa.Column("variant", sa.Text, nullable=False),
     sa.Column("exposed_at", sa.BigInteger, nullable=True),
     sa.Column("excluded", sa.Boolean, nullable=False),
+    sa.Column("totals", sa.Text, nullable=False, server_default="{}"),
     sa.Index("ix_experiment_exposures_project_id_user_key", "project_id", "user_key"),
-)
-
-# Per experiment, aggregate and user: events since the user's exposure (see
-# services/event_processing.py). The aggregate key is an event type, "<type>\x1f<property>",
-# or "#<metric id>" for a metric with filters.
-experiment_user_totals = sa.Table(
-    "experiment_user_totals",
-    metadata,
-    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("aggregate_key", sa.Text, nullable=False),
-    sa.Column("user_key", sa.Text, nullable=False),
-    sa.Column("count", sa.BigInteger, nullable=False),
-    sa.Column("total", sa.Float, nullable=False),
-    sa.Column("first_at", sa.BigInteger, nullable=False),
-    # User before aggregate key: ingestion reads and writes one user's totals at a time.
-    sa.PrimaryKeyConstraint("flag_id", "user_key", "aggregate_key"),
 )
 
 experiment_metrics = sa.Table(

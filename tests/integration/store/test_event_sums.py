@@ -8,6 +8,7 @@ Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL name
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -20,8 +21,9 @@ from sqlalchemy.engine import Engine
 from flagyard.domain.creation import new_flag
 from flagyard.domain.events import Event
 from flagyard.domain.flags import Kind
+from flagyard.domain.metrics import Metric, MetricKind
 from flagyard.domain.projects import Project
-from flagyard.services.event_processing import Batch, store_batches
+from flagyard.services.event_processing import Batch, rebuild_metric, store_batches
 from flagyard.store.event_repository import SqlEventStore
 from flagyard.store.unit_of_work import SqlUnitOfWork
 
@@ -142,3 +144,46 @@ def test_variant_sums__any_arrival_order_and_batching__equal_the_sums_from_raw_e
     assert stored.keys() == expected.keys()
     for key, values in expected.items():
         assert all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(stored[key], values, strict=True)), key
+
+
+BIG_ORDERS = [{"subprop_type": "event", "subprop_key": "revenue", "subprop_op": "greater or equal",
+               "subprop_value": ["20"]}]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=events_strategy, cut=st.integers(1, 39))
+def test_filtered_metric__added_later_then_removed__sums_from_raw_events_then_gone(
+    engine: Engine, sequence: list[tuple[int, Any, int]], cut: int
+) -> None:
+    # Given events stored before a filtered metric exists, and more after it was added
+    project_id, flag_id, flag_key = new_experiment(engine)
+    events = [as_event(flag_key, n, *spec) for n, spec in enumerate(sequence)]
+    with engine.connect() as conn, conn.begin():
+        store_batches(SqlEventStore(conn), [Batch(project_id, events[:cut], START)])
+    with engine.connect() as conn, conn.begin():
+        store = SqlEventStore(conn)
+        (metric,) = store.replace_metrics(flag_id, [Metric("purchase", MetricKind.MEAN, "revenue", BIG_ORDERS)])
+        rebuild_metric(store, project_id, flag_id, metric)
+    with engine.connect() as conn, conn.begin():
+        store_batches(SqlEventStore(conn), [Batch(project_id, events[cut:], START)])
+
+    # Then its sums are those of the matching events, counted as if it had always existed
+    stored, _ = stored_sums(engine, flag_id)
+    big = [e for e in events if e.event_type == EXPOSURE or e.event_properties.get("revenue", -1) >= 20]
+    expected, _ = expected_sums(big)
+    key = f"#{metric.id}"
+    want = {variant: values for (k, variant), values in expected.items() if k == "purchase\x1frevenue"}
+    got = {variant: values for (k, variant), values in stored.items() if k == key}
+    assert got.keys() == want.keys()
+    for variant, values in want.items():
+        assert all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(got[variant], values, strict=True))
+
+    # And once removed, no sum and no user's totals keep it
+    with engine.connect() as conn, conn.begin():
+        store = SqlEventStore(conn)
+        store.replace_metrics(flag_id, [])
+        store.drop_totals(flag_id, [key])
+    assert not [k for k, _ in stored_sums(engine, flag_id)[0] if k == key]
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"SELECT totals FROM experiment_exposures WHERE flag_id = {int(flag_id)}").all()
+    assert rows == [] or all(key not in json.loads(totals) for (totals,) in rows)
