@@ -7,7 +7,6 @@ stored whole or not at all; and the per-user totals agree with the raw events th
 from __future__ import annotations
 
 import json
-
 import signal
 import threading
 import time

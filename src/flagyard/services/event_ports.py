@@ -30,7 +30,6 @@ class ExposureState:
     exposed_at: int | None
     excluded: bool = False
     totals: dict[str, StoredTotals] = field(default_factory=dict)
-    changed: bool = False  # not stored: set when variant or exclusion changed in this batch
 
 
 @dataclass(slots=True)
@@ -42,7 +41,6 @@ class Totals:
     first_at: int = 0
 
 
-TotalsKey = tuple[int, str, str]  # (flag id, user key, aggregate key)
 StatsKey = tuple[int, str, str]  # (flag id, aggregate key, variant)
 
 

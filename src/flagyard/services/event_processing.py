@@ -30,7 +30,6 @@ from flagyard.services.event_ports import (
     StatsKey,
     StoredTotals,
     Totals,
-    TotalsKey,
 )
 
 BACKFILL_PAGE = 2000
@@ -79,25 +78,29 @@ def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int
     return fresh
 
 
+Exposure = tuple[str, int | None, bool]  # (variant, exposed_at, excluded) of one user in one experiment
+Pair = tuple[int, str]  # (flag id, user key)
+Deltas = dict[Pair, dict[str, Totals]]  # what a batch adds to each user's totals, by aggregate key
+
+
 def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
            setups: Mapping[str, ExperimentSetup]) -> None:
-    deltas: dict[TotalsKey, Totals] = {}
     events = sorted(fresh.values(), key=lambda e: e.time)
     triggers = {key: s.trigger for key, s in setups.items()}
     custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
-    users = {e.user_key for e in events}
-    states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, users)}
-    prior = {key: _exposure(s) for key, s in states.items()}
-    added: dict[tuple[int, str], ExposureState] = {}
+    states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, {e.user_key for e in events})}
+    prior: dict[Pair, Exposure] = {}  # the stored exposure of each user whose exposure changes here
+    added: dict[Pair, ExposureState] = {}
     for event in events:
         if event.event_type in SDK_EXPOSURE_EVENTS or event.event_type in custom_types:
             for seen in sightings(event, triggers):
-                _apply_sighting(states, added, triggers[seen.flag_key], event, seen.variant, seen.exposure)
-    moved = {key: s for key, s in states.items() if key in prior and s.exposed_at != prior[key][1]}
-    opened = {**{k: s for k, s in added.items() if s.exposed_at is not None}, **moved}
+                _apply_sighting(states, added, prior, triggers[seen.flag_key], event, seen.variant, seen.exposure)
+    moved = {pair: states[pair] for pair, old in prior.items() if states[pair].exposed_at != old[1]}
+    opened = {**{pair: s for pair, s in added.items() if s.exposed_at is not None}, **moved}
     metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
+    deltas: Deltas = {}
     if opened:
-        _backfill(store, project_id, opened, {k: v[1] for k, v in prior.items()}, metrics, deltas)
+        _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
     by_user: dict[str, list[ExposureState]] = defaultdict(list)
     for state in states.values():
         if state.exposed_at is not None:
@@ -107,63 +110,60 @@ def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
             continue
         for state in by_user.get(event.user_key, ()):
             if event.time >= state.exposed_at:  # type: ignore[operator]
-                add_event(deltas, state.flag_id, event, metrics.get(state.flag_id, ()))
-    store.add_variant_stats(_apply_totals(states, prior, deltas))
-    grown = {(flag_id, user) for flag_id, user, _ in deltas}
-    store.save_exposures(project_id, added.values(), [
-        s for key, s in states.items()
-        if key not in added and (s.changed or key in grown or s.exposed_at != prior[key][1])])
+                pair = (state.flag_id, state.user_key)
+                changes = deltas.get(pair)
+                if changes is None:
+                    changes = deltas[pair] = {}
+                add_event(changes, event, metrics.get(state.flag_id, ()))
+    store.add_variant_stats(_apply_totals(states, added, prior, deltas))
+    store.save_exposures(project_id, added.values(),
+                         [states[pair] for pair in prior.keys() | deltas.keys() if pair not in added])
 
 
-def _apply_totals(states: Mapping[tuple[int, str], ExposureState],
-                  prior: Mapping[tuple[int, str], tuple[str, int | None, bool]],
-                  deltas: Mapping[TotalsKey, Totals]) -> dict[StatsKey, list[float]]:
+def _apply_totals(states: Mapping[Pair, ExposureState], added: Mapping[Pair, ExposureState],
+                  prior: Mapping[Pair, Exposure], deltas: Deltas) -> dict[StatsKey, list[float]]:
     """Add the batch's deltas to the users' totals; what that changes in the per-variant sums.
 
     A user whose exposure changed (new, moved, excluded) moves all of their totals between
     sums: their old part out, before the deltas, and their new part in, after. Otherwise only
     the keys the batch touched move the sums."""
     stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
-    regrouped = {pair for pair, state in states.items() if prior.get(pair, _NOT_SEEN) != _exposure(state)}
-    for pair in regrouped:
-        if pair in prior:
-            _contribute(stats, pair[0], prior[pair], states[pair].totals, -1)
-    for (flag_id, user, key), delta in deltas.items():
-        state = states[(flag_id, user)]
-        stored = state.totals.get(key)
-        if stored is None:
-            old_count, old_total = 0.0, 0.0
-            stored = state.totals[key] = [delta.count, delta.total, delta.first_at]
-        else:
-            old_count, old_total = stored[0], stored[1]
-            stored[0] += delta.count
-            stored[1] += delta.total
-            stored[2] = min(stored[2], delta.first_at)
-        if (flag_id, user) in regrouped or state.exposed_at is None or state.excluded:
-            continue
-        sums = stats[(flag_id, key, state.variant)]
-        if old_count == 0:
-            sums[0] += 1
-        sums[2] += delta.count
-        sums[3] += stored[0] * stored[0] - old_count * old_count
-        sums[4] += delta.total
-        sums[5] += stored[1] * stored[1] - old_total * old_total
-    for pair in regrouped:
-        _contribute(stats, pair[0], _exposure(states[pair]), states[pair].totals, 1)
+    for pair, old in prior.items():
+        _contribute(stats, pair[0], old, states[pair].totals, -1)
+    for pair, changes in deltas.items():
+        state = states[pair]
+        totals = state.totals
+        counted = pair not in prior and pair not in added and not state.excluded
+        flag_id, variant = pair[0], state.variant
+        for key, delta in changes.items():
+            stored = totals.get(key)
+            if stored is None:
+                old_count, old_total = 0.0, 0.0
+                stored = totals[key] = [delta.count, delta.total, delta.first_at]
+            else:
+                old_count, old_total = stored[0], stored[1]
+                stored[0] += delta.count
+                stored[1] += delta.total
+                if delta.first_at < stored[2]:
+                    stored[2] = delta.first_at
+            if counted:
+                sums = stats[(flag_id, key, variant)]
+                if old_count == 0:
+                    sums[0] += 1
+                sums[2] += delta.count
+                sums[3] += stored[0] * stored[0] - old_count * old_count
+                sums[4] += delta.total
+                sums[5] += stored[1] * stored[1] - old_total * old_total
+    for pair in prior.keys() | added.keys():
+        state = states[pair]
+        _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
     return stats
 
 
-_NOT_SEEN = ("", None, False)
-
-
-def _exposure(state: ExposureState) -> tuple[str, int | None, bool]:
-    return (state.variant, state.exposed_at, state.excluded)
-
-
-def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, state: tuple[str, int | None, bool],
+def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, exposure: Exposure,
                 totals: Mapping[str, StoredTotals], sign: int) -> None:
     """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
-    variant, exposed_at, excluded = state
+    variant, exposed_at, excluded = exposure
     if excluded:
         stats[(flag_id, "", variant)][1] += sign
         return
@@ -186,29 +186,35 @@ def _contribute_totals(stats: dict[StatsKey, list[float]], flag_id: int, variant
     sums[5] += sign * total * total
 
 
-def _apply_sighting(states: dict[tuple[int, str], ExposureState], added: dict[tuple[int, str], ExposureState],
-                    trigger: ExperimentTrigger, event: Event, variant: str, exposure: bool) -> None:
-    key = (trigger.flag_id, event.user_key)
-    state = states.get(key)
+def _apply_sighting(states: dict[Pair, ExposureState], added: dict[Pair, ExposureState],
+                    prior: dict[Pair, Exposure], trigger: ExperimentTrigger, event: Event, variant: str,
+                    exposure: bool) -> None:
+    pair = (trigger.flag_id, event.user_key)
+    state = states.get(pair)
     if state is None:
         if not variant:
             return  # a custom exposure event before anything said which variant the user has
         state = ExposureState(trigger.flag_id, event.user_key, variant, event.time if exposure else None)
-        states[key] = added[key] = state
+        states[pair] = added[pair] = state
         return
-    if variant and state.variant and variant != state.variant and not state.excluded:
+    excludes = bool(variant and state.variant and variant != state.variant and not state.excluded)
+    names = bool(variant and not state.variant)
+    opens = exposure and bool(state.variant or names) and (state.exposed_at is None or event.time < state.exposed_at)
+    if not (excludes or names or opens):
+        return
+    if pair not in prior and pair not in added:
+        prior[pair] = (state.variant, state.exposed_at, state.excluded)
+    if excludes:
         state.excluded = True
-        state.changed = True
-    if variant and not state.variant:
+    if names:
         state.variant = variant
-        state.changed = True
-    if exposure and state.variant and (state.exposed_at is None or event.time < state.exposed_at):
+    if opens:
         state.exposed_at = event.time
 
 
-def _backfill(store: EventStore, project_id: int, opened: Mapping[tuple[int, str], ExposureState],
-              before: Mapping[tuple[int, str], int | None], metrics: Mapping[int, Sequence[Metric]],
-              totals: dict[TotalsKey, Totals]) -> None:
+def _backfill(store: EventStore, project_id: int, opened: Mapping[Pair, ExposureState],
+              before: Mapping[Pair, int | None], metrics: Mapping[int, Sequence[Metric]],
+              deltas: Deltas) -> None:
     """Count stored events that fall in the window an exposure just opened."""
     windows: dict[str, list[tuple[int, int, int | None]]] = defaultdict(list)
     for key, state in opened.items():
@@ -222,17 +228,16 @@ def _backfill(store: EventStore, project_id: int, opened: Mapping[tuple[int, str
                 continue
             for flag_id, start, end in windows[event.user_key]:
                 if event.time >= start and (end is None or event.time < end):
-                    add_event(totals, flag_id, event, metrics.get(flag_id, ()))
+                    add_event(deltas.setdefault((flag_id, event.user_key), {}), event, metrics.get(flag_id, ()))
 
 
-def add_event(totals: dict[TotalsKey, Totals], flag_id: int, event: Event,
-              filtered: Iterable[Metric]) -> None:
+def add_event(totals: dict[str, Totals], event: Event, filtered: Iterable[Metric]) -> None:
     """Add one event to a user's totals: its type, each numeric property, each filtered metric."""
-    user, time = event.user_key, event.time
-    _add(totals, (flag_id, user, event.event_type), time, 0.0)
+    time = event.time
+    _add(totals, event.event_type, time, 0.0)
     for name, value in event.event_properties.items():
         if type(value) is int or type(value) is float:  # not bool, which is an int too
-            _add(totals, (flag_id, user, property_key(event.event_type, name)), time, float(value))
+            _add(totals, property_key(event.event_type, name), time, float(value))
     for metric in filtered:
         if metric.event_type != event.event_type:
             continue
@@ -244,10 +249,10 @@ def add_event(totals: dict[TotalsKey, Totals], flag_id: int, event: Event,
             if not isinstance(raw, int | float) or isinstance(raw, bool):
                 continue
             value = float(raw)
-        _add(totals, (flag_id, user, filtered_key(metric.id)), time, value)
+        _add(totals, filtered_key(metric.id), time, value)
 
 
-def _add(totals: dict[TotalsKey, Totals], key: TotalsKey, time: int, value: float) -> None:
+def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
     found = totals.get(key)
     if found is None:
         totals[key] = Totals(1, value, time)
@@ -272,15 +277,16 @@ def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Met
         exposed = {s.user_key: s for s in page if s.exposed_at is not None}
         if exposed:
             since = min(s.exposed_at for s in exposed.values())  # type: ignore[type-var]
-            deltas: dict[TotalsKey, Totals] = {}
+            deltas: dict[str, dict[str, Totals]] = defaultdict(dict)
             for event in store.events_of(project_id, list(exposed), since):  # type: ignore[arg-type]
                 state = exposed[event.user_key]
                 if event.event_type in SDK_EXPOSURE_EVENTS or event.time < state.exposed_at:  # type: ignore[operator]
                     continue
                 if metric.event_type == event.event_type:
-                    add_event(deltas, flag_id, event, [metric])
-            for (_, user, delta_key), value in deltas.items():
-                if delta_key == key:
+                    add_event(deltas[event.user_key], event, [metric])
+            for user, changes in deltas.items():
+                value = changes.get(key)
+                if value is not None:
                     state = exposed[user]
                     state.totals[key] = [value.count, value.total, value.first_at]
                     if not state.excluded:
