@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from flagyard.domain.events import Event
 from flagyard.domain.exposures import ExperimentTrigger
@@ -85,6 +85,15 @@ class EventStore(Protocol):
     def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None: ...
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
                               sums: dict[StatsKey, list[float]]) -> None: ...
+
+
+@runtime_checkable
+class MergeableJob(Protocol):
+    """A job that returns nothing and whose instances queued one after another the writer may
+    replace by one, `first.merged(rest)`: fewer, larger statements in the group's transaction."""
+
+    def __call__(self, store: EventStore) -> None: ...
+    def merged(self, others: Sequence[MergeableJob]) -> MergeableJob: ...
 
 
 class EventWriter(Protocol):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from flagyard.domain.event_filters import matches
 from flagyard.domain.events import Event
@@ -27,6 +28,7 @@ from flagyard.services.event_ports import (
     EventStore,
     ExperimentSetup,
     ExposureState,
+    MergeableJob,
     StatsKey,
     StoredTotals,
     Totals,
@@ -42,6 +44,20 @@ class Batch:
     project_id: int
     events: Sequence[Event]
     received_at: int
+
+
+@dataclass(frozen=True)
+class StoreBatches:
+    """The event writer's job for accepted batches (a `MergeableJob`): the batches of requests
+    queued together are stored by one call, so a group's statements carry all of its events."""
+
+    batches: tuple[Batch, ...]
+
+    def __call__(self, store: EventStore) -> None:
+        store_batches(store, self.batches)
+
+    def merged(self, others: Sequence[MergeableJob]) -> StoreBatches:
+        return StoreBatches(self.batches + tuple(b for o in others for b in cast(StoreBatches, o).batches))
 
 
 def store_batches(store: EventStore, batches: Sequence[Batch]) -> None:

@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import partial
 
 import orjson
 
 from flagyard.domain.events import Event, UploadRefused, check_upload
 from flagyard.services.event_ports import EventWriter
-from flagyard.services.event_processing import Batch, store_batches
+from flagyard.services.event_processing import Batch, StoreBatches
 from flagyard.services.uow import UnitOfWorkFactory
 
 KEY_CACHE_SECONDS = 5.0
@@ -112,7 +111,7 @@ class IngestionService:
 
     def store(self, project_id: int, events: Sequence[Event], received_at: int | None = None) -> Future[None]:
         batch = Batch(project_id, events, self._clock_ms() if received_at is None else received_at)
-        return self._writer.submit(partial(store_batches, batches=[batch]), (project_id,))
+        return self._writer.submit(StoreBatches((batch,)), (project_id,))
 
     def project_for(self, api_key: str) -> int | None:
         """The project a deployment key names (None for an unknown or archived key)."""

@@ -7,7 +7,9 @@ next commit carries. A future completes only after the commit returned, so an ac
 event is on disk: SQLite runs this connection with `synchronous=FULL`, PostgreSQL commits
 with its default `synchronous_commit=on`.
 
-When a group's transaction fails, each job is retried alone so one bad job fails only itself.
+Jobs that can merge (ingestion's batches) and are queued one after another run as one call, so
+the group's statements each carry all of their events. When a group's transaction fails, each
+job is retried alone so one bad job fails only itself.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from flagyard.services.event_ports import EventStore
+from flagyard.services.event_ports import EventStore, MergeableJob
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.event_repository import SqlEventStore
 from flagyard.store.wal_checkpointer import WalCheckpointer
@@ -125,7 +127,7 @@ class GroupCommitWriter:
                 store = SqlEventStore(connection)
                 for project_id in sorted({p for job in jobs for p in job.project_ids}):
                     store.lock_project(project_id)
-                results = [job.run(store) for job in jobs]
+                results = _run_all(store, jobs)
             if self._checkpointer is not None:
                 self._checkpointer.poke()
             return results
@@ -159,6 +161,27 @@ class GroupCommitWriter:
             except Exception:  # noqa: BLE001 - closing a broken connection may fail again
                 pass
             self._connection = None
+
+
+def _run_all(store: EventStore, jobs: list[_Job]) -> list[Any]:
+    """Each job's result, in order; consecutive mergeable jobs run as one (results None)."""
+    results: list[Any] = []
+    mergeable: list[MergeableJob] = []
+    for job in jobs:
+        if isinstance(job.run, MergeableJob):
+            mergeable.append(job.run)
+            continue
+        _run_merged(store, mergeable, results)
+        results.append(job.run(store))
+    _run_merged(store, mergeable, results)
+    return results
+
+
+def _run_merged(store: EventStore, jobs: list[MergeableJob], results: list[Any]) -> None:
+    if jobs:
+        jobs[0].merged(jobs[1:])(store)
+        results.extend([None] * len(jobs))
+        jobs.clear()
 
 
 class EventWriteFailed(Exception):

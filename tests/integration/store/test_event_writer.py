@@ -1,5 +1,5 @@
-"""The event writer's group commit: requests queued together share one transaction, and a
-failing job fails only itself.
+"""The event writer's group commit: requests queued together share one transaction, the
+uploads among them are stored by one call, and a failing job fails only itself.
 
 Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL names a server.
 """
@@ -7,16 +7,15 @@ Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL name
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
-from functools import partial
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from flagyard.domain.events import Event
 from flagyard.services.event_ports import EventStore
-from flagyard.services.event_processing import Batch, store_batches
+from flagyard.services.event_processing import Batch, StoreBatches
 from flagyard.store.event_writer import EventWriteFailed, GroupCommitWriter
 from tests.integration.store.test_event_sums import START, new_experiment
 
@@ -33,9 +32,9 @@ def purchase(user: str, insert_id: str) -> Event:
     return Event("purchase", user, None, START, insert_id, {}, {}, raw)
 
 
-def storing(project_id: int, events: list[Event]) -> Callable[[EventStore], None]:
+def storing(project_id: int, events: list[Event]) -> StoreBatches:
     """The job ingestion submits for one accepted upload."""
-    return partial(store_batches, batches=[Batch(project_id, events, START)])
+    return StoreBatches((Batch(project_id, events, START),))
 
 
 def held(writer: GroupCommitWriter) -> threading.Event:
@@ -95,3 +94,21 @@ def test_failing_job_in_a_group__fails_alone__the_batches_around_it_are_stored(
     with pytest.raises(EventWriteFailed):
         failing.result(10)
     assert stored_insert_ids(engine, project_id) == ["j1", "j2"]
+
+
+def test_upload_that_cannot_be_stored_in_a_merged_group__fails_alone__the_others_are_stored(
+        engine: Engine, writer: GroupCommitWriter) -> None:
+    # Given three uploads queued together, the middle one holding a value no JSON can carry
+    project_id, _, _ = new_experiment(engine)
+    unstorable = purchase("user-b", "k2")
+    unstorable.raw = {**unstorable.raw, "event_properties": {"at": object()}}
+    release = held(writer)
+    futures = [writer.submit(storing(project_id, [event]), (project_id,))
+               for event in (purchase("user-a", "k1"), unstorable, purchase("user-c", "k3"))]
+    release.set()
+
+    # Then that upload alone is refused and nothing of it is stored; the others are
+    assert futures[0].result(10) is None and futures[2].result(10) is None
+    with pytest.raises(EventWriteFailed):
+        futures[1].result(10)
+    assert stored_insert_ids(engine, project_id) == ["k1", "k3"]
