@@ -18,7 +18,7 @@ import orjson
 
 from flagyard.domain.events import Event, UploadRefused, check_upload
 from flagyard.services.event_ports import EventWriter
-from flagyard.services.event_processing import Batch, StoreBatches
+from flagyard.services.event_processing import Batch, StoreBatches, json_text
 from flagyard.services.uow import UnitOfWorkFactory
 
 KEY_CACHE_SECONDS = 5.0
@@ -110,7 +110,8 @@ class IngestionService:
         return Accepted(self.store(project_id, upload.events, now), len(upload.events))
 
     def store(self, project_id: int, events: Sequence[Event], received_at: int | None = None) -> Future[None]:
-        batch = Batch(project_id, events, self._clock_ms() if received_at is None else received_at)
+        batch = Batch(project_id, events, self._clock_ms() if received_at is None else received_at,
+                      [json_text(e.raw) for e in events])
         return self._writer.submit(StoreBatches((batch,)), (project_id,))
 
     def project_for(self, api_key: str) -> int | None:

@@ -8,7 +8,6 @@ parameter (a JSON text: `json_array_elements_text` on PostgreSQL, `json_each` on
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from flagyard.services.event_ports import (
     ExposureState,
     StatsKey,
 )
+from flagyard.services.event_processing import json_text
 from flagyard.store.tables import (
     experiment_exposures,
     experiment_metrics,
@@ -38,13 +38,6 @@ _METRIC_KEY = re.compile(r"#[0-9]+")  # the aggregate key of a metric with filte
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for n in range(0, len(values), size):
         yield values[n:n + size]
-
-
-def _dump(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits, which the stdlib writes as is
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class SqlEventStore:
@@ -105,9 +98,9 @@ class SqlEventStore:
                 f"SELECT dedup_key FROM events WHERE project_id = {self._mark} AND {test}", (project_id, param)))
         return found
 
-    def add_events(self, project_id: int, batch: Sequence[Event], received_at: int) -> None:
-        rows = [(project_id, e.dedup_key, e.event_type, e.user_key, e.time, received_at, _dump(e.raw))
-                for e in batch]
+    def add_events(self, project_id: int, events: Sequence[tuple[Event, str]], received_at: int) -> None:
+        rows = [(project_id, e.dedup_key, e.event_type, e.user_key, e.time, received_at, body)
+                for e, body in events]
         columns = "project_id, dedup_key, event_type, user_key, time, received_at, body"
         if self._postgres:
             # Duplicates were filtered out under this project's lock, so COPY cannot collide.
@@ -156,9 +149,9 @@ class SqlEventStore:
 
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None:
-        new_rows = [(s.flag_id, s.user_key, project_id, s.variant, s.exposed_at, s.excluded, _dump(s.totals))
+        new_rows = [(s.flag_id, s.user_key, project_id, s.variant, s.exposed_at, s.excluded, json_text(s.totals))
                     for s in added]
-        updates = [(s.flag_id, s.user_key, s.variant, s.exposed_at, s.excluded, _dump(s.totals)) for s in changed]
+        updates = [(s.flag_id, s.user_key, s.variant, s.exposed_at, s.excluded, json_text(s.totals)) for s in changed]
         columns = "flag_id, user_key, project_id, variant, exposed_at, excluded, totals"
         if self._postgres:
             # COPY, not parameters: psycopg quotes each element of a text array in Python, which
@@ -249,7 +242,7 @@ class SqlEventStore:
 
 
 def _identity(metric: Metric) -> str:
-    return _dump([metric.event_type, metric.property, metric.kind.value, metric.filters])
+    return json_text([metric.event_type, metric.property, metric.kind.value, metric.filters])
 
 
 def _metric(row: Any) -> Metric:
