@@ -91,8 +91,8 @@ class EventStore(Protocol):
 
 @runtime_checkable
 class MergeableJob(Protocol):
-    """A job that returns nothing and whose instances queued one after another the writer may
-    replace by one, `first.merged(rest)`: fewer, larger statements in the group's transaction."""
+    """A job that returns nothing and whose instances (of one class) queued one after another the
+    writer may replace by one, `first.merged(rest)`: fewer, larger statements in a transaction."""
 
     def __call__(self, store: EventStore) -> None: ...
     def merged(self, others: Sequence[MergeableJob]) -> MergeableJob: ...

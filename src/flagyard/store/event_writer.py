@@ -164,11 +164,13 @@ class GroupCommitWriter:
 
 
 def _run_all(store: EventStore, jobs: list[_Job]) -> list[Any]:
-    """Each job's result, in order; consecutive mergeable jobs run as one (results None)."""
+    """Each job's result, in order; consecutive mergeable jobs of one kind run as one (results None)."""
     results: list[Any] = []
     mergeable: list[MergeableJob] = []
     for job in jobs:
         if isinstance(job.run, MergeableJob):
+            if mergeable and type(mergeable[0]) is not type(job.run):
+                _run_merged(store, mergeable, results)
             mergeable.append(job.run)
             continue
         _run_merged(store, mergeable, results)
