@@ -85,14 +85,20 @@ def store_batches(store: EventStore, batches: Sequence[Batch]) -> None:
 
 def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> None:
     fresh = _unseen(store, project_id, [e for b in batches for e in b.events])
+    if not fresh:
+        return
     setups = {s.trigger.flag_key: s for s in store.experiments(project_id)}
-    if setups and fresh:
-        _track(store, project_id, fresh, setups)
-    for batch in batches:
-        bodies = batch.bodies if batch.bodies is not None else [json_text(e.raw) for e in batch.events]
-        kept = [(e, body) for e, body in zip(batch.events, bodies, strict=True) if id(e) in fresh]
-        if kept:
-            store.add_events(project_id, kept, batch.received_at)
+    tracking = _Tracking.read(store, project_id, fresh, setups) if setups else None
+    rows = [(e, body, batch.received_at) for batch in batches for e, body in zip(batch.events, _bodies(batch), strict=True)
+            if id(e) in fresh]
+    # The batch is counted while the database stores its raw events (the counting needs no store).
+    stats = store.add_events(project_id, rows, meanwhile=tracking.count if tracking else dict)
+    if tracking is not None:
+        tracking.write(store, project_id, stats)
+
+
+def _bodies(batch: Batch) -> Sequence[str]:
+    return batch.bodies if batch.bodies is not None else [json_text(e.raw) for e in batch.events]
 
 
 def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int, Event]:
@@ -114,41 +120,64 @@ Pair = tuple[int, str]  # (flag id, user key)
 Deltas = dict[Pair, dict[str, Totals]]  # what a batch adds to each user's totals, by aggregate key
 
 
-def _track(store: EventStore, project_id: int, fresh: dict[int, Event],
-           setups: Mapping[str, ExperimentSetup]) -> None:
-    events = sorted(fresh.values(), key=lambda e: e.time)
-    triggers = {key: s.trigger for key, s in setups.items()}
-    custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
-    states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, {e.user_key for e in events})}
-    prior: dict[Pair, Exposure] = {}  # the stored exposure of each user whose exposure changes here
-    added: dict[Pair, ExposureState] = {}
-    for event in events:
-        if event.event_type in SDK_EXPOSURE_EVENTS or event.event_type in custom_types:
-            for seen in sightings(event, triggers):
-                _apply_sighting(states, added, prior, triggers[seen.flag_key], event, seen.variant, seen.exposure)
-    moved = {pair: states[pair] for pair, old in prior.items() if states[pair].exposed_at != old[1]}
-    opened = {**{pair: s for pair, s in added.items() if s.exposed_at is not None}, **moved}
-    metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
-    deltas: Deltas = {}
-    if opened:
-        _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
-    by_user: dict[str, list[ExposureState]] = defaultdict(list)
-    for state in states.values():
-        if state.exposed_at is not None:
-            by_user[state.user_key].append(state)
-    for event in events:
-        if event.event_type in SDK_EXPOSURE_EVENTS:
-            continue
-        for state in by_user.get(event.user_key, ()):
-            if event.time >= state.exposed_at:  # type: ignore[operator]
-                pair = (state.flag_id, state.user_key)
-                changes = deltas.get(pair)
-                if changes is None:
-                    changes = deltas[pair] = {}
-                add_event(changes, event, metrics.get(state.flag_id, ()))
-    store.add_variant_stats(_apply_totals(states, added, prior, deltas))
-    store.save_exposures(project_id, added.values(),
-                         [states[pair] for pair in prior.keys() | deltas.keys() if pair not in added])
+@dataclass
+class _Tracking:
+    """What a batch's fresh events do to exposures and totals: read from the store, counted
+    (pure, while the raw events are stored), then written."""
+
+    project_id: int
+    events: list[Event]  # by time
+    metrics: Mapping[int, Sequence[Metric]]  # each experiment's metrics with filters
+    states: dict[Pair, ExposureState]  # the exposure of every user of the batch, as it ends up
+    added: dict[Pair, ExposureState]  # first stored by this batch
+    prior: dict[Pair, Exposure]  # the stored exposure of each user whose exposure changes here
+    deltas: Deltas
+
+    @classmethod
+    def read(cls, store: EventStore, project_id: int, fresh: dict[int, Event],
+             setups: Mapping[str, ExperimentSetup]) -> _Tracking:
+        events = sorted(fresh.values(), key=lambda e: e.time)
+        triggers = {key: s.trigger for key, s in setups.items()}
+        custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
+        states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, {e.user_key for e in events})}
+        prior: dict[Pair, Exposure] = {}
+        added: dict[Pair, ExposureState] = {}
+        for event in events:
+            if event.event_type in SDK_EXPOSURE_EVENTS or event.event_type in custom_types:
+                for seen in sightings(event, triggers):
+                    _apply_sighting(states, added, prior, triggers[seen.flag_key], event, seen.variant, seen.exposure)
+        moved = {pair: states[pair] for pair, old in prior.items() if states[pair].exposed_at != old[1]}
+        opened = {**{pair: s for pair, s in added.items() if s.exposed_at is not None}, **moved}
+        metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
+        deltas: Deltas = {}
+        if opened:
+            _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
+        return cls(project_id, events, metrics, states, added, prior, deltas)
+
+    def count(self) -> dict[StatsKey, list[float]]:
+        """Add the batch's product events to the totals; what that changes in the per-variant sums."""
+        deltas, metrics = self.deltas, self.metrics
+        by_user: dict[str, list[ExposureState]] = defaultdict(list)
+        for state in self.states.values():
+            if state.exposed_at is not None:
+                by_user[state.user_key].append(state)
+        for event in self.events:
+            if event.event_type in SDK_EXPOSURE_EVENTS:
+                continue
+            for state in by_user.get(event.user_key, ()):
+                if event.time >= state.exposed_at:  # type: ignore[operator]
+                    pair = (state.flag_id, state.user_key)
+                    changes = deltas.get(pair)
+                    if changes is None:
+                        changes = deltas[pair] = {}
+                    add_event(changes, event, metrics.get(state.flag_id, ()))
+        return _apply_totals(self.states, self.added, self.prior, deltas)
+
+    def write(self, store: EventStore, project_id: int, stats: dict[StatsKey, list[float]]) -> None:
+        store.add_variant_stats(stats)
+        changed = self.prior.keys() | self.deltas.keys()
+        store.save_exposures(project_id, self.added.values(),
+                             [self.states[pair] for pair in changed if pair not in self.added])
 
 
 def _apply_totals(states: Mapping[Pair, ExposureState], added: Mapping[Pair, ExposureState],

@@ -9,11 +9,12 @@ parameter (a JSON text: `json_array_elements_text` on PostgreSQL, `json_each` on
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
+from psycopg.copy import QueuedLibpqWriter
 
 from flagyard.domain.events import Event
 from flagyard.domain.exposures import ExperimentTrigger
@@ -32,6 +33,7 @@ from flagyard.store.tables import (
 )
 
 CHUNK = 20_000  # keys per lookup parameter
+T = TypeVar("T")
 _METRIC_KEY = re.compile(r"#[0-9]+")  # the aggregate key of a metric with filters
 
 
@@ -98,18 +100,23 @@ class SqlEventStore:
                 f"SELECT dedup_key FROM events WHERE project_id = {self._mark} AND {test}", (project_id, param)))
         return found
 
-    def add_events(self, project_id: int, events: Sequence[tuple[Event, str]], received_at: int) -> None:
+    def add_events(self, project_id: int, events: Sequence[tuple[Event, str, int]],
+                   meanwhile: Callable[[], T]) -> T:
         rows = [(project_id, e.dedup_key, e.event_type, e.user_key, e.time, received_at, body)
-                for e, body in events]
+                for e, body, received_at in events]
         columns = "project_id, dedup_key, event_type, user_key, time, received_at, body"
         if self._postgres:
             # Duplicates were filtered out under this project's lock, so COPY cannot collide.
+            # A worker thread sends the rows, so PostgreSQL stores them while `meanwhile` runs.
             driver: Any = self._conn.connection.dbapi_connection
-            with driver.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+            with driver.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN",
+                                                        writer=QueuedLibpqWriter(cursor)) as copy:
                 for row in rows:
                     copy.write_row(row)
-        else:
+                return meanwhile()
+        if rows:
             self._conn.exec_driver_sql(f"INSERT INTO events ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return meanwhile()
 
     def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]:
         found: list[Event] = []
