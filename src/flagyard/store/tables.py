@@ -243,8 +243,11 @@ events = sa.Table(
     sa.Column("time", sa.BigInteger, nullable=False),  # ms since the epoch, client clock
     sa.Column("received_at", sa.BigInteger, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.UniqueConstraint("project_id", "dedup_key"),
-    sa.Index("ix_events_project_id_user_key_time", "project_id", "user_key", "time"),
+    # Looked up by equality only (duplicates; a newly exposed user's events), so hash indexes
+    # on PostgreSQL: much cheaper to insert into at random than B-trees of long text keys.
+    # Not unique: the event writer filters duplicates under the project's lock (ADR 0066).
+    sa.Index("ix_events_dedup_key", "dedup_key", postgresql_using="hash"),
+    sa.Index("ix_events_user_key", "user_key", postgresql_using="hash"),
 )
 
 # One row per experiment and user: the variant first seen, when exposure began, and the user's
@@ -252,6 +255,8 @@ events = sa.Table(
 # key to [count, property total, first time]. The aggregate key is an event type,
 # "<type>\x1f<property>", or "#<metric id>" for a metric with filters. One row, read and written
 # once per batch, because ingestion always needs a user's exposure and totals together.
+# On PostgreSQL the table keeps half of each page free (fillfactor 50, set by the migration),
+# so those updates stay on their page and leave the indexes alone (HOT updates).
 experiment_exposures = sa.Table(
     "experiment_exposures",
     metadata,
