@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from flagyard.store.db import make_engine
 from tests.support.server import Server, fresh_database_url, run_cli, running_server
 from tests.support.sse import SseStream
 
@@ -27,6 +29,7 @@ class Cluster:
     project: str
     deployment: dict[str, str]
     key: str
+    url: str
 
     def client(self, server: Server) -> httpx.Client:
         return httpx.Client(base_url=server.base_url, timeout=60,
@@ -41,7 +44,34 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                                     "--label", "prod").stdout)
     key = run_cli(url, "keys", "create", "--name", "writer").stdout.strip()
     with running_server(url) as a, running_server(url) as b:
-        yield Cluster(a, b, project, deployment, key)
+        yield Cluster(a, b, project, deployment, key, url)
+
+
+def test_same_uploads_through_two_processes_at_once__each_insert_id_stored_once(cluster: Cluster) -> None:
+    # Given 20 uploads of 50 events, each event with an insert id of its own
+    uploads = [{"api_key": cluster.deployment["key"], "events": [
+        {"event_type": "pay", "user_id": f"twice-{n}", "device_id": f"device-{n}", "insert_id": f"twice-{u}-{n}",
+         "time": 1_700_000_000_000 + n} for n in range(50)]} for u in range(20)]
+    sends = [(server, upload) for upload in uploads for server in (cluster.a, cluster.b)]
+
+    # When every upload is sent to both processes at the same time
+    def send(target: tuple[Server, dict[str, object]]) -> int:
+        return httpx.post(target[0].base_url + "/2/httpapi", json=target[1], timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, sends))
+
+    # Then both processes acknowledged every upload, and each insert id is stored once
+    assert set(statuses) == {200}
+    engine = make_engine(cluster.url)
+    try:
+        with engine.connect() as connection:
+            stored, distinct = connection.execute(sa.text(
+                "SELECT count(*), count(DISTINCT dedup_key) FROM events WHERE project_id = :p AND user_key LIKE :u"),
+                {"p": int(cluster.project), "u": "twice-%"}).one()
+    finally:
+        engine.dispose()
+    assert (stored, distinct) == (1000, 1000)
 
 
 def test_concurrent_writes_through_two_processes__every_acknowledged_write_kept__versions_1_to_n(
