@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
@@ -131,7 +131,8 @@ class _Tracking:
     states: dict[Pair, ExposureState]  # the exposure of every user of the batch, as it ends up
     added: dict[Pair, ExposureState]  # first stored by this batch
     prior: dict[Pair, Exposure]  # the stored exposure of each user whose exposure changes here
-    deltas: Deltas
+    deltas: Deltas  # the backfill's additions to the totals of users whose exposure opened here
+    touched: set[Pair] = field(default_factory=set)  # users whose totals the batch's events add to
 
     @classmethod
     def read(cls, store: EventStore, project_id: int, fresh: dict[int, Event],
@@ -155,69 +156,87 @@ class _Tracking:
         return cls(project_id, events, metrics, states, added, prior, deltas)
 
     def count(self) -> dict[StatsKey, list[float]]:
-        """Add the batch's product events to the totals; what that changes in the per-variant sums."""
-        deltas, metrics = self.deltas, self.metrics
+        """Add the backfill and the batch's product events to the users' totals; what that
+        changes in the per-variant sums.
+
+        A user whose exposure changed here (new, moved, excluded) moves all of their totals
+        between sums: their old part out before anything is added, their new part in after.
+        For every other user each added event moves the sums of its keys."""
+        states, prior, added = self.states, self.prior, self.added
+        stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+        for pair, old in prior.items():
+            _contribute(stats, pair[0], old, states[pair].totals, -1)
+        for pair, changes in self.deltas.items():  # only users whose exposure opened here
+            totals = states[pair].totals
+            for key, delta in changes.items():
+                stored = totals.get(key)
+                if stored is None:
+                    totals[key] = [delta.count, delta.total, delta.first_at]
+                else:
+                    stored[0] += delta.count
+                    stored[1] += delta.total
+                    stored[2] = min(stored[2], delta.first_at)
         by_user: dict[str, list[ExposureState]] = defaultdict(list)
-        for state in self.states.values():
+        for state in states.values():
             if state.exposed_at is not None:
                 by_user[state.user_key].append(state)
+        touched = self.touched
         for event in self.events:
             if event.event_type in SDK_EXPOSURE_EVENTS:
                 continue
-            for state in by_user.get(event.user_key, ()):
-                if event.time >= state.exposed_at:  # type: ignore[operator]
-                    pair = (state.flag_id, state.user_key)
-                    changes = deltas.get(pair)
-                    if changes is None:
-                        changes = deltas[pair] = {}
-                    add_event(changes, event, metrics.get(state.flag_id, ()))
-        return _apply_totals(self.states, self.added, self.prior, deltas)
+            exposed = by_user.get(event.user_key)
+            if not exposed:
+                continue
+            time = event.time
+            values = None
+            for state in exposed:
+                if time < state.exposed_at:  # type: ignore[operator]
+                    continue
+                if values is None:
+                    values = _values(event)
+                pair = (state.flag_id, state.user_key)
+                touched.add(pair)
+                counted = not state.excluded and pair not in prior and pair not in added
+                filtered = self.metrics.get(state.flag_id)
+                _count(stats if counted else None, state,
+                       values + _filtered_values(event, filtered) if filtered else values, time)
+        for pair in prior.keys() | added.keys():
+            state = states[pair]
+            _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
+        return stats
 
     def write(self, store: EventStore, project_id: int, stats: dict[StatsKey, list[float]]) -> None:
         store.add_variant_stats(stats)
-        changed = self.prior.keys() | self.deltas.keys()
+        changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
 
 
-def _apply_totals(states: Mapping[Pair, ExposureState], added: Mapping[Pair, ExposureState],
-                  prior: Mapping[Pair, Exposure], deltas: Deltas) -> dict[StatsKey, list[float]]:
-    """Add the batch's deltas to the users' totals; what that changes in the per-variant sums.
-
-    A user whose exposure changed (new, moved, excluded) moves all of their totals between
-    sums: their old part out, before the deltas, and their new part in, after. Otherwise only
-    the keys the batch touched move the sums."""
-    stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
-    for pair, old in prior.items():
-        _contribute(stats, pair[0], old, states[pair].totals, -1)
-    for pair, changes in deltas.items():
-        state = states[pair]
-        totals = state.totals
-        counted = pair not in prior and pair not in added and not state.excluded
-        flag_id, variant = pair[0], state.variant
-        for key, delta in changes.items():
-            stored = totals.get(key)
-            if stored is None:
-                old_count, old_total = 0.0, 0.0
-                stored = totals[key] = [delta.count, delta.total, delta.first_at]
-            else:
-                old_count, old_total = stored[0], stored[1]
-                stored[0] += delta.count
-                stored[1] += delta.total
-                if delta.first_at < stored[2]:
-                    stored[2] = delta.first_at
-            if counted:
-                sums = stats[(flag_id, key, variant)]
-                if old_count == 0:
-                    sums[0] += 1
-                sums[2] += delta.count
-                sums[3] += stored[0] * stored[0] - old_count * old_count
-                sums[4] += delta.total
-                sums[5] += stored[1] * stored[1] - old_total * old_total
-    for pair in prior.keys() | added.keys():
-        state = states[pair]
-        _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
-    return stats
+def _count(stats: dict[StatsKey, list[float]] | None, state: ExposureState,
+           values: Iterable[tuple[str, float]], time: int) -> None:
+    """Add one event's values to a user's totals and, when the user counts (`stats` given), the
+    change to the per-variant sums."""
+    totals = state.totals
+    for key, value in values:
+        stored = totals.get(key)
+        if stored is None:
+            totals[key] = [1, value, time]
+            old_count, old_total = 0.0, 0.0
+        else:
+            old_count, old_total = stored[0], stored[1]
+            stored[0] = old_count + 1
+            stored[1] = old_total + value
+            if time < stored[2]:
+                stored[2] = time
+        if stats is not None:
+            sums = stats[(state.flag_id, key, state.variant)]
+            if old_count == 0:
+                sums[0] += 1
+            sums[2] += 1
+            sums[3] += 2 * old_count + 1  # (n + 1)² - n²
+            sums[4] += value
+            new_total = old_total + value
+            sums[5] += new_total * new_total - old_total * old_total
 
 
 def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, exposure: Exposure,
@@ -293,11 +312,24 @@ def _backfill(store: EventStore, project_id: int, opened: Mapping[Pair, Exposure
 
 def add_event(totals: dict[str, Totals], event: Event, filtered: Iterable[Metric]) -> None:
     """Add one event to a user's totals: its type, each numeric property, each filtered metric."""
-    time = event.time
-    _add(totals, event.event_type, time, 0.0)
+    for key, value in _values(event) + _filtered_values(event, filtered):
+        _add(totals, key, event.time, value)
+
+
+def _values(event: Event) -> list[tuple[str, float]]:
+    """The aggregate keys one event adds to, and the value it adds: its type (0), each numeric
+    property (the property's value)."""
+    event_type = event.event_type
+    values = [(event_type, 0.0)]
     for name, value in event.event_properties.items():
         if type(value) is int or type(value) is float:  # not bool, which is an int too
-            _add(totals, property_key(event.event_type, name), time, float(value))
+            values.append((property_key(event_type, name), float(value)))
+    return values
+
+
+def _filtered_values(event: Event, filtered: Iterable[Metric]) -> list[tuple[str, float]]:
+    """The keys of the metrics with filters the event matches, and the value each adds."""
+    values = []
     for metric in filtered:
         if metric.event_type != event.event_type:
             continue
@@ -309,7 +341,8 @@ def add_event(totals: dict[str, Totals], event: Event, filtered: Iterable[Metric
             if not isinstance(raw, int | float) or isinstance(raw, bool):
                 continue
             value = float(raw)
-        _add(totals, filtered_key(metric.id), time, value)
+        values.append((filtered_key(metric.id), value))
+    return values
 
 
 def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
