@@ -94,7 +94,7 @@ def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> 
     # The batch is counted while the database stores its raw events (the counting needs no store).
     stats = store.add_events(project_id, rows, meanwhile=tracking.count if tracking else dict)
     if tracking is not None:
-        tracking.write(store, project_id, stats)
+        tracking.write(store, stats)
 
 
 def _bodies(batch: Batch) -> Sequence[str]:
@@ -205,10 +205,10 @@ class _Tracking:
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
         return stats
 
-    def write(self, store: EventStore, project_id: int, stats: dict[StatsKey, list[float]]) -> None:
+    def write(self, store: EventStore, stats: dict[StatsKey, list[float]]) -> None:
         store.add_variant_stats(stats)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
-        store.save_exposures(project_id, self.added.values(),
+        store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
 
 
