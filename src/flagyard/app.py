@@ -62,6 +62,7 @@ from flagyard.services.project_import import ProjectImportService
 from flagyard.services.propagation import Propagator
 from flagyard.services.restore import RestoreService
 from flagyard.services.results import ResultsService
+from flagyard.services.serving import Serving
 from flagyard.services.users import UsersService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
@@ -125,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listing=RenderedFlags(uow, lambda flag: dump_json(flag_document(flag))),
     )
     app.state.cohorts = CohortService(uow)
-    app.state.cohort_membership = CohortMembership(membership_reader(engine))
     app.state.cohort_download = CohortDownloadService(evaluation_uow, keys.authenticate)
     api_errors.install(app)
     openapi.install(app)
@@ -158,7 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     event_writer = GroupCommitWriter(engine)
     app.state.ingestion = ingestion = IngestionService(
         evaluation_uow, event_writer, events_per_second=settings.ingest_events_per_second)
-    app.state.assignments = AssignmentRecorder(ingestion)
+    app.state.serving = serving = Serving(
+        evaluation, CohortMembership(membership_reader(engine)), AssignmentRecorder(ingestion),
+        counted=lambda deployment_id, n: metrics.evaluations.labels(str(deployment_id)).inc(n))
     app.state.results = ResultsService(uow, results_reader_factory(engine), event_writer)
     app.include_router(ingestion_routes.router)
     app.include_router(results_routes.router)
@@ -170,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console.install(app, ConsoleServices(
         flags=services.flags, search=FlagSearchService(uow), variants=services.variants,
         deployments=services.deployments, versions=services.versions, restore=restore,
-        evaluation=evaluation, keys=KeyAdministration(keys), users=UsersService(uow),
+        serving=serving, keys=KeyAdministration(keys), users=UsersService(uow),
         results=app.state.results,
     ))
 

@@ -21,9 +21,9 @@ from flagyard.domain.access import OPERATOR
 from flagyard.domain.flags import Kind
 from flagyard.errors import DomainError
 from flagyard.services.deployments import DeploymentService
-from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flags import FlagService
 from flagyard.services.keys import KeyService
+from flagyard.services.serving import evaluate_snapshot
 from flagyard.services.snapshots import Snapshot, build_snapshot
 from flagyard.services.uow import UnitOfWorkFactory
 from flagyard.services.variants import VariantService
@@ -147,7 +147,7 @@ def _assert_same(incremental: Snapshot, full: Snapshot) -> None:
     assert incremental.deployed_keys == full.deployed_keys
     assert incremental.warnings == full.warnings
     for user in USERS:
-        assert EvaluationService.evaluate(incremental, user) == EvaluationService.evaluate(full, user)
+        assert evaluate_snapshot(incremental, user) == evaluate_snapshot(full, user)
 
 
 kinds = st.sampled_from([Kind.FLAG, Kind.EXPERIMENT])

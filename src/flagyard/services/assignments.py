@@ -1,8 +1,8 @@
 """Assignment (and, on request, exposure) events for remote evaluations served by flagyard.
 
 Amplitude's servers track an assignment for every remote evaluation unless the client sends
-`X-Amp-Exp-Track: no-track`, and an exposure only with `X-Amp-Exp-Exposure-Track: track`.
-flagyard does the same for experiments, writing the events through ingestion without making
+`X-Amp-Exp-Track: no-track`, and an exposure only with `X-Amp-Exp-Exposure-Track: track`
+(the SDK edge reads those headers into a `Tracking`). flagyard does the same for experiments, writing the events through ingestion without making
 the evaluation wait. The insert_id repeats for the same user and result on the same day, so
 repeated evaluations add one assignment per user, result and day, as Amplitude documents.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from flagyard.domain.events import Event
 from flagyard.domain.exposures import ASSIGNMENT, EXPERIMENT_PREFIX, EXPOSURE
+from flagyard.domain.tracking import Tracking
 from flagyard.services.ingestion import IngestionService
 
 log = logging.getLogger("flagyard.events")
@@ -31,11 +32,9 @@ class AssignmentRecorder:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
 
     def record(self, project_id: int, user: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]],
-               headers: Mapping[str, str]) -> Future[None] | None:
+               tracking: Tracking) -> Future[None] | None:
         """Queue the events one evaluation calls for; None when it calls for none."""
-        track_assignment = headers.get("x-amp-exp-track", "").lower() != "no-track"
-        track_exposure = headers.get("x-amp-exp-exposure-track", "").lower() == "track"
-        if not (track_assignment or track_exposure):
+        if not tracking.any:
             return None
         user_id, device_id = _id(user.get("user_id")), _id(user.get("device_id"))
         if user_id is None and device_id is None:
@@ -49,9 +48,9 @@ class AssignmentRecorder:
             return None
         now = self._clock_ms()
         events = []
-        if track_assignment:
+        if tracking.assignment:
             events.append(self._assignment(user_id, device_id, assigned, now))
-        if track_exposure:
+        if tracking.exposure:
             events.extend(self._exposure(user_id, device_id, key, variant, now)
                           for key, variant in assigned.items())
         future = self._ingestion.store(project_id, events)

@@ -1,4 +1,4 @@
-"""Serving SDKs: deployment-key authentication, cached snapshots, and remote evaluation.
+"""Snapshots cached per deployment key, with deployment-key authentication.
 
 A snapshot is rebuilt only when its project's revision moved. This process learns of its own
 writes at once (`invalidate`, called after commit); writes made by other processes are seen
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from flagyard import engine
 from flagyard.errors import Unauthenticated, Unavailable
 from flagyard.services.snapshots import Snapshot, build_snapshot
 from flagyard.services.uow import UnitOfWorkFactory
@@ -50,8 +48,6 @@ class EvaluationService:
         # Moves on every invalidation: a refresh that read the database before a change was
         # reported must not install its result as current.
         self._generation = 0
-
-    # --- snapshots ------------------------------------------------------------------------
 
     def cached(self, deployment_key: str) -> Snapshot | None:
         """The snapshot if it is known to be current; None when a check is due. No I/O."""
@@ -127,17 +123,3 @@ class EvaluationService:
         # One lock per deployment: a slow rebuild of one never holds up another.
         with self._lock:
             return self._key_locks.setdefault(deployment_key, threading.Lock())
-
-    # --- evaluation -----------------------------------------------------------------------
-
-    @staticmethod
-    def evaluate(snapshot: Snapshot, user: Mapping[str, Any],
-                 flag_keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """Variants of the deployment's flags for one SDK-shaped user, defaults included."""
-        deployed = snapshot.deployed_keys
-        if flag_keys is not None:
-            wanted = set(flag_keys)
-            deployed = tuple(key for key in deployed if key in wanted)
-        context = engine.user_to_context(user)
-        results = engine.evaluate(context, snapshot.flags, deployed)
-        return {key: results[key].to_dict() for key in deployed if key in results}

@@ -14,6 +14,7 @@ from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep
 from flagyard.domain.compile_segments import USER_FIELDS
 from flagyard.domain.flags import Flag, Kind
+from flagyard.domain.tracking import UNTRACKED
 from flagyard.services.flag_search import FlagQuery
 from flagyard.services.paging import PageRequest
 from flagyard.services.users import SignedIn
@@ -64,8 +65,8 @@ def debugger(request: Request, services: ConsoleDep, current: SignedInDep, proje
         if not user:
             error = FormError("debugger", "user_id", "enter a user id or a device id", 400)
         else:
-            snapshot = services.evaluation.snapshot(chosen.key)
-            results = services.evaluation.evaluate(snapshot, user)
+            evaluation = services.serving.evaluate_blocking(chosen.key, user, None, UNTRACKED)
+            snapshot, results = evaluation.snapshot, evaluation.variants
             rows = []
             for key in snapshot.deployed_keys:
                 result = results.get(key, {})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flagyard.services.deployments import DeploymentService
-from flagyard.services.evaluation import EvaluationService
 from flagyard.services.flag_search import FlagSearchService
 from flagyard.services.flags import FlagService
 from flagyard.services.key_administration import KeyAdministration
 from flagyard.services.restore import RestoreService
 from flagyard.services.results import ResultsService
+from flagyard.services.serving import Serving
 from flagyard.services.users import UsersService
 from flagyard.services.variants import VariantService
 from flagyard.services.versions import VersionService
@@ -24,7 +24,7 @@ class ConsoleServices:
     deployments: DeploymentService
     versions: VersionService
     restore: RestoreService
-    evaluation: EvaluationService
+    serving: Serving
     keys: KeyAdministration
     users: UsersService
     results: ResultsService

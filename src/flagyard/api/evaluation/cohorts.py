@@ -1,6 +1,4 @@
-"""Cohorts at the SDK edge: membership for remote evaluation, and the download.
-
-GET /sdk/v1/cohort/{id}: cohort members for local-evaluation SDKs (`cohort_sync_config`).
+"""GET /sdk/v1/cohort/{id}: cohort members for local-evaluation SDKs (`cohort_sync_config`).
 
 Answers as Amplitude's SDKs expect: 200 with the members, 204 when `lastModified` is the
 cohort's current one, 413 when it has more members than `maxCohortSize`. Every answer but
@@ -16,7 +14,6 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
@@ -31,8 +28,6 @@ from flagyard.services.cohort_download import (
     answer,
     group_type_id,
 )
-from flagyard.services.cohort_membership import CohortMembership
-from flagyard.services.snapshots import Snapshot
 
 router = APIRouter(tags=["SDK"])
 
@@ -109,12 +104,3 @@ def _body(service: CohortDownloadService, cohort: Cohort) -> Iterator[bytes]:
         size += len(chunk)
     # Counted from what was sent, so size and memberIds always agree.
     yield b'],"size":' + str(size).encode() + b"}"
-
-
-async def with_cohorts(request: Request, snapshot: Snapshot, user: dict[str, Any]) -> dict[str, Any]:
-    """The user with the cohorts it belongs to, for remote evaluation. Flags that target no
-    cohort, or a user with no id to look up, cost no database read and no thread."""
-    membership: CohortMembership = request.app.state.cohort_membership
-    if not membership.needs_lookup(snapshot, user):
-        return user
-    return await to_thread.run_sync(membership.enrich, snapshot, user)

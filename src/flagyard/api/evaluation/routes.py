@@ -5,42 +5,30 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.evaluation.cohorts import with_cohorts
 from flagyard.api.evaluation.flags_response import flags_response
 from flagyard.api.evaluation.wire import (
     decode_base64_json,
     deployment_key,
     flag_keys_header,
     parse_json,
+    tracking,
     user_object,
 )
 from flagyard.api.fast_json import FastJSONResponse
-from flagyard.services.evaluation import EvaluationService
-from flagyard.services.snapshots import FlagsBody, Snapshot
+from flagyard.services.serving import Serving
+from flagyard.services.snapshots import Snapshot
 
 router = APIRouter(tags=["SDK"])
 
 
-def _service(request: Request) -> EvaluationService:
-    return request.app.state.evaluation
-
-
-async def _snapshot(request: Request) -> Snapshot:
-    key = deployment_key(request)
-    service = _service(request)
-    cached = service.cached(key)
-    return cached if cached is not None else await to_thread.run_sync(service.refresh, key)
-
-
-def _flags_body(snapshot: Snapshot, request: Request) -> FlagsBody:
-    return snapshot.everything if _remote_mode(request.scope["query_string"]) else snapshot.local
+def _serving(request: Request) -> Serving:
+    return request.app.state.serving
 
 
 @functools.lru_cache(maxsize=256)
@@ -50,34 +38,38 @@ def _remote_mode(query_string: bytes) -> bool:
     return QueryParams(query_string).get("eval_mode") == "remote"
 
 
+async def _authenticated(request: Request) -> Snapshot:
+    """The key is checked before the body is read: a wrong key is 401 whatever it sent."""
+    return await _serving(request).snapshot(deployment_key(request))
+
+
 @router.get("/sdk/v2/flags", summary="Flag configs for local evaluation")
 async def flags(request: Request) -> Response:
-    body = _flags_body(await _snapshot(request), request)
+    body = await _serving(request).config(deployment_key(request),
+                                          _remote_mode(request.scope["query_string"]))
     return flags_response(body, request.headers)
 
 
-async def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
+async def _evaluate(request: Request, user: dict[str, Any],
                     flag_keys: list[str] | None) -> dict[str, dict[str, Any]]:
-    user = await with_cohorts(request, snapshot, user)
-    results = _service(request).evaluate(snapshot, user, flag_keys)
-    request.app.state.assignments.record(snapshot.deployment.project_id, user, results, request.headers)
-    request.app.state.metrics.evaluations.labels(str(snapshot.deployment.id)).inc(len(results))
-    return results
+    evaluation = await _serving(request).evaluate(deployment_key(request), user, flag_keys,
+                                                  tracking(request))
+    return evaluation.variants
 
 
 @router.post("/sdk/v2/vardata", summary="Remote evaluation; the user is the body")
 async def vardata_post(request: Request) -> FastJSONResponse:
-    snapshot = await _snapshot(request)
+    await _authenticated(request)
     user = user_object(parse_json(await request.body(), "request body"), "request body")
-    return FastJSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
+    return FastJSONResponse(await _evaluate(request, user, flag_keys_header(request)))
 
 
 @router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
 async def vardata_get(request: Request) -> FastJSONResponse:
-    snapshot = await _snapshot(request)
+    await _authenticated(request)
     raw = request.headers.get("x-amp-exp-user")
     user = user_object(decode_base64_json(raw, "X-Amp-Exp-User"), "X-Amp-Exp-User") if raw else {}
-    return FastJSONResponse(await _evaluate(request, snapshot, user, flag_keys_header(request)))
+    return FastJSONResponse(await _evaluate(request, user, flag_keys_header(request)))
 
 
 @router.get("/v1/vardata", summary="REST evaluation API; the user in the query")
@@ -91,7 +83,7 @@ async def vardata_rest_post(request: Request) -> FastJSONResponse:
 
 
 async def _vardata_rest(request: Request) -> FastJSONResponse:
-    snapshot = await _snapshot(request)
+    await _authenticated(request)
     fields: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
         fields.update(user_object(parse_json(await request.body(), "request body"), "request body"))
@@ -105,7 +97,7 @@ async def _vardata_rest(request: Request) -> FastJSONResponse:
     keys = fields.get("flag_keys") or fields.get("flag_key")
     if isinstance(keys, str):
         keys = [k for k in keys.split(",") if k]
-    results = await _evaluate(request, snapshot, user, keys or None)
+    results = await _evaluate(request, user, keys or None)
     # The v1 form leaves out default variants, as Amplitude's does.
     return FastJSONResponse({
         key: _v1_variant(variant)
@@ -124,7 +116,7 @@ def _v1_variant(variant: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/sdk/stream/v1/flags", summary="Server-sent events: the flag array on every change")
 async def stream(request: Request) -> Response:
-    snapshot = await _snapshot(request)
+    snapshot = await _authenticated(request)
     remote = request.query_params.get("eval_mode") == "remote"
     return _Stream(request.app.state.stream_hub, deployment_key(request), remote, snapshot)
 

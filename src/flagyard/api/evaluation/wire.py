@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from flagyard.domain.tracking import Tracking
 from flagyard.errors import Invalid, Unauthenticated
 
 
@@ -55,3 +56,13 @@ def parse_json(raw: bytes, where: str) -> Any:
         return json.loads(raw) if raw.strip() else {}
     except ValueError:
         raise Invalid(f"{where} is not valid JSON", code="invalid_json") from None
+
+
+def tracking(request: Request) -> Tracking:
+    """`X-Amp-Exp-Track: no-track` turns assignments off; `X-Amp-Exp-Exposure-Track: track`
+    asks for exposures too, as on Amplitude's servers."""
+    headers = request.headers
+    return Tracking(
+        assignment=headers.get("x-amp-exp-track", "").lower() != "no-track",
+        exposure=headers.get("x-amp-exp-exposure-track", "").lower() == "track",
+    )

@@ -1,6 +1,7 @@
 """OFREP 0.3.0: POST /ofrep/v1/evaluate/flags/{key} and the bulk POST /ofrep/v1/evaluate/flags.
 
-Both evaluate through `EvaluationService`, exactly as `/sdk/v2/vardata` does; the mapping to
+Both evaluate through `Serving.evaluate`, exactly as `/sdk/v2/vardata` does (cohort membership
+included; OFREP tracks no assignments); the mapping to
 OpenFeature's shapes is `flagyard.domain.openfeature`. Errors use OFREP's bodies
 (`{key, errorCode, errorDetails}`), with status codes from the one table in `api/errors.py`.
 """
@@ -13,7 +14,6 @@ import logging
 import math
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -21,9 +21,9 @@ from flagyard.api.errors import STATUS
 from flagyard.api.ofrep.wire import context_of, deployment_key
 from flagyard.api.ratelimit import TokenBuckets
 from flagyard.domain import openfeature
+from flagyard.domain.tracking import UNTRACKED
 from flagyard.errors import DomainError, NotFound, RateLimited
-from flagyard.services.evaluation import EvaluationService
-from flagyard.services.snapshots import Snapshot
+from flagyard.services.serving import Serving
 
 log = logging.getLogger("flagyard.api")
 
@@ -40,11 +40,10 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
     router = APIRouter(prefix="/ofrep/v1", tags=["OpenFeature (OFREP)"])
     buckets = TokenBuckets(rate_limit_per_second) if rate_limit_per_second > 0 else None
 
-    async def snapshot_for(request: Request) -> Snapshot:
+    async def admitted(request: Request) -> str:
+        """The deployment key, authenticated and within its rate."""
         key = deployment_key(request)
-        service: EvaluationService = request.app.state.evaluation
-        cached = service.cached(key)
-        snapshot = cached if cached is not None else await to_thread.run_sync(service.refresh, key)
+        snapshot = await _serving(request).snapshot(key)
         # Limited after authentication, so made-up keys cannot fill the bucket table.
         if buckets is not None:
             wait = buckets.take(snapshot.deployment.id)
@@ -52,15 +51,17 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
                 # Whole seconds: the providers misread fractions and dates.
                 raise RateLimited(f"more than {buckets.rate:g} requests per second with this key",
                                   retry_after=max(1, math.ceil(wait)))
-        return snapshot
+        return key
 
     @router.post("/evaluate/flags/{key:path}", summary="Evaluate one flag for a context")
     async def evaluate_flag(key: str, request: Request) -> Response:
         try:
-            snapshot = await snapshot_for(request)
+            deployment = await admitted(request)
             user = openfeature.context_to_user(context_of(await request.body()))
+            evaluation = await _serving(request).evaluate(deployment, user, [key], UNTRACKED)
+            snapshot = evaluation.snapshot
             if key in snapshot.deployed_keys:
-                variant = _evaluate(request, snapshot, user, [key]).get(key)
+                variant = evaluation.variants.get(key)
                 return JSONResponse(openfeature.evaluation(key, variant, snapshot.flags.get(key)))
             if key in snapshot.dormant_keys:
                 return JSONResponse(openfeature.disabled(key))
@@ -76,11 +77,12 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
     @router.post("/evaluate/flags", summary="Evaluate every flag of the deployment for a context")
     async def evaluate_flags(request: Request) -> Response:
         try:
-            snapshot = await snapshot_for(request)
+            deployment = await admitted(request)
             user = openfeature.context_to_user(context_of(await request.body()))
-            variants = _evaluate(request, snapshot, user, None)
+            evaluation = await _serving(request).evaluate(deployment, user, None, UNTRACKED)
         except DomainError as error:
             return _failure(error, None)
+        snapshot, variants = evaluation.snapshot, evaluation.variants
         flags = [
             openfeature.evaluation(key, variants.get(key), snapshot.flags.get(key))
             for key in snapshot.deployed_keys
@@ -99,11 +101,8 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
     return router
 
 
-def _evaluate(request: Request, snapshot: Snapshot, user: dict[str, Any],
-              keys: list[str] | None) -> dict[str, dict[str, Any]]:
-    results = EvaluationService.evaluate(snapshot, user, keys)
-    request.app.state.metrics.evaluations.labels(str(snapshot.deployment.id)).inc(len(results))
-    return results
+def _serving(request: Request) -> Serving:
+    return request.app.state.serving
 
 
 def _etags(header: str | None) -> set[str]:
