@@ -71,6 +71,7 @@ from flagyard.store.change_feed import make_change_feed
 from flagyard.store.cohort_membership_reader import membership_reader
 from flagyard.store.db import make_engine
 from flagyard.store.event_writer import GroupCommitWriter
+from flagyard.store.flag_search import flag_search_reader
 from flagyard.store.results_read_model import results_reader_factory
 from flagyard.store.unit_of_work import unit_of_work_factory
 
@@ -170,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(restore_router(kind, plural))
     services = app.state.services
     console.install(app, ConsoleServices(
-        flags=services.flags, search=FlagSearchService(uow), variants=services.variants,
+        flags=services.flags, search=FlagSearchService(flag_search_reader(engine)), variants=services.variants,
         deployments=services.deployments, versions=services.versions, restore=restore,
         serving=serving, keys=KeyAdministration(keys), users=UsersService(uow),
         results=app.state.results,

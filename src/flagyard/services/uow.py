@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from flagyard.domain.access import ManagementKey
 from flagyard.domain.cohorts import Cohort
@@ -16,8 +17,24 @@ from flagyard.domain.sessions import FailureRecord, Session
 from flagyard.domain.users import User
 from flagyard.domain.versions import Version
 
-if TYPE_CHECKING:
-    from flagyard.services.flag_search import FlagSearchStore
+
+@dataclass(frozen=True)
+class FlagQuery:
+    """The console's flag list: which flags of one project, newest first."""
+
+    kind: Kind
+    project_id: int
+    text: str = ""  # a part of the key or of the name, any case
+    enabled: bool | None = None
+    archived: bool | None = False  # None: both
+    deployment_id: int | None = None
+    tag: str | None = None
+
+
+class FlagSearchReader(Protocol):
+    """Flag search, a read model with a connection of its own (not part of a unit of work)."""
+
+    def __call__(self, query: FlagQuery, *, before_id: int | None, limit: int) -> list[Flag]: ...
 
 
 class FlagStore(Protocol):
@@ -136,7 +153,6 @@ class UnitOfWork(Protocol):
     users: UserStore
     sessions: SessionStore
     sign_in_failures: FailureStore
-    flag_search: FlagSearchStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from flagyard.domain.flags import Flag
-from flagyard.services.flag_search import FlagQuery
+from flagyard.services.uow import FlagQuery, FlagSearchReader
 from flagyard.store.flag_repository import FlagRepository
 from flagyard.store.tables import flag_deployments, flags
+from flagyard.store.unit_of_work import SqlUnitOfWork
+
+
+def flag_search_reader(engine: Engine) -> FlagSearchReader:
+    def page(query: FlagQuery, *, before_id: int | None, limit: int) -> list[Flag]:
+        # A read unit of work for its connection: outages become the same 503 as elsewhere.
+        with SqlUnitOfWork(engine, transaction=False) as uow:
+            return FlagSearch(uow.connection).page(query, before_id=before_id, limit=limit)
+
+    return page
 
 
 class FlagSearch:

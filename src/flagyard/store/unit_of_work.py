@@ -14,7 +14,6 @@ from flagyard.store.db import WRITE_OPTION
 from flagyard.store.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.errors import translate
 from flagyard.store.flag_repository import FlagRepository
-from flagyard.store.flag_search import FlagSearch
 from flagyard.store.inclusion_repository import InclusionRepository
 from flagyard.store.key_repository import KeyRepository
 from flagyard.store.user_repository import FailureRepository, SessionRepository, UserRepository
@@ -59,8 +58,13 @@ class SqlUnitOfWork:
         self.users = UserRepository(connection)
         self.sessions = SessionRepository(connection)
         self.sign_in_failures = FailureRepository(connection)
-        self.flag_search = FlagSearch(connection)
         return self
+
+    @property
+    def connection(self) -> sa.Connection:
+        """For read models that run their own queries inside this transaction."""
+        assert self._connection is not None
+        return self._connection
 
     def commit(self) -> None:
         assert self._transaction is not None

@@ -15,8 +15,8 @@ from flagyard.api.console.session import ConsoleDep, SignedInDep
 from flagyard.domain.compile_segments import USER_FIELDS
 from flagyard.domain.flags import Flag, Kind
 from flagyard.domain.tracking import UNTRACKED
-from flagyard.services.flag_search import FlagQuery
 from flagyard.services.paging import PageRequest
+from flagyard.services.uow import FlagQuery
 from flagyard.services.users import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)

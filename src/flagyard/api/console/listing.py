@@ -15,8 +15,8 @@ from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.schemas.flags import ExperimentCreateIn, FlagCreateIn
 from flagyard.domain.document import flag_document
 from flagyard.errors import DomainError
-from flagyard.services.flag_search import FlagQuery
 from flagyard.services.paging import PageRequest
+from flagyard.services.uow import FlagQuery
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 PAGE_SIZE = 50
