@@ -1,15 +1,27 @@
-"""OFREP over HTTP: the documented values, reasons, errors, ETags and rate limit."""
+"""OFREP over HTTP: the documented values, reasons, errors, ETags and rate limit.
+
+Every OFREP answer these tests receive is checked against the published OFREP 0.3.0 OpenAPI
+document on its way in (`tests/support/ofrep_schema.py`): the clients here are made by
+`validating_client`, so a body outside the spec fails the test that asked for it.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from openfeature.contrib.provider.ofrep import OFREPProvider
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.flag_evaluation import Reason
 
+from tests.sdk.conftest import create, enable
 from tests.sdk.typed_flags import (
     FLAGS,
     INCLUDED_USER,
@@ -19,7 +31,16 @@ from tests.sdk.typed_flags import (
     make_typed_project,
     users,
 )
-from tests.support.server import Server
+from tests.support.ofrep_schema import (
+    BULK,
+    SINGLE,
+    OfrepAnswerError,
+    check_answer,
+    check_body,
+    check_response,
+    validating_client,
+)
+from tests.support.server import Server, fresh_database_url, running_server
 
 SERVED = [key for key, (_, _, enabled) in FLAGS.items() if enabled]
 
@@ -31,9 +52,16 @@ def typed(server: Server, api: httpx.Client) -> TypedProject:
 
 @pytest.fixture(scope="module")
 def ofrep(server: Server, typed: TypedProject) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.base_url}/ofrep/v1",
-                      headers={"Authorization": f"Bearer {typed.server_key}"}, timeout=30) as client:
+    with validating_client(base_url=f"{server.base_url}/ofrep/v1",
+                           headers={"Authorization": f"Bearer {typed.server_key}"},
+                           timeout=30) as client:
         yield client
+
+
+def post(url: str, **kwargs: Any) -> httpx.Response:
+    """`httpx.post`, with the answer checked against OFREP 0.3.0."""
+    with validating_client(timeout=30) as client:
+        return client.post(url, **kwargs)
 
 
 def vardata(server: Server, key: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +116,18 @@ def test_single__evaluation_path__documented_reason(
     assert all(isinstance(v, str | int | float | bool) for v in answer["metadata"].values())
 
 
-def test_single__bucketed_users__split_or_default_without_value(ofrep: httpx.Client) -> None:
+def test_single__bucketed_users__split_with_value_or_code_default(ofrep: httpx.Client) -> None:
     # When a 60 % rollout split over two variants evaluates 60 people
     answers = [ofrep.post("/evaluate/flags/of-int", json={"context": {"targetingKey": f"p{i}"}}).json()
                for i in range(60)]
-    # Then those inside it are SPLIT with an integer value, the rest DEFAULT with none
-    inside = [a for a in answers if a["reason"] == "SPLIT"]
-    outside = [a for a in answers if a["reason"] == "DEFAULT"]
-    assert inside and outside and len(inside) + len(outside) == 60
+    # Then the bucketing decided for all of them (SPLIT): those inside get an integer value,
+    # the rest no value (the code default) and variant "off"
+    assert {a["reason"] for a in answers} == {"SPLIT"}
+    inside = [a for a in answers if "value" in a]
+    outside = [a for a in answers if "value" not in a]
+    assert inside and outside
     assert {a["value"] for a in inside} <= {10, 1000}
-    assert all("value" not in a and a["variant"] == "off" for a in outside)
+    assert all(a["variant"] == "off" and a["metadata"]["default"] is True for a in outside)
     assert all(a["metadata"]["flagType"] == "release" for a in answers)
 
 
@@ -152,8 +182,8 @@ def test_auth__each_header_form__accepted(server: Server, typed: TypedProject, f
     headers = {"bearer": {"Authorization": f"Bearer {typed.client_key}"},
                "x-api-key": {"X-API-Key": typed.client_key},
                "api-key": {"Authorization": f"Api-Key {typed.client_key}"}}[form]
-    answer = httpx.post(f"{server.base_url}/ofrep/v1/evaluate/flags/of-float", headers=headers,
-                        json={"context": {"targetingKey": "u"}})
+    answer = post(f"{server.base_url}/ofrep/v1/evaluate/flags/of-float", headers=headers,
+                  json={"context": {"targetingKey": "u"}})
     assert answer.status_code == 200
 
 
@@ -162,9 +192,10 @@ def test_auth__missing_or_unknown_key_401__management_key_403(
 ) -> None:
     url = f"{server.base_url}/ofrep/v1/evaluate/flags/of-float"
     body = {"context": {"targetingKey": "u"}}
-    assert httpx.post(url, json=body).status_code == 401
-    assert httpx.post(url, json=body, headers={"X-API-Key": "server-nope"}).status_code == 401
-    assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {admin_key}"}).status_code == 403
+    assert post(url, json=body).status_code == 401
+    assert post(url, json=body, headers={"X-API-Key": "server-nope"}).status_code == 401
+    assert post(url, json=body, headers={"Authorization": f"Bearer {admin_key}"}).status_code == 403
+    assert post(f"{server.base_url}/ofrep/v1/evaluate/flags", json=body).status_code == 401
 
 
 def test_bulk__same_context__etag_and_304(ofrep: httpx.Client) -> None:
@@ -198,3 +229,138 @@ def test_bulk__cross_origin__etag_exposed(ofrep: httpx.Client) -> None:
                         headers={"Origin": "http://app.example"})
     assert answer.headers["access-control-allow-origin"] == "*"
     assert "ETag" in answer.headers["access-control-expose-headers"]
+
+
+def test_single__array_payload__wrapped_in_an_object(
+    server: Server, api: httpx.Client
+) -> None:
+    # Given a flag whose only variant has an array payload (OFREP values are never arrays)
+    project = server.create_project("ofrep-arrays")
+    deployment = api.post("/api/1/deployments",
+                          json={"projectId": project, "label": "server", "type": "server"})
+    assert deployment.status_code == 200, deployment.text
+    key = api.get(f"/api/1/deployments/{deployment.json()['id']}").json()["key"]
+    flag_id = create(api, "flags", {
+        "projectId": project, "key": "of-array", "deployments": [deployment.json()["id"]],
+        "variants": [{"key": "list", "payload": ["a", 2, {"b": True}]}],
+        "rolloutPercentage": 100, "evaluationMode": "local"})
+    enable(api, "flags", flag_id)
+    with validating_client(base_url=f"{server.base_url}/ofrep/v1",
+                           headers={"X-API-Key": key}, timeout=30) as client:
+        # When it is evaluated, alone and in bulk
+        single = client.post("/evaluate/flags/of-array", json={"context": {"targetingKey": "u"}})
+        bulk = client.post("/evaluate/flags", json={"context": {"targetingKey": "u"}})
+    # Then the array comes as the object {"items": [...]}, and the metadata says it was wrapped
+    assert single.status_code == 200
+    answer = single.json()
+    assert answer["value"] == {"items": ["a", 2, {"b": True}]}
+    assert answer["metadata"]["arrayWrapped"] is True
+    assert bulk.json()["flags"] == [answer]
+    # And the payload is the one Amplitude's SDKs get, unwrapped
+    assert vardata(server, key, {"user_id": "u", "device_id": "u"})["of-array"]["payload"] == \
+        answer["value"]["items"]
+    # And OpenFeature's Python provider reads it as an object, the array under "items"
+    provider = OFREPProvider(server.base_url, headers_factory=lambda: {"X-API-Key": key})
+    try:
+        details = provider.resolve_object_details("of-array", {"items": []}, EvaluationContext("u"))
+    finally:
+        provider.session.close()
+    assert (details.value, details.reason, details.error_code) == (
+        {"items": ["a", 2, {"b": True}]}, Reason.STATIC, None)
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    url = fresh_database_url(Path(tmp_path_factory.mktemp("ofrep-limited")))
+    with running_server(url, env={"FLAGYARD_OFREP_RATE_LIMIT_PER_SECOND": "2"}) as running:
+        yield running
+
+
+@pytest.mark.parametrize("path", ["/evaluate/flags", "/evaluate/flags/any-flag"])
+def test_rate_limit__over_the_limit__429_checked_against_the_spec(
+    limited: Server, path: str
+) -> None:
+    # Given a server limiting OFREP to 2 requests per second per deployment key
+    key = limited.create_deployment(limited.create_project("limited"), "d")["key"]
+    with validating_client(base_url=f"{limited.base_url}/ofrep/v1", headers={"X-API-Key": key},
+                           timeout=30) as client:
+        # When one key asks faster than that (each answer checked as it comes)
+        deadline = time.monotonic() + 10
+        answers: list[httpx.Response] = []
+        while time.monotonic() < deadline and not any(a.status_code == 429 for a in answers):
+            answers.append(client.post(path, json={"context": {"targetingKey": "u"}}))
+    # Then it is refused with 429 and a whole-second Retry-After
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused, [a.status_code for a in answers]
+    assert refused[0].headers["retry-after"].isdigit()
+    assert refused[0].json()["errorCode"] == "GENERAL"
+
+
+# The checker itself: it refuses what falls outside OFREP 0.3.0.
+
+GOOD = {"key": "f", "reason": "SPLIT", "variant": "on", "value": 10, "metadata": {"n": 1}}
+
+
+@pytest.mark.parametrize("body", [
+    {"key": "f", "reason": "SPLIT", "variant": "on", "value": True},
+    {"key": "f", "reason": "STATIC", "variant": "on", "value": "blue"},
+    {"key": "f", "reason": "SPLIT", "variant": "on", "value": 10},
+    {"key": "f", "reason": "SPLIT", "variant": "on", "value": 0.25},
+    {"key": "f", "reason": "TARGETING_MATCH", "variant": "on", "value": {"items": [1]}},
+    {"key": "f", "reason": "SPLIT", "variant": "off", "metadata": {"default": True}},
+    {"key": "f", "reason": "DISABLED", "variant": "off", "metadata": {}},
+])
+def test_checker__each_value_type_and_the_code_default__accepted(body: dict[str, Any]) -> None:
+    check_body(SINGLE, "POST", 200, body)
+    check_body(BULK, "POST", 200, {"flags": [body]})
+
+
+@pytest.mark.parametrize(("body", "found"), [
+    ({**GOOD, "reason": "DEFAULT"}, "'DEFAULT' is not one of"),
+    ({**GOOD, "value": [1, 2]}, "is not valid under any of the given schemas"),
+    ({**GOOD, "value": None}, "is not valid under any of the given schemas"),
+    ({**GOOD, "metadata": {"nested": {"a": 1}}}, "at metadata/nested"),
+    ({"reason": "SPLIT", "value": 1}, "'key' is a required property"),
+    ({"key": "f", "value": 1}, "'reason' is a required property"),
+])
+def test_checker__bad_success__refused(body: dict[str, Any], found: str) -> None:
+    with pytest.raises(OfrepAnswerError, match=re.escape(found)):
+        check_body(SINGLE, "POST", 200, body)
+    with pytest.raises(OfrepAnswerError):
+        check_body(BULK, "POST", 200, {"flags": [GOOD, body]})
+
+
+@pytest.mark.parametrize(("path", "status", "body"), [
+    ("/ofrep/v1/evaluate/flags/f", 400, {"key": "f", "errorCode": "FLAG_NOT_FOUND"}),
+    ("/ofrep/v1/evaluate/flags/f", 404, {"errorCode": "FLAG_NOT_FOUND"}),
+    ("/ofrep/v1/evaluate/flags", 400, {"errorDetails": "no code"}),
+    ("/ofrep/v1/evaluate/flags/f", 422, {"key": "f", "errorCode": "GENERAL"}),
+    ("/ofrep/v1/evaluate/flags/f", 304, None),
+    ("/ofrep/v1/evaluate/flags", 304, {"flags": []}),
+    ("/ofrep/v1/evaluate/flags", 200, "not json"),
+])
+def test_checker__bad_status_or_error_body__refused(path: str, status: int, body: Any) -> None:
+    raw = b"" if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    with pytest.raises(OfrepAnswerError):
+        check_answer("POST", path, status, raw)
+
+
+def test_checker__published_one_of__why_it_is_read_as_any_of() -> None:
+    # As published, an integer matches integerFlag and floatFlag, so `oneOf` refuses it,
+    # and an array matches only the code default (which constrains nothing), so it passes
+    with pytest.raises(OfrepAnswerError):
+        check_body(SINGLE, "POST", 200, GOOD, as_published=True)
+    check_body(SINGLE, "POST", 200, {**GOOD, "value": [1, 2]}, as_published=True)
+
+
+def test_checker__wired_into_the_client__bad_answer_fails_the_request() -> None:
+    # Given a validating client whose server answers with OpenFeature's DEFAULT reason
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"key": "f", "reason": "DEFAULT", "variant": "off"})
+
+    with validating_client(base_url="http://flagyard.test/ofrep/v1",
+                           transport=httpx.MockTransport(answer)) as client:
+        # When a test asks, Then the request itself fails
+        with pytest.raises(OfrepAnswerError, match="DEFAULT"):
+            client.post("/evaluate/flags/f", json={"context": {"targetingKey": "u"}})
+        assert check_response in client.event_hooks["response"]

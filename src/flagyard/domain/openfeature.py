@@ -3,7 +3,8 @@
 Request side: an OpenFeature evaluation context becomes the Amplitude user that
 `/sdk/v2/vardata` would be sent, so one user gets one answer on every route.
 Response side: an Amplitude variant (`{key, value?, payload?, metadata}`) becomes an OFREP
-evaluation `{key, reason, variant, value?, metadata}`.
+evaluation `{key, reason, variant, value?, metadata}`, inside OFREP 0.3.0's schema: a reason
+from its list and a value that is a boolean, string, number or object.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from flagyard import engine
 from flagyard.domain.compile_segments import ALL_OTHER_USERS, INCLUSIONS, OFF, STICKY, USER_FIELDS
 from flagyard.errors import Invalid
 
-# Reasons, as OpenFeature names them.
+# Reasons, as OpenFeature names them: the ones OFREP 0.3.0 allows (its UNKNOWN is not needed).
+# OpenFeature's DEFAULT is not among them; see `_reason` and ADR 0051.
 STATIC = "STATIC"
-DEFAULT = "DEFAULT"
 TARGETING_MATCH = "TARGETING_MATCH"
 SPLIT = "SPLIT"
 DISABLED = "DISABLED"
+
+# An array payload is sent wrapped, as `{"items": [...]}`: OFREP's values are booleans, strings,
+# numbers and objects. The metadata says so, so a client can tell it from an object payload.
+ARRAY_ITEMS = "items"
+ARRAY_WRAPPED = "arrayWrapped"
 
 # Context attributes with a place of their own in the Amplitude user; every other attribute
 # is a user property.
@@ -100,9 +106,12 @@ def evaluation(flag_key: str, variant: Mapping[str, Any] | None,
         "variant": variant.get("key") or OFF,
     }
     value = variant.get("payload", variant.get("value"))
-    if value is not None and not metadata.get("default"):
-        out["value"] = value  # absent: "use the code default" (OFREP ADR-0006)
     out["metadata"] = {k: v for k, v in metadata.items() if _scalar(v)}
+    if value is not None and not metadata.get("default"):
+        if isinstance(value, list):
+            value = {ARRAY_ITEMS: value}
+            out["metadata"][ARRAY_WRAPPED] = True
+        out["value"] = value  # absent: "use the code default" (OFREP ADR-0006)
     return out
 
 
@@ -113,8 +122,13 @@ def disabled(flag_key: str) -> dict[str, Any]:
 
 def _reason(variant: Mapping[str, Any], metadata: Mapping[str, Any],
             flag: engine.Flag | None) -> str:
-    if metadata.get("default"):
-        return DEFAULT  # off: outside the rollout, a closed dependency gate, or no variant
+    """How the segment that served reached its answer, whether or not that answer has a value.
+
+    The default (`off`, no `value`: the code default) gets the reason of the path that led to
+    it, like any other variant: outside a rollout is `SPLIT` (the bucketing decided), a closed
+    dependency gate `TARGETING_MATCH`, a flag serving `off` to everyone `STATIC`. OFREP 0.3.0 has
+    no `DEFAULT`; the missing `value` already says "use the code default" (its ADR-0006).
+    """
     segment_name = metadata.get("segmentName")
     if segment_name in (INCLUSIONS, STICKY):
         return TARGETING_MATCH
@@ -124,6 +138,8 @@ def _reason(variant: Mapping[str, Any], metadata: Mapping[str, Any],
                    None)
     if segment is not None and segment.bucket is not None:
         return SPLIT
-    if segment_name == ALL_OTHER_USERS:
-        return STATIC if len(segments) == 1 else DEFAULT
+    if segment_name == ALL_OTHER_USERS and len(segments) == 1:
+        return STATIC
+    # A rule was checked against the context: a target segment, the dependency gate, or
+    # "All Other Users" after other rules did not match (OpenFeature would call that DEFAULT).
     return TARGETING_MATCH

@@ -1,4 +1,7 @@
-"""The OpenFeature mapping: contexts to Amplitude users, variants to OFREP evaluations."""
+"""The OpenFeature mapping: contexts to Amplitude users, variants to OFREP evaluations.
+
+Every evaluation built here is also checked against the published OFREP 0.3.0 schema.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,14 @@ import pytest
 from flagyard import engine
 from flagyard.domain.openfeature import context_to_user, disabled, evaluation
 from flagyard.errors import Invalid
+from tests.support.ofrep_schema import BULK, SINGLE, check_body
+
+
+def _checked(answer: dict[str, Any]) -> dict[str, Any]:
+    """`answer`, once OFREP 0.3.0 accepts it alone and in a bulk answer."""
+    check_body(SINGLE, "POST", 200, answer)
+    check_body(BULK, "POST", 200, {"flags": [answer]})
+    return answer
 
 
 def test_context__targeting_key__user_and_device_id() -> None:
@@ -54,12 +65,15 @@ def _flag(*segments: dict[str, Any]) -> engine.Flag:
 
 BUCKET = {"selector": ["context", "user", "device_id"], "salt": "s",
           "allocations": [{"range": [0, 100], "distributions": [{"variant": "a", "range": [0, 42949673]}]}]}
+ROLLOUT = {**BUCKET, "allocations": [{"range": [0, 60],
+                                      "distributions": [{"variant": "a", "range": [0, 42949673]}]}]}
 
 
 @pytest.mark.parametrize(("segments", "segment_name", "reason"), [
     ([{"variant": "a", "metadata": {"segmentName": "All Other Users"}}], "All Other Users", "STATIC"),
     ([{"variant": "a", "metadata": {"segmentName": "individual-inclusions"}},
-      {"variant": "a", "metadata": {"segmentName": "All Other Users"}}], "All Other Users", "DEFAULT"),
+      {"variant": "a", "metadata": {"segmentName": "All Other Users"}}], "All Other Users",
+     "TARGETING_MATCH"),
     ([{"variant": "a", "metadata": {"segmentName": "individual-inclusions"}}],
      "individual-inclusions", "TARGETING_MATCH"),
     ([{"variant": "a", "metadata": {"segmentName": "sticky-bucketing"}}], "sticky-bucketing",
@@ -72,26 +86,70 @@ def test_evaluation__segment_that_served__reason(
     segments: list[dict[str, Any]], segment_name: str, reason: str
 ) -> None:
     variant = {"key": "a", "value": "a", "metadata": {"segmentName": segment_name, "flagVersion": 3}}
-    answer = evaluation("f", variant, _flag(*segments))
+    answer = _checked(evaluation("f", variant, _flag(*segments)))
     assert answer == {"key": "f", "reason": reason, "variant": "a", "value": "a",
                       "metadata": {"segmentName": segment_name, "flagVersion": 3}}
 
 
-def test_evaluation__payload__is_the_value() -> None:
-    answer = evaluation("f", {"key": "a", "value": "a", "payload": {"n": 1.5}}, None)
-    assert answer["value"] == {"n": 1.5}
+@pytest.mark.parametrize("payload", [True, False, "x", 0, 7, -2.5, 0.25, {"n": 1.5}, {}])
+def test_evaluation__payload__is_the_value(payload: Any) -> None:
+    answer = _checked(evaluation("f", {"key": "a", "value": "a", "payload": payload}, None))
+    assert answer["value"] == payload
+    assert "arrayWrapped" not in answer["metadata"]
 
 
-def test_evaluation__default_variant__default_reason_and_no_value() -> None:
-    answer = evaluation("f", {"key": "off", "metadata": {"default": True, "segmentName": "x"}}, None)
-    assert answer == {"key": "f", "reason": "DEFAULT", "variant": "off",
-                      "metadata": {"default": True, "segmentName": "x"}}
+@pytest.mark.parametrize("payload", [[], [1, "two", {"three": 3}], [[1], [2]]])
+def test_evaluation__array_payload__wrapped_as_items_and_marked(payload: list[Any]) -> None:
+    answer = _checked(evaluation("f", {"key": "a", "value": "a", "payload": payload,
+                                       "metadata": {"flagVersion": 2}}, None))
+    assert answer == {"key": "f", "reason": "TARGETING_MATCH", "variant": "a",
+                      "value": {"items": payload},
+                      "metadata": {"flagVersion": 2, "arrayWrapped": True}}
+
+
+# The default (off): no value, so the code default; the reason is that of the path that led to it.
+OFF_SEGMENT = {"variant": "off", "metadata": {"segmentName": "All Other Users"}}
+
+
+@pytest.mark.parametrize(("segments", "segment_name", "reason"), [
+    # outside a percentage rollout: the bucketing decided
+    ([{"bucket": ROLLOUT, "variant": "off", "metadata": {"segmentName": "All Other Users"}}],
+     "All Other Users", "SPLIT"),
+    # outside a target segment's rollout
+    ([{"bucket": ROLLOUT, "variant": "off", "metadata": {"segmentName": "pro users"}},
+      OFF_SEGMENT], "pro users", "SPLIT"),
+    # a parent flag's gate closed
+    ([{"variant": "off", "metadata": {"segmentName": "flag-dependencies"}},
+      {"variant": "a", "metadata": {"segmentName": "All Other Users"}}], "flag-dependencies",
+     "TARGETING_MATCH"),
+    # no variant for "All Other Users" (0 %), after a rule that did not match
+    ([{"variant": "a", "metadata": {"segmentName": "individual-inclusions"}}, OFF_SEGMENT],
+     "All Other Users", "TARGETING_MATCH"),
+    # no variant for anyone: a 0 % rollout and no other rule (or a flag that did not compile)
+    ([OFF_SEGMENT], "All Other Users", "STATIC"),
+])
+def test_evaluation__default_variant__reason_of_its_path_and_no_value(
+    segments: list[dict[str, Any]], segment_name: str, reason: str
+) -> None:
+    variant = {"key": "off", "metadata": {"default": True, "segmentName": segment_name}}
+    answer = _checked(evaluation("f", variant, _flag(*segments)))
+    assert answer == {"key": "f", "reason": reason, "variant": "off",
+                      "metadata": {"default": True, "segmentName": segment_name}}
+
+
+def test_evaluation__no_variant_at_all__code_default_targeting_match() -> None:
+    # No segment yielded a variant: the rules were checked and gave nothing
+    answer = _checked(evaluation("f", None, _flag(OFF_SEGMENT)))
+    assert answer == {"key": "f", "reason": "TARGETING_MATCH", "variant": "off",
+                      "metadata": {"default": True}}
 
 
 def test_evaluation__nested_metadata__left_out() -> None:
-    answer = evaluation("f", {"key": "a", "value": "a", "metadata": {"deep": {"x": 1}, "n": 1}}, None)
+    answer = _checked(evaluation("f", {"key": "a", "value": "a",
+                                       "metadata": {"deep": {"x": 1}, "n": 1}}, None))
     assert answer["metadata"] == {"n": 1}
 
 
 def test_disabled__no_value() -> None:
-    assert disabled("f") == {"key": "f", "reason": "DISABLED", "variant": "off", "metadata": {}}
+    assert _checked(disabled("f")) == {"key": "f", "reason": "DISABLED", "variant": "off",
+                                       "metadata": {}}
