@@ -26,15 +26,15 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from flagyard.domain.access import OPERATOR  # noqa: E402
-from flagyard.domain.creation import new_flag  # noqa: E402
-from flagyard.domain.flags import Kind  # noqa: E402
-from flagyard.services.clock import utc_now  # noqa: E402
-from flagyard.services.evaluation import EvaluationService  # noqa: E402
-from flagyard.services.flags import FlagService  # noqa: E402
-from flagyard.services.variants import VariantService  # noqa: E402
+from flagyard.clock import utc_now  # noqa: E402
+from flagyard.manage.flags import FlagService  # noqa: E402
+from flagyard.manage.model.access import OPERATOR  # noqa: E402
+from flagyard.manage.model.creation import new_flag  # noqa: E402
+from flagyard.manage.model.flags import Kind  # noqa: E402
+from flagyard.manage.variants import VariantService  # noqa: E402
+from flagyard.serve.snapshot_cache import EvaluationService  # noqa: E402
 from flagyard.store.db import make_engine  # noqa: E402
-from flagyard.store.unit_of_work import unit_of_work_factory  # noqa: E402
+from flagyard.store.manage.unit_of_work import unit_of_work_factory  # noqa: E402
 from tests.support.server import run_cli, running_server  # noqa: E402
 
 

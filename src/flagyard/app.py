@@ -12,68 +12,68 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from flagyard import __version__
-from flagyard.api import errors as api_errors
-from flagyard.api import openapi, operations
 from flagyard.api.console import setup as console
 from flagyard.api.console.services import ConsoleServices
-from flagyard.api.cors import CorsByPath
-from flagyard.api.deps import Services
-from flagyard.api.evaluation import cohorts as sdk_cohorts
-from flagyard.api.evaluation import routes as sdk_routes
-from flagyard.api.evaluation.broadcast import StreamHub
-from flagyard.api.evaluation.stream_wire import StreamingApp
-from flagyard.api.fast_json import dump_json
-from flagyard.api.ingestion import routes as ingestion_routes
+from flagyard.api.http import errors as api_errors
+from flagyard.api.http import openapi, operations
+from flagyard.api.http.cors import CorsByPath
+from flagyard.api.http.deps import Services
+from flagyard.api.http.fast_json import dump_json
+from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
+from flagyard.api.http.observability import Metrics, RequestObservability
+from flagyard.api.http.ratelimit import RateLimitMiddleware
+from flagyard.api.http.sdk_fast_path import SdkFastPath
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
 from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
-from flagyard.api.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
-from flagyard.api.observability import Metrics, RequestObservability
-from flagyard.api.ofrep import routes as ofrep_routes
-from flagyard.api.ratelimit import RateLimitMiddleware
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
     ExperimentPatchIn,
     FlagCreateIn,
     FlagPatchIn,
 )
-from flagyard.api.sdk_fast_path import SdkFastPath
+from flagyard.api.sdk import cohorts as sdk_cohorts
+from flagyard.api.sdk import evaluation as sdk_routes
+from flagyard.api.sdk import ingestion as ingestion_routes
+from flagyard.api.sdk import ofrep as ofrep_routes
+from flagyard.api.sdk.broadcast import StreamHub
+from flagyard.api.sdk.stream_wire import StreamingApp
 from flagyard.config import Settings
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Kind
-from flagyard.services.assignments import AssignmentRecorder
-from flagyard.services.cohort_download import CohortDownloadService
-from flagyard.services.cohort_membership import CohortMembership
-from flagyard.services.cohorts import CohortService
-from flagyard.services.deployments import DeploymentService
-from flagyard.services.evaluation import EvaluationService
-from flagyard.services.flag_listing import RenderedFlags
-from flagyard.services.flag_search import FlagSearchService
-from flagyard.services.flags import FlagService
-from flagyard.services.groups import GroupService
-from flagyard.services.ingestion import IngestionService
-from flagyard.services.key_administration import KeyAdministration
-from flagyard.services.keys import KeyService
-from flagyard.services.project_export import ProjectExportService
-from flagyard.services.project_import import ProjectImportService
-from flagyard.services.propagation import Propagator
-from flagyard.services.restore import RestoreService
-from flagyard.services.results import ResultsService
-from flagyard.services.serving import Serving
-from flagyard.services.users import UsersService
-from flagyard.services.variants import VariantService
-from flagyard.services.versions import VersionService
+from flagyard.manage.cohorts import CohortService
+from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.flag_listing import RenderedFlags
+from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flags import FlagService
+from flagyard.manage.groups import GroupService
+from flagyard.manage.key_administration import KeyAdministration
+from flagyard.manage.keys import KeyService
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.project_export import ProjectExportService
+from flagyard.manage.project_import import ProjectImportService
+from flagyard.manage.restore import RestoreService
+from flagyard.manage.users import UsersService
+from flagyard.manage.variants import VariantService
+from flagyard.manage.versions import VersionService
+from flagyard.measure.assignments import AssignmentRecorder
+from flagyard.measure.ingestion import IngestionService
+from flagyard.measure.results import ResultsService
+from flagyard.serve.cohort_download import CohortDownloadService
+from flagyard.serve.cohort_membership import CohortMembership
+from flagyard.serve.propagation import Propagator
+from flagyard.serve.service import Serving
+from flagyard.serve.snapshot_cache import EvaluationService
 from flagyard.store import migrate
-from flagyard.store.change_feed import make_change_feed
-from flagyard.store.cohort_membership_reader import membership_reader
 from flagyard.store.db import make_engine
-from flagyard.store.event_writer import GroupCommitWriter
-from flagyard.store.flag_search import flag_search_reader
-from flagyard.store.results_read_model import results_reader_factory
-from flagyard.store.unit_of_work import unit_of_work_factory
+from flagyard.store.manage.flag_search import flag_search_reader
+from flagyard.store.manage.unit_of_work import unit_of_work_factory
+from flagyard.store.measure.event_writer import GroupCommitWriter
+from flagyard.store.measure.results_read_model import results_reader_factory
+from flagyard.store.serve.change_feed import make_change_feed
+from flagyard.store.serve.cohort_membership_reader import membership_reader
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served offline by the console package
         redoc_url=None,
-        # Observability is Prometheus metrics and JSON request lines (api/observability.py);
+        # Observability is Prometheus metrics and JSON request lines (api/http/observability.py);
         # FastAPI's own OpenTelemetry hooks checked for providers on every request (profiled).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )

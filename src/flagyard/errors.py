@@ -1,6 +1,6 @@
 """Domain errors. They carry a stable code and a sentence for people; no HTTP here.
 
-`api/errors.py` holds the one table that turns each class into a status code.
+`api/http/errors.py` holds the one table that turns each class into a status code.
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from flagyard.domain.deployments import Deployment
-from flagyard.domain.projects import Project
 from flagyard.errors import Unavailable
-from flagyard.services.evaluation import EvaluationService
+from flagyard.manage.model.deployments import Deployment
+from flagyard.manage.model.projects import Project
+from flagyard.serve.snapshot_cache import EvaluationService
 from flagyard.store.db import make_engine
+from flagyard.store.manage.unit_of_work import SqlUnitOfWork
 from flagyard.store.migrate import upgrade
-from flagyard.store.unit_of_work import SqlUnitOfWork
 from tests.support.server import fresh_database_url
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)

@@ -17,19 +17,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flagyard.domain.access import OPERATOR
-from flagyard.domain.flags import Kind
 from flagyard.errors import DomainError
-from flagyard.services.deployments import DeploymentService
-from flagyard.services.flags import FlagService
-from flagyard.services.keys import KeyService
-from flagyard.services.serving import evaluate_snapshot
-from flagyard.services.snapshots import Snapshot, build_snapshot
-from flagyard.services.uow import UnitOfWorkFactory
-from flagyard.services.variants import VariantService
+from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.flags import FlagService
+from flagyard.manage.keys import KeyService
+from flagyard.manage.model.access import OPERATOR
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.ports import UnitOfWorkFactory
+from flagyard.manage.variants import VariantService
+from flagyard.serve.service import evaluate_snapshot
+from flagyard.serve.snapshots import Snapshot, build_snapshot
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
-from flagyard.store.unit_of_work import unit_of_work_factory
+from flagyard.store.manage.unit_of_work import unit_of_work_factory
 
 USERS = [{"device_id": f"device-{i}", "user_id": f"user-{i}", "user_properties": {"plan": p}}
          for i, p in enumerate(["free", "pro", "free", "team", "pro", "free"])]

@@ -14,13 +14,13 @@ import typer
 
 from flagyard.cli import project_files
 from flagyard.config import Settings
-from flagyard.domain.access import OPERATOR
 from flagyard.errors import DomainError
-from flagyard.services.deployments import DeploymentService
-from flagyard.services.keys import KeyService
+from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.keys import KeyService
+from flagyard.manage.model.access import OPERATOR
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
-from flagyard.store.unit_of_work import unit_of_work_factory
+from flagyard.store.manage.unit_of_work import unit_of_work_factory
 
 app = typer.Typer(help="flagyard: feature flags and experiments, Amplitude-compatible.",
                   no_args_is_help=True, add_completion=False)

@@ -9,15 +9,15 @@ from typing import Annotated
 import typer
 
 from flagyard.config import Settings
-from flagyard.domain.access import OPERATOR
 from flagyard.errors import DomainError
-from flagyard.services import project_file_codec
-from flagyard.services.project_export import ProjectExportService
-from flagyard.services.project_import import ProjectImportService
-from flagyard.services.uow import UnitOfWorkFactory
+from flagyard.manage import project_file_codec
+from flagyard.manage.model.access import OPERATOR
+from flagyard.manage.ports import UnitOfWorkFactory
+from flagyard.manage.project_export import ProjectExportService
+from flagyard.manage.project_import import ProjectImportService
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
-from flagyard.store.unit_of_work import unit_of_work_factory
+from flagyard.store.manage.unit_of_work import unit_of_work_factory
 
 
 def _uow() -> UnitOfWorkFactory:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from flagyard.errors import DomainError
-from flagyard.services.users import UsersService
+from flagyard.manage.users import UsersService
 
 users_app = typer.Typer(help="Console users (email, password, role).", no_args_is_help=True)
 

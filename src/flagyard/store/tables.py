@@ -251,7 +251,7 @@ events = sa.Table(
 )
 
 # One row per experiment and user: the variant first seen, when exposure began, and the user's
-# events since then (see services/event_processing.py) as a JSON object mapping each aggregate
+# events since then (see measure/processing.py) as a JSON object mapping each aggregate
 # key to [count, property total, first time]. The aggregate key is an event type,
 # "<type>\x1f<property>", or "#<metric id>" for a metric with filters. One row, read and written
 # once per batch, because ingestion always needs a user's exposure and totals together.
@@ -285,7 +285,7 @@ experiment_metrics = sa.Table(
 )
 
 # Per experiment, variant and aggregate key: the sums the results need, kept up to date with
-# every change to the tables above (services/event_processing.py), so a result reads a handful
+# every change to the tables above (measure/processing.py), so a result reads a handful
 # of rows however many users there are. Key "" holds the exposed and excluded users; keys
 # "@h<hour since the epoch>" hold the users whose exposure began in that hour.
 experiment_variant_stats = sa.Table(

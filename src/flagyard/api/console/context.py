@@ -14,10 +14,10 @@ from starlette.responses import RedirectResponse, Response
 from flagyard.api.console.render import page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import SESSION_COOKIE, SignInRequired
-from flagyard.domain.flags import Kind
 from flagyard.errors import DomainError, NotFound
-from flagyard.services.paging import PageRequest
-from flagyard.services.users import SignedIn
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.users import SignedIn
 
 PLURALS = {"flags": Kind.FLAG, "experiments": Kind.EXPERIMENT}
 

@@ -12,12 +12,12 @@ from flagyard.api.console.context import ConsoleRoute, project_context
 from flagyard.api.console.render import FormError, page
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep
-from flagyard.domain.compile_segments import USER_FIELDS
-from flagyard.domain.flags import Flag, Kind
-from flagyard.domain.tracking import UNTRACKED
-from flagyard.services.paging import PageRequest
-from flagyard.services.uow import FlagQuery
-from flagyard.services.users import SignedIn
+from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.ports import FlagQuery
+from flagyard.manage.users import SignedIn
+from flagyard.measure.model.tracking import UNTRACKED
+from flagyard.serve.compile.segments import USER_FIELDS
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 

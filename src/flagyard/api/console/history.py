@@ -14,12 +14,12 @@ from flagyard.api.console.diff import diff
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
-from flagyard.api.deps import path_id
-from flagyard.domain.document import flag_document, iso
+from flagyard.api.http.deps import path_id
 from flagyard.errors import DomainError
-from flagyard.services.paging import PageRequest
-from flagyard.services.users import SignedIn
-from flagyard.services.versions import TimeWindow
+from flagyard.manage.model.document import flag_document, iso
+from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.users import SignedIn
+from flagyard.manage.versions import TimeWindow
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 ACTIVITY_DAYS = 30

@@ -20,7 +20,7 @@ from flagyard.api.console.context import ConsoleRoute, plural_kind, project_cont
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
-from flagyard.api.deps import path_id
+from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.flags import (
     CONDITION_OPS,
     DeploymentLinksIn,
@@ -31,11 +31,11 @@ from flagyard.api.schemas.flags import (
     VariantIn,
     VariantPatchIn,
 )
-from flagyard.domain.access import Principal
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Flag, Kind
 from flagyard.errors import DomainError, Invalid, NotFound
-from flagyard.services.users import SignedIn
+from flagyard.manage.model.access import Principal
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.users import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 

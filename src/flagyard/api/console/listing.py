@@ -13,10 +13,10 @@ from flagyard.api.console.context import ConsoleRoute, plural_kind, project_cont
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.schemas.flags import ExperimentCreateIn, FlagCreateIn
-from flagyard.domain.document import flag_document
 from flagyard.errors import DomainError
-from flagyard.services.paging import PageRequest
-from flagyard.services.uow import FlagQuery
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.ports import FlagQuery
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 PAGE_SIZE = 50

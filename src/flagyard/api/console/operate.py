@@ -11,9 +11,9 @@ from flagyard.api.console.context import ConsoleRoute, project_context
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
-from flagyard.api.deps import path_id
+from flagyard.api.http.deps import path_id
 from flagyard.errors import DomainError
-from flagyard.services.users import SignedIn
+from flagyard.manage.users import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 

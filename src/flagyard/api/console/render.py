@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from flagyard.api.console import charts
-from flagyard.api.errors import STATUS, describe
+from flagyard.api.http.errors import STATUS, describe
 from flagyard.errors import DomainError, Invalid
-from flagyard.services.users import SignedIn
+from flagyard.manage.users import SignedIn
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)

@@ -22,15 +22,15 @@ from flagyard.api.console.results_charts import exposures_over_time, variant_val
 from flagyard.api.console.results_view import metric_formatter, nobody_did, result_rows, srm_summary
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
-from flagyard.api.deps import path_id
+from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.flags import ExperimentPatchIn
 from flagyard.api.schemas.results import MetricsIn
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Kind
-from flagyard.domain.metrics import Metric, MetricKind
 from flagyard.errors import DomainError
-from flagyard.services.results import MetricQuery
-from flagyard.services.users import SignedIn
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.users import SignedIn
+from flagyard.measure.model.metrics import Metric, MetricKind
+from flagyard.measure.results import MetricQuery
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flagyard.domain.metrics import MetricKind
+from flagyard.measure.model.metrics import MetricKind
 
 
 def _number(value: float) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flagyard.services.deployments import DeploymentService
-from flagyard.services.flag_search import FlagSearchService
-from flagyard.services.flags import FlagService
-from flagyard.services.key_administration import KeyAdministration
-from flagyard.services.restore import RestoreService
-from flagyard.services.results import ResultsService
-from flagyard.services.serving import Serving
-from flagyard.services.users import UsersService
-from flagyard.services.variants import VariantService
-from flagyard.services.versions import VersionService
+from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flags import FlagService
+from flagyard.manage.key_administration import KeyAdministration
+from flagyard.manage.restore import RestoreService
+from flagyard.manage.users import UsersService
+from flagyard.manage.variants import VariantService
+from flagyard.manage.versions import VersionService
+from flagyard.measure.results import ResultsService
+from flagyard.serve.service import Serving
 
 
 @dataclass(frozen=True)

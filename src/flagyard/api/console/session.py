@@ -17,9 +17,9 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from flagyard.api.console.services import ConsoleServices
-from flagyard.domain.sessions import SESSION_LIFETIME
 from flagyard.errors import Forbidden, Unauthenticated
-from flagyard.services.users import SignedIn
+from flagyard.manage.model.sessions import SESSION_LIFETIME
+from flagyard.manage.users import SignedIn
 
 SESSION_COOKIE = "fy_session"
 SIGN_IN_COOKIE = "fy_sign_in"

@@ -10,9 +10,9 @@ from typing import Any, cast
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.http.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.management.responses import ok
-from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.flags import RolloutWeightsIn, _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -23,10 +23,10 @@ from flagyard.api.schemas.responses import (
     FlagOut,
     documented,
 )
-from flagyard.domain.deployments import deployment_document
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Kind
-from flagyard.services.flags import FlagFilter
+from flagyard.manage.flags import FlagFilter
+from flagyard.manage.model.deployments import deployment_document
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Kind
 
 
 def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from flagyard.api.deps import PrincipalDep, SettingsDep, query_id
-from flagyard.api.pagination import envelope, page_request
+from flagyard.api.http.deps import PrincipalDep, SettingsDep, query_id
+from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.schemas.cohorts import (
     CohortCreateIn,
     CohortListOut,
@@ -16,8 +16,8 @@ from flagyard.api.schemas.cohorts import (
     MembersIn,
 )
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, CreatedOut, documented
-from flagyard.domain.cohorts import cohort_document
-from flagyard.services.cohorts import CohortService
+from flagyard.manage.cohorts import CohortService
+from flagyard.manage.model.cohorts import cohort_document
 
 
 def _cohorts(request: Request) -> CohortService:

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.http.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.management.responses import ok
-from flagyard.api.pagination import envelope, page_request
 from flagyard.api.schemas.deployments import DeploymentCreateIn, DeploymentPatchIn
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -19,7 +19,7 @@ from flagyard.api.schemas.responses import (
     DeploymentOut,
     documented,
 )
-from flagyard.domain.deployments import deployment_document
+from flagyard.manage.model.deployments import deployment_document
 
 router = APIRouter(prefix="/api/1/deployments", tags=["Deployments"], responses=MANAGEMENT_ERRORS)
 

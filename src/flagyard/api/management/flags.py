@@ -5,9 +5,16 @@ from typing import Any, cast
 
 from fastapi import APIRouter
 
-from flagyard.api.deps import PrincipalDep, Services, ServicesDep, SettingsDep, path_id, query_id
-from flagyard.api.fast_json import FastJSONResponse, JSONBytesResponse
-from flagyard.api.pagination import envelope_bytes, page_request
+from flagyard.api.http.deps import (
+    PrincipalDep,
+    Services,
+    ServicesDep,
+    SettingsDep,
+    path_id,
+    query_id,
+)
+from flagyard.api.http.fast_json import FastJSONResponse, JSONBytesResponse
+from flagyard.api.http.pagination import envelope_bytes, page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -17,10 +24,10 @@ from flagyard.api.schemas.responses import (
     FlagOut,
     documented,
 )
-from flagyard.domain.access import Principal
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Kind
-from flagyard.services.flags import FlagFilter
+from flagyard.manage.flags import FlagFilter
+from flagyard.manage.model.access import Principal
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Kind
 
 
 def list_page(services: Services, principal: Principal, kind: Kind, plural: str, key: str | None,

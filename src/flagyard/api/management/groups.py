@@ -6,8 +6,8 @@ from typing import Any, cast
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, SettingsDep, path_id
-from flagyard.api.pagination import envelope, page_request
+from flagyard.api.http.deps import PrincipalDep, ServicesDep, SettingsDep, path_id
+from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.schemas.groups import (
     HoldoutCreateIn,
     HoldoutPatchIn,
@@ -24,9 +24,9 @@ from flagyard.api.schemas.responses import (
     MutexOut,
     documented,
 )
-from flagyard.domain.document import flag_document
-from flagyard.domain.flags import Kind
 from flagyard.errors import NotFound
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Kind
 
 _SHAPES: dict[Kind, tuple[str, type[BaseModel], type[BaseModel], type[Any], type[Any]]] = {
     Kind.HOLDOUT: ("holdouts", HoldoutOut, HoldoutListOut, HoldoutCreateIn, HoldoutPatchIn),

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from flagyard.api.deps import PrincipalDep, ServicesDep, path_id
+from flagyard.api.http.deps import PrincipalDep, ServicesDep, path_id
 from flagyard.api.management.responses import ok
 from flagyard.api.schemas.flags import (
     BulkRemoveIn,
@@ -27,11 +27,11 @@ from flagyard.api.schemas.responses import (
     VersionOut,
     documented,
 )
-from flagyard.domain.deployments import deployment_document
-from flagyard.domain.document import variant_document
-from flagyard.domain.flags import Kind
-from flagyard.domain.versions import version_document
 from flagyard.errors import Invalid
+from flagyard.manage.model.deployments import deployment_document
+from flagyard.manage.model.document import variant_document
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.model.versions import version_document
 
 
 def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:

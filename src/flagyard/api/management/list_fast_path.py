@@ -18,10 +18,10 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flagyard.api.errors import domain_error_response, error_response
+from flagyard.api.http.errors import domain_error_response, error_response
 from flagyard.api.management.flags import list_page
-from flagyard.domain.flags import Kind
 from flagyard.errors import DomainError
+from flagyard.manage.model.flags import Kind
 
 log = logging.getLogger("flagyard.api")
 

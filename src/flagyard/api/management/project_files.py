@@ -9,13 +9,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from flagyard.api.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, path_id
 from flagyard.api.schemas.project_files import ImportResultOut, ProjectFile
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, documented
 from flagyard.errors import Invalid
-from flagyard.services import project_file_codec
-from flagyard.services.project_export import ProjectExportService
-from flagyard.services.project_import import ImportResult, ProjectImportService
+from flagyard.manage import project_file_codec
+from flagyard.manage.project_export import ProjectExportService
+from flagyard.manage.project_import import ImportResult, ProjectImportService
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from flagyard.api.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, VersionOut, documented
-from flagyard.domain.flags import Kind
-from flagyard.domain.versions import version_document
-from flagyard.services.restore import RestoreService
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.model.versions import version_document
+from flagyard.manage.restore import RestoreService
 
 
 def restore_router(kind: Kind, plural: str) -> APIRouter:

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from flagyard.api.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS
 from flagyard.api.schemas.results import MetricsIn
-from flagyard.domain.metrics import metric_document
-from flagyard.services.results import MetricQuery, ResultsService
+from flagyard.measure.model.metrics import metric_document
+from flagyard.measure.results import MetricQuery, ResultsService
 
 router = APIRouter(prefix="/api/1/experiments", tags=["Experiment results"], responses=MANAGEMENT_ERRORS)
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from flagyard.api.deps import PrincipalDep, ServicesDep
-from flagyard.api.pagination import envelope, page_request
+from flagyard.api.http.deps import PrincipalDep, ServicesDep
+from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, VersionListOut, documented
-from flagyard.domain.versions import version_record
 from flagyard.errors import Invalid
-from flagyard.services.versions import TimeWindow
+from flagyard.manage.model.versions import version_record
+from flagyard.manage.versions import TimeWindow
 
 router = APIRouter(prefix="/api/1/versions", tags=["Versions"], responses=MANAGEMENT_ERRORS)
 

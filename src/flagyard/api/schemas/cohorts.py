@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from flagyard.api.schemas.common import Body, Bool, Id, LongText, ShortText, unicode_text
-from flagyard.domain.cohorts import MAX_BATCH, MAX_GROUP_TYPE_LENGTH, MAX_MEMBER_ID_LENGTH
+from flagyard.manage.model.cohorts import MAX_BATCH, MAX_GROUP_TYPE_LENGTH, MAX_MEMBER_ID_LENGTH
 
 
 def _member_id(value: str) -> str:

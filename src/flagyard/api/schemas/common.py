@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
-from flagyard.domain.limits import (  # noqa: F401 - re-exported for the request schemas
+from flagyard.manage.model.limits import (  # noqa: F401 - re-exported for the request schemas
     MAX_INT,
     MAX_PAYLOAD_CHARS,
     MAX_PAYLOAD_DEPTH,

@@ -1,1 +1,0 @@
-"""SDK endpoints: what Amplitude's Experiment SDKs call, authenticated by a deployment key."""

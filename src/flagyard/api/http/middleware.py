@@ -1,0 +1,120 @@
+"""ASGI middleware: the body size limit and management-key authentication.
+
+Authentication runs here, before any route parses a body, so a caller without a valid key
+always gets 401 (and a read-only key 403 on a write), whatever the body holds.
+"""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flagyard.api.http.errors import domain_error_response, error_response
+from flagyard.errors import DomainError, Unauthenticated
+from flagyard.manage.keys import KeyService
+
+MANAGEMENT_PREFIXES = ("/api/1/", "/experiments/", "/flags/", "/deployments/")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Event ingestion applies Amplitude's own limits (1 MB, 20 MB) and answers in its format.
+OWN_BODY_LIMIT_PATHS = frozenset({"/2/httpapi", "/batch"})
+
+
+def is_management_path(path: str) -> bool:
+    return path.startswith(MANAGEMENT_PREFIXES)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        # Read (and drop) this much of a refused body before answering, so the client finishes
+        # sending and then reads the 413; closing on unread data would reset the connection.
+        self.drain_bytes = max(64 * max_bytes, 64 * 1024 * 1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OWN_BODY_LIMIT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
+            await _drain(receive, {"type": "http.request", "more_body": True}, self.drain_bytes)
+            await self._too_large()(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    await _drain(receive, message, self.drain_bytes)
+                    # An HTTPException passes through FastAPI's body reading unchanged.
+                    raise HTTPException(413, self._message(), headers={"Connection": "close"})
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"request body is larger than {self.max_bytes} bytes"
+
+    def _too_large(self) -> JSONResponse:
+        response = error_response(413, "payload_too_large", self._message())
+        response.headers["Connection"] = "close"
+        return response
+
+
+async def _drain(receive: Receive, message: Message, limit: int) -> None:
+    """Consume the rest of a request body, up to `limit` bytes, discarding it."""
+    drained = 0
+    while message.get("more_body", False) and drained < limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+
+
+class ManagementAuthMiddleware:
+    def __init__(self, app: ASGIApp, keys: KeyService) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_management_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._authenticate(dict(scope["headers"]).get(b"authorization"))
+            if scope["method"] not in READ_METHODS:
+                principal.require_write()
+        except DomainError as error:
+            await domain_error_response(error)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(_as_json(scope), receive, send)
+
+    async def _authenticate(self, header: bytes | None):  # type: ignore[no-untyped-def]
+        if not header:
+            raise Unauthenticated("missing Authorization header: send 'Bearer <management key>'",
+                                  code="missing_key")
+        scheme, _, secret = header.decode("latin-1").strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() == "api-key":
+            raise Unauthenticated("a deployment key opens no management route; use a management key",
+                                  code="wrong_key_type")
+        if scheme.lower() != "bearer" or not secret:
+            raise Unauthenticated("Authorization must be 'Bearer <management key>'", code="missing_key")
+        return await to_thread.run_sync(self.keys.authenticate, secret)
+
+
+def _as_json(scope: Scope) -> Scope:
+    """Management bodies are JSON whatever the client labels them: `curl -d` sends
+    application/x-www-form-urlencoded by default, and Amplitude reads such bodies as JSON."""
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    original = dict(scope["headers"]).get(b"content-type", b"")
+    if b"json" not in original:
+        # In place, so outer middleware sees the scope routing fills in (the route template).
+        scope["headers"] = [*headers, (b"content-type", b"application/json")]
+    return scope

@@ -1,1 +1,0 @@
-"""The OpenFeature Remote Evaluation Protocol (OFREP) edge."""

@@ -1,0 +1,2 @@
+"""The SDK edge: Amplitude's SDK routes (config, remote evaluation, streams, cohort download),
+event ingestion and OpenFeature's OFREP."""

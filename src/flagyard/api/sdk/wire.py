@@ -1,0 +1,68 @@
+"""Reading what SDKs send: the deployment key, base64 headers, users."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from flagyard.errors import Invalid, Unauthenticated
+from flagyard.measure.model.tracking import Tracking
+
+
+def deployment_key(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        raise Unauthenticated("a management key evaluates nothing; use a deployment key",
+                              code="wrong_key_type")
+    if scheme.lower() != "api-key" or not secret.strip():
+        raise Unauthenticated("missing Authorization header: send 'Api-Key <deployment key>'",
+                              code="missing_key")
+    return secret.strip()
+
+
+def decode_base64_json(raw: str, header: str) -> Any:
+    """SDKs differ: base64url without padding (JS, Python) or standard padded (Go)."""
+    text = raw.strip().replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        return json.loads(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        raise Invalid(f"{header} is not base64-encoded JSON", code="invalid_header") from None
+
+
+def flag_keys_header(request: Request) -> list[str] | None:
+    raw = request.headers.get("x-amp-exp-flag-keys")
+    if not raw:
+        return None
+    keys = decode_base64_json(raw, "X-Amp-Exp-Flag-Keys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise Invalid("X-Amp-Exp-Flag-Keys must encode an array of flag keys", code="invalid_header")
+    return keys or None
+
+
+def user_object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(f"{where} must be a JSON object (the user)", code="invalid_user")
+    return value
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise Invalid(f"{where} is not valid JSON", code="invalid_json") from None
+
+
+def tracking(request: Request) -> Tracking:
+    """`X-Amp-Exp-Track: no-track` turns assignments off; `X-Amp-Exp-Exposure-Track: track`
+    asks for exposures too, as on Amplitude's servers."""
+    headers = request.headers
+    return Tracking(
+        assignment=headers.get("x-amp-exp-track", "").lower() != "no-track",
+        exposure=headers.get("x-amp-exp-exposure-track", "").lower() == "track",
+    )

@@ -1,1 +1,0 @@
-"""Management model: flags, experiments, deployments and their rules. No I/O."""

@@ -1,0 +1,59 @@
+"""Shared steps of every flag write: load under lock with access checks, then record a version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flagyard.errors import Forbidden, NotFound
+from flagyard.manage.model.access import Principal
+from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.versions import Version
+from flagyard.manage.ports import UnitOfWork
+
+
+def load_flag(
+    uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int, *, for_update: bool = False
+) -> Flag:
+    """The flag, if this key may see it. A project-scoped key gets 403 for any id outside its
+    projects, known or not, so it cannot probe which ids exist elsewhere."""
+    flag = uow.flags.get(flag_id, for_update=for_update)
+    visible = flag is not None and principal.can_see(flag.project_id)
+    if flag is not None and visible and flag.kind is kind:
+        return flag
+    if principal.project_ids is not None and not visible:
+        raise Forbidden(f"this key has no access to {kind.value} {flag_id}", code="project_forbidden")
+    raise NotFound(f"{kind.label} {flag_id} not found", code=f"{kind.value}_not_found")
+
+
+def load_for_write(uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int) -> Flag:
+    principal.require_write()
+    flag = load_flag(uow, principal, kind, flag_id, for_update=True)
+    flag.ensure_editable()
+    return flag
+
+
+def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
+    """Save the flag and append its next version in the same transaction, then commit."""
+    append_version(uow, flag, principal, now)
+    uow.commit()
+
+
+def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
+    """Save the flag and append its next version; the caller commits (a write that changes
+    several flags, such as a group and its members, commits them together)."""
+    flag.version += 1
+    flag.last_modified_at = now
+    flag.last_modified_by = principal.name
+    uow.flags.save(flag)
+    uow.projects.bump_revision(flag.project_id)
+    uow.versions.add(
+        Version(
+            flag_id=flag.id,
+            project_id=flag.project_id,
+            version=flag.version,
+            created_at=now,
+            created_by=principal.name,
+            flag_config=flag_document(flag),
+        )
+    )

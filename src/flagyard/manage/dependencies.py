@@ -1,0 +1,52 @@
+"""Checks on parentDependencies: parents exist in the project, name real variants, no cycles."""
+
+from __future__ import annotations
+
+from flagyard.errors import Invalid
+from flagyard.manage.model.flags import Flag
+from flagyard.manage.model.groups import check_member, check_one_group_per_kind
+from flagyard.manage.ports import UnitOfWork
+
+
+def parent_ids(flag: Flag) -> list[int]:
+    deps = flag.parent_dependencies or {}
+    return [int(i) for i in (deps.get("flags") or {})]
+
+
+def check_parent_dependencies(uow: UnitOfWork, flag: Flag) -> None:
+    deps = flag.parent_dependencies or {}
+    groups: dict[int, Flag] = {}
+    for raw_id, allowed in (deps.get("flags") or {}).items():
+        where = f"parentDependencies.flags.{raw_id}"
+        parent_id = int(raw_id)
+        if parent_id == flag.id:
+            raise Invalid(f"{where}: a flag cannot depend on itself", code="dependency_cycle")
+        parent = uow.flags.get(parent_id)
+        if parent is None or parent.project_id != flag.project_id:
+            raise Invalid(f"{where} names no flag or experiment in this project",
+                          code="unknown_parent")
+        unknown = [key for key in allowed if key not in parent.variant_keys]
+        if unknown:
+            raise Invalid(f"{where} names variants the parent does not have: {', '.join(unknown)}",
+                          code="unknown_variant")
+        if parent.kind.is_group:
+            check_member(parent, flag, allowed, where)
+            groups[parent_id] = parent
+    check_one_group_per_kind(groups)
+    _check_no_cycle(uow, flag)
+
+
+def _check_no_cycle(uow: UnitOfWork, flag: Flag) -> None:
+    # Walk up from the new parents; meeting the flag itself again means a cycle.
+    seen: set[int] = set()
+    frontier = parent_ids(flag)
+    while frontier:
+        current = frontier.pop()
+        if current == flag.id and flag.id:
+            raise Invalid("parentDependencies would create a dependency cycle", code="dependency_cycle")
+        if current in seen:
+            continue
+        seen.add(current)
+        parent = uow.flags.get(current)
+        if parent is not None:
+            frontier.extend(parent_ids(parent))

@@ -1,0 +1,88 @@
+"""Management keys and projects: created from the CLI, checked on every management request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flagyard.clock import Clock, utc_now
+from flagyard.errors import Invalid, NotFound, Unauthenticated
+from flagyard.manage.model.access import ManagementKey, Principal, generate_key, hash_key, same_hash
+from flagyard.manage.model.projects import Project, new_project
+from flagyard.manage.ports import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ManagementKey
+    secret: str  # shown once, never stored
+
+
+class KeyService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+
+    def create_project(self, name: str) -> Project:
+        project = new_project(name, self._clock())
+        with self._uow(write=True) as uow:
+            uow.projects.add(project)
+            uow.commit()
+        return project
+
+    def projects(self) -> list[Project]:
+        with self._uow() as uow:
+            return uow.projects.all()
+
+    def create(self, name: str, project_ids: Sequence[int] = (), read_only: bool = False) -> IssuedKey:
+        name = name.strip()
+        if not name:
+            raise Invalid("name must not be empty", code="invalid_name")
+        secret = generate_key()
+        key = ManagementKey(
+            name=name,
+            key_hash=hash_key(secret),
+            hint=secret[:8],
+            read_only=read_only,
+            created_at=self._clock(),
+            project_ids=sorted(set(project_ids)),
+        )
+        with self._uow(write=True) as uow:
+            for project_id in key.project_ids:
+                if uow.projects.get(project_id) is None:
+                    raise NotFound(f"project {project_id} not found", code="project_not_found")
+            uow.keys.add(key)
+            uow.commit()
+        return IssuedKey(key, secret)
+
+    def all_keys(self) -> list[ManagementKey]:
+        with self._uow() as uow:
+            return uow.keys.all()
+
+    def revoke(self, key_or_id: str) -> ManagementKey:
+        with self._uow(write=True) as uow:
+            key = uow.keys.by_hash(hash_key(key_or_id))
+            if key is None and key_or_id.isdigit():
+                key = uow.keys.get(int(key_or_id))
+            if key is None:
+                raise NotFound("no such key", code="key_not_found")
+            if key.revoked_at is None:
+                key.revoked_at = self._clock()
+                uow.keys.revoke(key.id, key.revoked_at)
+                uow.commit()
+        return key
+
+    def authenticate(self, secret: str) -> Principal:
+        digest = hash_key(secret)
+        with self._uow(transaction=False) as uow:  # one statement
+            key = uow.keys.by_hash(digest)
+        if key is None or not same_hash(key.key_hash, digest):
+            raise Unauthenticated("Invalid API key", code="invalid_key")
+        if key.revoked_at is not None:
+            raise Unauthenticated("API key has been revoked", code="revoked_key")
+        return Principal(
+            key_id=key.id,
+            name=key.name,
+            project_ids=frozenset(key.project_ids) if key.project_ids else None,
+            read_only=key.read_only,
+        )

@@ -1,0 +1,1 @@
+"""The management model and its rules. No I/O."""

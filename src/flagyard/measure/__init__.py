@@ -1,0 +1,1 @@
+"""The measure wing: event uploads -> exposures and totals -> experiment results."""

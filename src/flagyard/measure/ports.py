@@ -1,0 +1,123 @@
+"""Ports for event data: the store of raw events, exposures and per-user totals, and the
+writer that serialises every change to them (and commits many requests at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, runtime_checkable
+
+from flagyard.measure.model.events import Event
+from flagyard.measure.model.exposures import ExperimentTrigger
+from flagyard.measure.model.metrics import Metric
+
+T = TypeVar("T")
+
+
+StoredTotals = list[float]  # [count, property total, first time (ms)] of one aggregate key
+
+
+@dataclass(slots=True)
+class ExposureState:
+    """One user in one experiment: the variant first seen, when exposure began (ms; None
+    until an exposure counts), whether a second variant was seen (then excluded), and the
+    user's totals since exposure by aggregate key."""
+
+    flag_id: int
+    user_key: str
+    variant: str
+    exposed_at: int | None
+    excluded: bool = False
+    totals: dict[str, StoredTotals] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Totals:
+    """What a batch adds to a user's events of one kind: how many, the property's sum, the first."""
+
+    count: int = 0
+    total: float = 0.0
+    first_at: int = 0
+
+
+StatsKey = tuple[int, str, str]  # (flag id, aggregate key, variant)
+
+
+@dataclass(frozen=True)
+class ExperimentSetup:
+    """What ingestion needs to know of one experiment."""
+
+    trigger: ExperimentTrigger
+    filtered_metrics: tuple[Metric, ...]
+
+
+@dataclass(frozen=True)
+class VariantTotals:
+    """Sums over the exposed (not excluded) users of one variant, for one aggregate key."""
+
+    variant: str
+    users: int
+    converters: int  # users with at least one event
+    count_sum: float
+    count_squares: float
+    total_sum: float
+    total_squares: float
+
+
+class EventStore(Protocol):
+    """Used only inside the event writer's transaction."""
+
+    def experiments(self, project_id: int) -> list[ExperimentSetup]: ...
+    def known_dedup_keys(self, project_id: int, keys: Collection[str]) -> set[str]: ...
+    def add_events(self, project_id: int, events: Sequence[tuple[Event, str, int]],
+                   meanwhile: Callable[[], T]) -> T:
+        """Store events, each with its JSON text and arrival time (ms); run `meanwhile` (work
+        that makes no store call) while the database takes them, and return its result."""
+        ...
+    def exposures_of(self, project_id: int, user_keys: Collection[str]) -> list[ExposureState]: ...
+    def exposures_page(self, flag_id: int, after_user: str, limit: int) -> list[ExposureState]: ...
+    def save_exposures(self, project_id: int, added: Iterable[ExposureState],
+                       changed: Iterable[ExposureState]) -> None: ...
+    def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
+    def lock_project(self, project_id: int) -> None: ...
+    def metrics(self, flag_id: int) -> list[Metric]: ...
+    def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
+    def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
+        """Remove metrics' own keys (`#<metric id>`) from every user's totals and the sums."""
+        ...
+    def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None: ...
+    def replace_variant_stats(self, flag_id: int, aggregate_key: str,
+                              sums: dict[StatsKey, list[float]]) -> None: ...
+
+
+@runtime_checkable
+class MergeableJob(Protocol):
+    """A job that returns nothing and whose instances (of one class) queued one after another the
+    writer may replace by one, `first.merged(rest)`: fewer, larger statements in a transaction."""
+
+    def __call__(self, store: EventStore) -> None: ...
+    def merged(self, others: Sequence[MergeableJob]) -> MergeableJob: ...
+
+
+class EventWriter(Protocol):
+    """Runs jobs against an `EventStore`, one transaction per group of jobs, in order.
+
+    The future completes once the job's transaction is committed (durably)."""
+
+    def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]: ...
+
+
+class ResultsReader(Protocol):
+    def metrics(self, flag_id: int) -> list[Metric]: ...
+    def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]: ...
+    def excluded_users(self, flag_id: int) -> int: ...
+    def exposure_series(self, flag_id: int, bucket_ms: int) -> list[tuple[int, str, int]]: ...
+
+
+ResultsReaderFactory = Callable[[], "ResultsReaderSession"]
+
+
+class ResultsReaderSession(Protocol):
+    def __enter__(self) -> ResultsReader: ...
+    def __exit__(self, *exc: object) -> None: ...

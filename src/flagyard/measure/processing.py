@@ -1,0 +1,388 @@
+"""What one accepted batch does to the stored data, inside the event writer's transaction.
+
+1. Events whose (device, insert_id) is already stored, or repeated in the batch, are dropped.
+2. Exposure and assignment events update each user's exposure row per experiment: the first
+   variant seen sticks, a second variant excludes the user, and the exposure moment is the
+   earliest exposure event's time.
+3. A user who becomes exposed (or whose exposure moves earlier) gets the events already
+   stored from that moment on added to their totals ("backfill"), so totals do not depend
+   on whether the product events or the exposure arrived first.
+4. The batch's raw events are stored, and each product event by an exposed user adds to
+   that user's totals in every experiment whose exposure began at or before the event's time.
+
+"After exposure" is therefore judged on the client timestamps (`time`), not on arrival order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+
+from flagyard.measure.model.event_filters import matches
+from flagyard.measure.model.events import Event
+from flagyard.measure.model.exposures import SDK_EXPOSURE_EVENTS, ExperimentTrigger, sightings
+from flagyard.measure.model.metrics import Metric, filtered_key, property_key
+from flagyard.measure.ports import (
+    EventStore,
+    ExperimentSetup,
+    ExposureState,
+    MergeableJob,
+    StatsKey,
+    StoredTotals,
+    Totals,
+)
+
+BACKFILL_PAGE = 2000
+HOUR_MS = 3_600_000
+HOUR_PREFIX = "@h"  # per-variant stats key of the users whose exposure began in that hour
+
+
+@dataclass(frozen=True)
+class Batch:
+    project_id: int
+    events: Sequence[Event]
+    received_at: int
+    # Each event as stored (JSON text), when the request's thread already wrote them: the
+    # event writer's thread is ingestion's bottleneck, so work that needs no lock is done before.
+    bodies: Sequence[str] | None = None
+
+
+def json_text(value: Any) -> str:
+    """The compact JSON text of a value (how events and totals are stored)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits, which the stdlib writes as is
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class StoreBatches:
+    """The event writer's job for accepted batches (a `MergeableJob`): the batches of requests
+    queued together are stored by one call, so a group's statements carry all of its events."""
+
+    batches: tuple[Batch, ...]
+
+    def __call__(self, store: EventStore) -> None:
+        store_batches(store, self.batches)
+
+    def merged(self, others: Sequence[MergeableJob]) -> StoreBatches:
+        return StoreBatches(self.batches + tuple(b for o in others for b in cast(StoreBatches, o).batches))
+
+
+def store_batches(store: EventStore, batches: Sequence[Batch]) -> None:
+    """Apply several requests' batches in one transaction (the event writer's group commit)."""
+    by_project: dict[int, list[Batch]] = defaultdict(list)
+    for batch in batches:
+        by_project[batch.project_id].append(batch)
+    for project_id in sorted(by_project):
+        _store_project(store, project_id, by_project[project_id])
+
+
+def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> None:
+    fresh = _unseen(store, project_id, [e for b in batches for e in b.events])
+    if not fresh:
+        return
+    setups = {s.trigger.flag_key: s for s in store.experiments(project_id)}
+    tracking = _Tracking.read(store, project_id, fresh, setups) if setups else None
+    rows = [(e, body, batch.received_at) for batch in batches for e, body in zip(batch.events, _bodies(batch), strict=True)
+            if id(e) in fresh]
+    # The batch is counted while the database stores its raw events (the counting needs no store).
+    stats = store.add_events(project_id, rows, meanwhile=tracking.count if tracking else dict)
+    if tracking is not None:
+        tracking.write(store, stats)
+
+
+def _bodies(batch: Batch) -> Sequence[str]:
+    return batch.bodies if batch.bodies is not None else [json_text(e.raw) for e in batch.events]
+
+
+def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int, Event]:
+    keys = {e.dedup_key for e in events if e.dedup_key}
+    known = store.known_dedup_keys(project_id, keys) if keys else set()
+    fresh: dict[int, Event] = {}
+    for event in events:
+        key = event.dedup_key
+        if key is not None:
+            if key in known:
+                continue
+            known.add(key)
+        fresh[id(event)] = event
+    return fresh
+
+
+Exposure = tuple[str, int | None, bool]  # (variant, exposed_at, excluded) of one user in one experiment
+Pair = tuple[int, str]  # (flag id, user key)
+Deltas = dict[Pair, dict[str, Totals]]  # what a batch adds to each user's totals, by aggregate key
+
+
+@dataclass
+class _Tracking:
+    """What a batch's fresh events do to exposures and totals: read from the store, counted
+    (pure, while the raw events are stored), then written."""
+
+    project_id: int
+    events: list[Event]  # by time
+    metrics: Mapping[int, Sequence[Metric]]  # each experiment's metrics with filters
+    states: dict[Pair, ExposureState]  # the exposure of every user of the batch, as it ends up
+    added: dict[Pair, ExposureState]  # first stored by this batch
+    prior: dict[Pair, Exposure]  # the stored exposure of each user whose exposure changes here
+    deltas: Deltas  # the backfill's additions to the totals of users whose exposure opened here
+    touched: set[Pair] = field(default_factory=set)  # users whose totals the batch's events add to
+
+    @classmethod
+    def read(cls, store: EventStore, project_id: int, fresh: dict[int, Event],
+             setups: Mapping[str, ExperimentSetup]) -> _Tracking:
+        events = sorted(fresh.values(), key=lambda e: e.time)
+        triggers = {key: s.trigger for key, s in setups.items()}
+        custom_types = {t.exposure_event.get("event_type") for t in triggers.values() if t.exposure_event}
+        states = {(s.flag_id, s.user_key): s for s in store.exposures_of(project_id, {e.user_key for e in events})}
+        prior: dict[Pair, Exposure] = {}
+        added: dict[Pair, ExposureState] = {}
+        for event in events:
+            if event.event_type in SDK_EXPOSURE_EVENTS or event.event_type in custom_types:
+                for seen in sightings(event, triggers):
+                    _apply_sighting(states, added, prior, triggers[seen.flag_key], event, seen.variant, seen.exposure)
+        moved = {pair: states[pair] for pair, old in prior.items() if states[pair].exposed_at != old[1]}
+        opened = {**{pair: s for pair, s in added.items() if s.exposed_at is not None}, **moved}
+        metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
+        deltas: Deltas = {}
+        if opened:
+            _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
+        return cls(project_id, events, metrics, states, added, prior, deltas)
+
+    def count(self) -> dict[StatsKey, list[float]]:
+        """Add the backfill and the batch's product events to the users' totals; what that
+        changes in the per-variant sums.
+
+        A user whose exposure changed here (new, moved, excluded) moves all of their totals
+        between sums: their old part out before anything is added, their new part in after.
+        For every other user each added event moves the sums of its keys."""
+        states, prior, added = self.states, self.prior, self.added
+        stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+        for pair, old in prior.items():
+            _contribute(stats, pair[0], old, states[pair].totals, -1)
+        for pair, changes in self.deltas.items():  # only users whose exposure opened here
+            totals = states[pair].totals
+            for key, delta in changes.items():
+                stored = totals.get(key)
+                if stored is None:
+                    totals[key] = [delta.count, delta.total, delta.first_at]
+                else:
+                    stored[0] += delta.count
+                    stored[1] += delta.total
+                    stored[2] = min(stored[2], delta.first_at)
+        by_user: dict[str, list[ExposureState]] = defaultdict(list)
+        for state in states.values():
+            if state.exposed_at is not None:
+                by_user[state.user_key].append(state)
+        touched = self.touched
+        for event in self.events:
+            if event.event_type in SDK_EXPOSURE_EVENTS:
+                continue
+            exposed = by_user.get(event.user_key)
+            if not exposed:
+                continue
+            time = event.time
+            values = None
+            for state in exposed:
+                if time < state.exposed_at:  # type: ignore[operator]
+                    continue
+                if values is None:
+                    values = _values(event)
+                pair = (state.flag_id, state.user_key)
+                touched.add(pair)
+                counted = not state.excluded and pair not in prior and pair not in added
+                filtered = self.metrics.get(state.flag_id)
+                _count(stats if counted else None, state,
+                       values + _filtered_values(event, filtered) if filtered else values, time)
+        for pair in prior.keys() | added.keys():
+            state = states[pair]
+            _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
+        return stats
+
+    def write(self, store: EventStore, stats: dict[StatsKey, list[float]]) -> None:
+        store.add_variant_stats(stats)
+        changed = self.prior.keys() | self.deltas.keys() | self.touched
+        store.save_exposures(self.project_id, self.added.values(),
+                             [self.states[pair] for pair in changed if pair not in self.added])
+
+
+def _count(stats: dict[StatsKey, list[float]] | None, state: ExposureState,
+           values: Iterable[tuple[str, float]], time: int) -> None:
+    """Add one event's values to a user's totals and, when the user counts (`stats` given), the
+    change to the per-variant sums."""
+    totals = state.totals
+    for key, value in values:
+        stored = totals.get(key)
+        if stored is None:
+            totals[key] = [1, value, time]
+            old_count, old_total = 0.0, 0.0
+        else:
+            old_count, old_total = stored[0], stored[1]
+            stored[0] = old_count + 1
+            stored[1] = old_total + value
+            if time < stored[2]:
+                stored[2] = time
+        if stats is not None:
+            sums = stats[(state.flag_id, key, state.variant)]
+            if old_count == 0:
+                sums[0] += 1
+            sums[2] += 1
+            sums[3] += 2 * old_count + 1  # (n + 1)² - n²
+            sums[4] += value
+            new_total = old_total + value
+            sums[5] += new_total * new_total - old_total * old_total
+
+
+def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, exposure: Exposure,
+                totals: Mapping[str, StoredTotals], sign: int) -> None:
+    """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
+    variant, exposed_at, excluded = exposure
+    if excluded:
+        stats[(flag_id, "", variant)][1] += sign
+        return
+    if exposed_at is None:
+        return
+    stats[(flag_id, "", variant)][0] += sign
+    stats[(flag_id, f"{HOUR_PREFIX}{exposed_at // HOUR_MS}", variant)][0] += sign
+    for key, value in totals.items():
+        _contribute_totals(stats, flag_id, variant, key, value, sign)
+
+
+def _contribute_totals(stats: dict[StatsKey, list[float]], flag_id: int, variant: str, key: str,
+                       value: StoredTotals, sign: int) -> None:
+    count, total = value[0], value[1]
+    sums = stats[(flag_id, key, variant)]
+    sums[0] += sign
+    sums[2] += sign * count
+    sums[3] += sign * count * count
+    sums[4] += sign * total
+    sums[5] += sign * total * total
+
+
+def _apply_sighting(states: dict[Pair, ExposureState], added: dict[Pair, ExposureState],
+                    prior: dict[Pair, Exposure], trigger: ExperimentTrigger, event: Event, variant: str,
+                    exposure: bool) -> None:
+    pair = (trigger.flag_id, event.user_key)
+    state = states.get(pair)
+    if state is None:
+        if not variant:
+            return  # a custom exposure event before anything said which variant the user has
+        state = ExposureState(trigger.flag_id, event.user_key, variant, event.time if exposure else None)
+        states[pair] = added[pair] = state
+        return
+    excludes = bool(variant and state.variant and variant != state.variant and not state.excluded)
+    names = bool(variant and not state.variant)
+    opens = exposure and bool(state.variant or names) and (state.exposed_at is None or event.time < state.exposed_at)
+    if not (excludes or names or opens):
+        return
+    if pair not in prior and pair not in added:
+        prior[pair] = (state.variant, state.exposed_at, state.excluded)
+    if excludes:
+        state.excluded = True
+    if names:
+        state.variant = variant
+    if opens:
+        state.exposed_at = event.time
+
+
+def _backfill(store: EventStore, project_id: int, opened: Mapping[Pair, ExposureState],
+              before: Mapping[Pair, int | None], metrics: Mapping[int, Sequence[Metric]],
+              deltas: Deltas) -> None:
+    """Count stored events that fall in the window an exposure just opened."""
+    windows: dict[str, list[tuple[int, int, int | None]]] = defaultdict(list)
+    for key, state in opened.items():
+        assert state.exposed_at is not None
+        windows[state.user_key].append((state.flag_id, state.exposed_at, before.get(key)))
+    since = min(start for spans in windows.values() for _, start, _ in spans)
+    users = sorted(windows)
+    for n in range(0, len(users), BACKFILL_PAGE):
+        for event in store.events_of(project_id, users[n:n + BACKFILL_PAGE], since):
+            if event.event_type in SDK_EXPOSURE_EVENTS:
+                continue
+            for flag_id, start, end in windows[event.user_key]:
+                if event.time >= start and (end is None or event.time < end):
+                    add_event(deltas.setdefault((flag_id, event.user_key), {}), event, metrics.get(flag_id, ()))
+
+
+def add_event(totals: dict[str, Totals], event: Event, filtered: Iterable[Metric]) -> None:
+    """Add one event to a user's totals: its type, each numeric property, each filtered metric."""
+    for key, value in _values(event) + _filtered_values(event, filtered):
+        _add(totals, key, event.time, value)
+
+
+def _values(event: Event) -> list[tuple[str, float]]:
+    """The aggregate keys one event adds to, and the value it adds: its type (0), each numeric
+    property (the property's value)."""
+    event_type = event.event_type
+    values = [(event_type, 0.0)]
+    for name, value in event.event_properties.items():
+        if type(value) is int or type(value) is float:  # not bool, which is an int too
+            values.append((property_key(event_type, name), float(value)))
+    return values
+
+
+def _filtered_values(event: Event, filtered: Iterable[Metric]) -> list[tuple[str, float]]:
+    """The keys of the metrics with filters the event matches, and the value each adds."""
+    values = []
+    for metric in filtered:
+        if metric.event_type != event.event_type:
+            continue
+        if not matches(metric.filters, event.event_properties, event.user_properties):
+            continue
+        value = 0.0
+        if metric.property is not None:
+            raw = event.event_properties.get(metric.property)
+            if not isinstance(raw, int | float) or isinstance(raw, bool):
+                continue
+            value = float(raw)
+        values.append((filtered_key(metric.id), value))
+    return values
+
+
+def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
+    found = totals.get(key)
+    if found is None:
+        totals[key] = Totals(1, value, time)
+        return
+    found.count += 1
+    found.total += value
+    if time < found.first_at:
+        found.first_at = time
+
+
+def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:
+    """Totals of a filtered metric from the raw events, for a metric added after the fact."""
+    key = metric.aggregate_key
+    sums: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+    after = ""
+    while True:
+        page = store.exposures_page(flag_id, after, BACKFILL_PAGE)
+        if not page:
+            break
+        after = page[-1].user_key
+        had = {s.user_key for s in page if s.totals.pop(key, None) is not None}
+        exposed = {s.user_key: s for s in page if s.exposed_at is not None}
+        if exposed:
+            since = min(s.exposed_at for s in exposed.values())  # type: ignore[type-var]
+            deltas: dict[str, dict[str, Totals]] = defaultdict(dict)
+            for event in store.events_of(project_id, list(exposed), since):  # type: ignore[arg-type]
+                state = exposed[event.user_key]
+                if event.event_type in SDK_EXPOSURE_EVENTS or event.time < state.exposed_at:  # type: ignore[operator]
+                    continue
+                if metric.event_type == event.event_type:
+                    add_event(deltas[event.user_key], event, [metric])
+            for user, changes in deltas.items():
+                value = changes.get(key)
+                if value is not None:
+                    state = exposed[user]
+                    state.totals[key] = [value.count, value.total, value.first_at]
+                    if not state.excluded:
+                        _contribute_totals(sums, flag_id, state.variant, key, state.totals[key], 1)
+        store.save_exposures(project_id, [], [s for s in page if s.user_key in had or key in s.totals])
+    store.replace_variant_stats(flag_id, key, sums)

@@ -1,0 +1,1 @@
+"""The evaluation compiler: management documents -> Amplitude evaluation flags."""

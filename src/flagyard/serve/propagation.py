@@ -1,0 +1,113 @@
+"""From "project P changed" to fresh snapshots and woken streams, off the request path.
+
+Changes arrive from this process's own commits and from the change feed (other processes, via
+the database). One thread per process takes them in batches, re-checks the deployments this
+process serves in those projects, and tells the subscribers (the stream hub) which deployment
+keys to look at. While the database is unreachable it retries every second, and the snapshots
+already held keep being served.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from flagyard.errors import DomainError
+from flagyard.serve.snapshot_cache import EvaluationService
+
+ChangeCallback = Callable[[frozenset[int] | None], None]
+KeysCallback = Callable[[frozenset[str]], None]
+
+RETRY_SECONDS = 1.0
+
+log = logging.getLogger("flagyard.changes")
+
+
+class ChangeFeed(Protocol):
+    """Calls back with the ids of projects another process changed; None: re-check all."""
+
+    connected: bool
+
+    def start(self, on_change: ChangeCallback) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Propagator:
+    def __init__(self, evaluation: EvaluationService, feed: ChangeFeed | None = None) -> None:
+        self._evaluation = evaluation
+        self._feed = feed
+        self._subscribers: list[KeysCallback] = []
+        self._pending: set[int] = set()
+        self._everything = False
+        self._wakeup = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def listening(self) -> bool:
+        """True when changes made by other processes reach this one as they happen."""
+        return self._feed is None or self._feed.connected
+
+    def subscribe(self, callback: KeysCallback) -> None:
+        self._subscribers.append(callback)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="flagyard-propagator", daemon=True)
+        self._thread.start()
+        if self._feed is not None:
+            self._feed.start(self.changed)
+
+    def stop(self) -> None:
+        if self._feed is not None:
+            self._feed.stop()
+        with self._wakeup:
+            self._stopped = True
+            self._wakeup.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+    def changed(self, project_ids: Iterable[int] | None) -> None:
+        """Any thread: these projects changed (None: any may have). Returns at once."""
+        ids = None if project_ids is None else frozenset(project_ids)
+        # Requests from here on re-check instead of serving what may be old.
+        self._evaluation.invalidate(ids)
+        with self._wakeup:
+            if ids is None:
+                self._everything = True
+            else:
+                self._pending |= ids
+            self._wakeup.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                retry = bool(self._evaluation.unreachable_keys())
+                if not self._stopped and not self._pending and not self._everything:
+                    self._wakeup.wait(RETRY_SECONDS if retry else None)
+                if self._stopped:
+                    return
+                projects: frozenset[int] | None = (
+                    None if self._everything else frozenset(self._pending))
+                self._pending.clear()
+                self._everything = False
+            keys = set(self._evaluation.keys_for(projects)) if projects != frozenset() else set()
+            keys |= set(self._evaluation.unreachable_keys())
+            if keys:
+                self._refresh(keys)
+
+    def _refresh(self, keys: set[str]) -> None:
+        for key in keys:
+            try:
+                self._evaluation.refresh(key)
+            except DomainError:
+                pass  # the key was archived (its streams close) or the database is unreachable
+            except Exception:  # never let one bad deployment stop propagation for all
+                log.exception("refreshing a deployment's flags failed")
+        done = frozenset(keys)
+        for callback in self._subscribers:
+            try:
+                callback(done)
+            except Exception:
+                log.exception("a change subscriber failed")

@@ -1,1 +1,0 @@
-"""Use cases. Each call runs in one unit of work and returns domain objects."""

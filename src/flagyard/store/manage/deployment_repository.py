@@ -1,0 +1,131 @@
+"""Deployments and projects."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+
+from flagyard.manage.model.deployments import Deployment
+from flagyard.manage.model.projects import Project
+from flagyard.store.db import inserted_id
+from flagyard.store.serve.change_feed import change_notice
+from flagyard.store.tables import deployments, projects
+
+
+class DeploymentRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def get(self, deployment_id: int) -> Deployment | None:
+        row = self._conn.execute(
+            sa.select(deployments).where(deployments.c.id == deployment_id)
+        ).mappings().first()
+        return _deployment(row) if row else None
+
+    def get_by_key(self, key: str) -> Deployment | None:
+        row = self._conn.execute(
+            sa.select(deployments).where(deployments.c.key == key)
+        ).mappings().first()
+        return _deployment(row) if row else None
+
+    def get_by_key_with_revision(self, key: str) -> tuple[Deployment, int] | None:
+        # One round trip on the propagation path instead of two.
+        row = self._conn.execute(
+            sa.select(deployments, projects.c.revision.label("project_revision"))
+            .join(projects, projects.c.id == deployments.c.project_id)
+            .where(deployments.c.key == key)
+        ).mappings().first()
+        return (_deployment(row), int(row["project_revision"] or 0)) if row else None
+
+    def get_many(self, deployment_ids: Collection[int]) -> dict[int, Deployment]:
+        if not deployment_ids:
+            return {}
+        rows = self._conn.execute(
+            sa.select(deployments).where(deployments.c.id.in_(deployment_ids))
+        ).mappings()
+        return {row["id"]: _deployment(row) for row in rows}
+
+    def page(
+        self, *, project_ids: Collection[int] | None, before_id: int | None, limit: int,
+        include_archived: bool = True,
+    ) -> list[Deployment]:
+        query = sa.select(deployments)
+        if project_ids is not None:
+            query = query.where(deployments.c.project_id.in_(project_ids))
+        if not include_archived:
+            query = query.where(deployments.c.deleted.is_(False))
+        if before_id is not None:
+            query = query.where(deployments.c.id < before_id)
+        rows = self._conn.execute(query.order_by(deployments.c.id.desc()).limit(limit)).mappings()
+        return [_deployment(row) for row in rows]
+
+    def add(self, deployment: Deployment) -> int:
+        deployment.id = inserted_id(self._conn.execute(
+            sa.insert(deployments).values(
+                project_id=deployment.project_id,
+                label=deployment.label,
+                key=deployment.key,
+                type=deployment.type,
+                deleted=deployment.deleted,
+                created_at=deployment.created_at,
+            )
+        ))
+        return deployment.id
+
+    def save(self, deployment: Deployment) -> None:
+        self._conn.execute(
+            sa.update(deployments)
+            .where(deployments.c.id == deployment.id)
+            .values(label=deployment.label, deleted=deployment.deleted)
+        )
+
+    def set_key(self, deployment_id: int, key: str) -> None:
+        self._conn.execute(sa.update(deployments).where(deployments.c.id == deployment_id).values(key=key))
+
+
+class ProjectRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+        self.touched: set[int] = set()
+
+    def bump_revision(self, project_id: int) -> None:
+        """Mark that the project's served flags may have changed (see tables.projects)."""
+        bump = sa.update(projects).where(projects.c.id == project_id).values(revision=projects.c.revision + 1)
+        if self._conn.dialect.name == "postgresql":
+            # Other processes hear of it at commit; SQLite's watchers see the commit itself.
+            bump = bump.returning(change_notice(projects.c.id))
+        self._conn.execute(bump)
+        self.touched.add(project_id)
+
+    def revision(self, project_id: int) -> int:
+        value = self._conn.execute(
+            sa.select(projects.c.revision).where(projects.c.id == project_id)
+        ).scalar()
+        return int(value or 0)
+
+    def get(self, project_id: int) -> Project | None:
+        row = self._conn.execute(sa.select(projects).where(projects.c.id == project_id)).mappings().first()
+        return Project(id=row["id"], name=row["name"], created_at=row["created_at"]) if row else None
+
+    def all(self) -> list[Project]:
+        rows = self._conn.execute(sa.select(projects).order_by(projects.c.id)).mappings()
+        return [Project(id=r["id"], name=r["name"], created_at=r["created_at"]) for r in rows]
+
+    def add(self, project: Project) -> int:
+        project.id = inserted_id(self._conn.execute(
+            sa.insert(projects).values(name=project.name, created_at=project.created_at)
+        ))
+        return project.id
+
+
+def _deployment(row: sa.RowMapping) -> Deployment:
+    return Deployment(
+        id=row["id"],
+        project_id=row["project_id"],
+        label=row["label"],
+        key=row["key"],
+        type=row["type"],
+        deleted=row["deleted"],
+        created_at=row["created_at"],
+    )

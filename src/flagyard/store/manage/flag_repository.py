@@ -1,0 +1,271 @@
+"""Loading and saving the flag aggregate (flag row, its variants and deployment links)."""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flagyard.manage.model.flags import Flag, Kind, Member, Variant
+from flagyard.store.db import inserted_id
+from flagyard.store.tables import flag_deployments, flags, variants
+
+_SCALARS = (
+    "project_id", "kind", "key", "name", "description", "enabled", "evaluation_mode",
+    "bucketing_key", "bucketing_salt", "bucketing_unit", "rollout_percentage",
+    "target_segments", "parent_dependencies", "sticky_bucketing", "started", "start_date",
+    "end_date", "experiment_type", "deleted", "tags", "decision", "decision_reason",
+    "rolled_out_variant", "exposure_event", "delivery_method", "created_by",
+    "last_modified_by", "created_at", "last_modified_at", "version", "group_config",
+)
+# Kinds that can be members of a group: experiments, and holdouts sitting in a mutex slot.
+_MEMBER_KINDS = (Kind.EXPERIMENT.value, Kind.HOLDOUT.value)
+# Above this many groups in one read, members are found by a scan of the projects' members
+# rather than by one LIKE per group (SQLite limits the depth of an OR chain).
+_LIKE_PREFILTER_MAX = 50
+
+
+class FlagRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
+        query = sa.select(flags).where(flags.c.id == flag_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return self._assemble([row])[0]
+
+    def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
+        if not flag_ids:
+            return []
+        rows = self._conn.execute(sa.select(flags).where(flags.c.id.in_(flag_ids))).mappings().all()
+        return self._assemble(rows)
+
+    def page(
+        self,
+        *,
+        kind: Kind,
+        project_ids: Collection[int] | None,
+        key: str | None,
+        include_archived: bool,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Flag]:
+        """Newest first. Keyset paging on id keeps a page's cost flat at any depth."""
+        query = _page_query(sa.select(flags), kind, project_ids, key, include_archived, before_id, limit)
+        return self._assemble(self._conn.execute(query).mappings().all())
+
+    def page_versions(
+        self,
+        *,
+        kind: Kind,
+        project_ids: Collection[int] | None,
+        key: str | None,
+        include_archived: bool,
+        before_id: int | None,
+        limit: int,
+    ) -> list[tuple[int, int]]:
+        """(id, version) of the flags `page` would return, in its order: one narrow query."""
+        query = _versions_page_query(project_ids is not None, key is not None, include_archived,
+                                     before_id is not None)
+        values = {"kind": kind.value, "project_ids": list(project_ids or ()), "key": key,
+                  "before_id": before_id, "limit": limit}
+        return [(row_id, version) for row_id, version in self._conn.execute(query, values)]
+
+    def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
+        rows = self._conn.execute(
+            sa.select(flags.c.key, flags.c.id).where(
+                flags.c.project_id == project_id, flags.c.key.in_(keys)
+            )
+        ).all()
+        return {row.key: row.id for row in rows}
+
+    def add(self, flag: Flag) -> int:
+        values = _row_values(flag)
+        flag.id = inserted_id(self._conn.execute(sa.insert(flags).values(**values)))
+        self._save_children(flag)
+        return flag.id
+
+    def save(self, flag: Flag) -> None:
+        self._conn.execute(sa.update(flags).where(flags.c.id == flag.id).values(**_row_values(flag)))
+        self._save_children(flag)
+
+    def linked_to(self, deployment_id: int) -> list[Flag]:
+        """Unarchived flags and experiments linked to the deployment (what it serves)."""
+        query = (
+            sa.select(flags)
+            .join(flag_deployments, flag_deployments.c.flag_id == flags.c.id)
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+            .order_by(flags.c.id)
+        )
+        return self._assemble(self._conn.execute(query).mappings().all())
+
+    def versions_linked_to(self, deployment_id: int) -> dict[int, int]:
+        """Id -> version of every unarchived flag linked to the deployment: one narrow query,
+        enough to tell which served flags changed since a snapshot was built."""
+        query = (
+            sa.select(flags.c.id, flags.c.version)
+            .join(flag_deployments, flag_deployments.c.flag_id == flags.c.id)
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+        )
+        return {row_id: version for row_id, version in self._conn.execute(query)}
+
+    def versions_of(self, flag_ids: Collection[int]) -> dict[int, int]:
+        """Id -> version of the given flags that exist (archived ones included)."""
+        if not flag_ids:
+            return {}
+        query = sa.select(flags.c.id, flags.c.version).where(flags.c.id.in_(flag_ids))
+        return {row_id: version for row_id, version in self._conn.execute(query)}
+
+    def uses_deployment(self, deployment_id: int) -> bool:
+        """True while an unarchived flag or experiment is linked to the deployment."""
+        query = (
+            sa.select(sa.literal(1))
+            .select_from(flag_deployments.join(flags, flags.c.id == flag_deployments.c.flag_id))
+            .where(flag_deployments.c.deployment_id == deployment_id, flags.c.deleted.is_(False))
+            .limit(1)
+        )
+        return self._conn.execute(query).first() is not None
+
+    def members(self, groups: Collection[Flag]) -> dict[int, list[Member]]:
+        """For each group, the flags whose parentDependencies name it, by id."""
+        found: dict[int, list[Member]] = {group.id: [] for group in groups}
+        if not found:
+            return found
+        query = (
+            sa.select(flags.c.id, flags.c.kind, flags.c.parent_dependencies)
+            .where(flags.c.project_id.in_({group.project_id for group in groups}),
+                   flags.c.kind.in_(_MEMBER_KINDS))
+            .order_by(flags.c.id)
+        )
+        if len(found) <= _LIKE_PREFILTER_MAX:
+            # Narrows the scan; the exact test on the parsed JSON follows.
+            text = sa.cast(flags.c.parent_dependencies, sa.Text)
+            query = query.where(sa.or_(*(text.like(f'%"{group_id}"%') for group_id in found)))
+        for row in self._conn.execute(query):
+            parents = (row.parent_dependencies or {}).get("flags") or {}
+            for raw_id, allowed in parents.items():
+                group_id = int(raw_id)
+                if group_id in found:
+                    found[group_id].append(Member(row.id, Kind(row.kind), tuple(allowed)))
+        return found
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _save_children(self, flag: Flag) -> None:
+        stored = {
+            row.id
+            for row in self._conn.execute(
+                sa.select(variants.c.id).where(variants.c.flag_id == flag.id)
+            )
+        }
+        kept = {v.id for v in flag.variants if v.id}
+        gone = stored - kept
+        if gone:
+            self._conn.execute(sa.delete(variants).where(variants.c.id.in_(gone)))
+        for position, variant in enumerate(flag.variants):
+            values = {
+                "flag_id": flag.id,
+                "position": position,
+                "key": variant.key,
+                "name": variant.name,
+                "description": variant.description,
+                "payload": variant.payload,
+                "rollout_weight": variant.rollout_weight,
+            }
+            if variant.id:
+                self._conn.execute(sa.update(variants).where(variants.c.id == variant.id).values(**values))
+            else:
+                variant.id = inserted_id(self._conn.execute(sa.insert(variants).values(**values)))
+        self._conn.execute(sa.delete(flag_deployments).where(flag_deployments.c.flag_id == flag.id))
+        if flag.deployments:
+            self._conn.execute(
+                sa.insert(flag_deployments),
+                [
+                    {"flag_id": flag.id, "deployment_id": d, "position": i}
+                    for i, d in enumerate(flag.deployments)
+                ],
+            )
+
+    def _assemble(self, rows: Sequence[sa.RowMapping]) -> list[Flag]:
+        ids = [row["id"] for row in rows]
+        by_flag: dict[int, list[Variant]] = defaultdict(list)
+        links: dict[int, list[int]] = defaultdict(list)
+        if ids:
+            for v in self._conn.execute(
+                sa.select(variants).where(variants.c.flag_id.in_(ids)).order_by(variants.c.position)
+            ).mappings():
+                by_flag[v["flag_id"]].append(
+                    Variant(
+                        id=v["id"],
+                        key=v["key"],
+                        name=v["name"],
+                        description=v["description"],
+                        payload=v["payload"],
+                        rollout_weight=v["rollout_weight"],
+                    )
+                )
+            for link in self._conn.execute(
+                sa.select(flag_deployments)
+                .where(flag_deployments.c.flag_id.in_(ids))
+                .order_by(flag_deployments.c.position)
+            ).mappings():
+                links[link["flag_id"]].append(link["deployment_id"])
+        assembled = [_flag_from_row(row, by_flag[row["id"]], links[row["id"]]) for row in rows]
+        groups = [flag for flag in assembled if flag.kind.is_group]
+        if groups:
+            members = self.members(groups)
+            for group in groups:
+                group.members = members[group.id]
+        return assembled
+
+
+def _page_query(
+    query: sa.Select[Any],
+    kind: Kind | sa.BindParameter[Any],
+    project_ids: Collection[int] | sa.BindParameter[Any] | None,
+    key: str | sa.BindParameter[Any] | None,
+    include_archived: bool,
+    before_id: int | sa.BindParameter[Any] | None,
+    limit: int | sa.BindParameter[Any],
+) -> sa.Select[Any]:
+    query = query.where(flags.c.kind == (kind.value if isinstance(kind, Kind) else kind))
+    if project_ids is not None:
+        query = query.where(flags.c.project_id.in_(project_ids))
+    if key is not None:
+        query = query.where(flags.c.key == key)
+    if not include_archived:
+        query = query.where(flags.c.deleted.is_(False))
+    if before_id is not None:
+        query = query.where(flags.c.id < before_id)
+    return query.order_by(flags.c.id.desc()).limit(limit)
+
+
+@functools.cache
+def _versions_page_query(by_project: bool, by_key: bool, include_archived: bool,
+                         before: bool) -> sa.Select[Any]:
+    """Built once per shape, with bound parameters: the list asks on every request, and
+    building and keying the statement each time showed in its profile."""
+    return _page_query(
+        sa.select(flags.c.id, flags.c.version), sa.bindparam("kind"),
+        sa.bindparam("project_ids", expanding=True) if by_project else None,
+        sa.bindparam("key") if by_key else None, include_archived,
+        sa.bindparam("before_id") if before else None, sa.bindparam("limit"))
+
+
+def _row_values(flag: Flag) -> dict[str, Any]:
+    values = {name: getattr(flag, name) for name in _SCALARS}
+    values["kind"] = flag.kind.value
+    return values
+
+
+def _flag_from_row(row: sa.RowMapping, flag_variants: list[Variant], deployment_ids: list[int]) -> Flag:
+    fields = {name: row[name] for name in _SCALARS}
+    fields["kind"] = Kind(row["kind"])
+    return Flag(id=row["id"], variants=flag_variants, deployments=deployment_ids, **fields)

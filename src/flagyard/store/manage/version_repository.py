@@ -1,0 +1,93 @@
+"""The append-only version history."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from flagyard.manage.model.versions import Version
+from flagyard.store.tables import versions
+
+
+class VersionRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def add(self, version: Version) -> None:
+        self._conn.execute(
+            sa.insert(versions).values(
+                flag_id=version.flag_id,
+                project_id=version.project_id,
+                version=version.version,
+                created_at=version.created_at,
+                created_by=version.created_by,
+                flag_config=version.flag_config,
+            )
+        )
+
+    def changed_since(self, project_id: int, after: int | None) -> tuple[int, set[int]]:
+        """(the newest version row id of the project, ids of flags with a version after `after`).
+
+        Writers append versions after taking the project's row lock (the revision bump), so
+        within a project row ids follow commit order: a reader that remembers the newest id
+        misses no later change. `after=None` reads only the newest id.
+        """
+        newest = self._conn.execute(
+            sa.select(sa.func.max(versions.c.id)).where(versions.c.project_id == project_id)
+        ).scalar()
+        if after is None or newest is None or newest <= after:
+            return (newest or 0), set()
+        rows = self._conn.execute(
+            sa.select(versions.c.flag_id).where(
+                versions.c.id > after, versions.c.id <= newest, versions.c.project_id == project_id
+            )
+        )
+        return newest, {flag_id for (flag_id,) in rows}
+
+    def for_flag(self, flag_id: int) -> list[Version]:
+        rows = self._conn.execute(
+            sa.select(versions).where(versions.c.flag_id == flag_id).order_by(versions.c.version.desc())
+        ).mappings()
+        return [_version(row) for row in rows]
+
+    def get(self, flag_id: int, number: int) -> Version | None:
+        row = self._conn.execute(
+            sa.select(versions).where(versions.c.flag_id == flag_id, versions.c.version == number)
+        ).mappings().first()
+        return _version(row) if row else None
+
+    def page(
+        self,
+        *,
+        project_ids: Collection[int] | None,
+        start: datetime | None,
+        end: datetime | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Version]:
+        """Newest first across every flag; keyset on the row id."""
+        query = sa.select(versions)
+        if project_ids is not None:
+            query = query.where(versions.c.project_id.in_(project_ids))
+        if start is not None:
+            query = query.where(versions.c.created_at >= start)
+        if end is not None:
+            query = query.where(versions.c.created_at < end)
+        if before_id is not None:
+            query = query.where(versions.c.id < before_id)
+        rows = self._conn.execute(query.order_by(versions.c.id.desc()).limit(limit)).mappings()
+        return [_version(row) for row in rows]
+
+
+def _version(row: sa.RowMapping) -> Version:
+    return Version(
+        id=row["id"],
+        flag_id=row["flag_id"],
+        project_id=row["project_id"],
+        version=row["version"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        flag_config=row["flag_config"],
+    )
