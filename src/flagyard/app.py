@@ -22,7 +22,6 @@ from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.ratelimit import RateLimitMiddleware
-from flagyard.api.http.sdk_fast_path import SdkFastPath
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
@@ -40,6 +39,7 @@ from flagyard.api.sdk import evaluation as sdk_routes
 from flagyard.api.sdk import ingestion as ingestion_routes
 from flagyard.api.sdk import ofrep as ofrep_routes
 from flagyard.api.sdk.broadcast import StreamHub
+from flagyard.api.sdk.fast_path import SdkFastPath
 from flagyard.api.sdk.stream_wire import StreamingApp
 from flagyard.config import Settings
 from flagyard.manage.cohorts import CohortService

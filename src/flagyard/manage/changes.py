@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flagyard.errors import Forbidden, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
-from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.model.versions import Version
 from flagyard.manage.ports import UnitOfWork
 
@@ -15,15 +14,8 @@ from flagyard.manage.ports import UnitOfWork
 def load_flag(
     uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int, *, for_update: bool = False
 ) -> Flag:
-    """The flag, if this key may see it. A project-scoped key gets 403 for any id outside its
-    projects, known or not, so it cannot probe which ids exist elsewhere."""
-    flag = uow.flags.get(flag_id, for_update=for_update)
-    visible = flag is not None and principal.can_see(flag.project_id)
-    if flag is not None and visible and flag.kind is kind:
-        return flag
-    if principal.project_ids is not None and not visible:
-        raise Forbidden(f"this key has no access to {kind.value} {flag_id}", code="project_forbidden")
-    raise NotFound(f"{kind.label} {flag_id} not found", code=f"{kind.value}_not_found")
+    """The flag, if this key may see it (`visible_flag`)."""
+    return visible_flag(uow.flags.get(flag_id, for_update=for_update), principal, kind, flag_id)
 
 
 def load_for_write(uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int) -> Flag:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from flagyard.errors import Invalid
-from flagyard.manage.model.flags import Flag
+from flagyard.manage.model.flags import Flag, parent_ids
 from flagyard.manage.model.groups import check_member, check_one_group_per_kind
 from flagyard.manage.ports import UnitOfWork
-
-
-def parent_ids(flag: Flag) -> list[int]:
-    deps = flag.parent_dependencies or {}
-    return [int(i) for i in (deps.get("flags") or {})]
 
 
 def check_parent_dependencies(uow: UnitOfWork, flag: Flag) -> None:

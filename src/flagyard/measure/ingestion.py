@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from flagyard.manage.ports import UnitOfWorkFactory
-from flagyard.measure.model.events import Event, UploadRefused, check_upload
+from flagyard.measure.model.events import Event, UploadRefused, check_upload, json_text
 from flagyard.measure.ports import EventWriter
-from flagyard.measure.processing import Batch, StoreBatches, json_text
+from flagyard.measure.processing import Batch, StoreBatches
 
 KEY_CACHE_SECONDS = 5.0
 

@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from flagyard.measure.model.events import Event
 from flagyard.measure.model.exposures import ExperimentTrigger
 from flagyard.measure.model.metrics import Metric
+from flagyard.measure.model.sums import Sums, SumsKey
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class Totals:
     first_at: int = 0
 
 
-StatsKey = tuple[int, str, str]  # (flag id, aggregate key, variant)
+StatsKey = SumsKey
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,9 @@ class EventStore(Protocol):
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
         """Remove metrics' own keys (`#<metric id>`) from every user's totals and the sums."""
         ...
-    def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None: ...
+    def add_variant_stats(self, deltas: dict[StatsKey, Sums]) -> None: ...
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[StatsKey, list[float]]) -> None: ...
+                              sums: dict[StatsKey, Sums]) -> None: ...
 
 
 @runtime_checkable

@@ -15,18 +15,28 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
-
-import orjson
+from typing import cast
 
 from flagyard.measure.model.event_filters import matches
-from flagyard.measure.model.events import Event
+from flagyard.measure.model.events import Event, json_text
 from flagyard.measure.model.exposures import SDK_EXPOSURE_EVENTS, ExperimentTrigger, sightings
 from flagyard.measure.model.metrics import Metric, filtered_key, property_key
+from flagyard.measure.model.sums import (
+    ALL_EXPOSED,
+    COUNT_SQUARES,
+    COUNT_SUM,
+    EXCLUDED,
+    TOTAL_SQUARES,
+    TOTAL_SUM,
+    USERS,
+    Sums,
+    add_user,
+    hour_key,
+    no_sums,
+)
 from flagyard.measure.ports import (
     EventStore,
     ExperimentSetup,
@@ -38,8 +48,6 @@ from flagyard.measure.ports import (
 )
 
 BACKFILL_PAGE = 2000
-HOUR_MS = 3_600_000
-HOUR_PREFIX = "@h"  # per-variant stats key of the users whose exposure began in that hour
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,6 @@ class Batch:
     # Each event as stored (JSON text), when the request's thread already wrote them: the
     # event writer's thread is ingestion's bottleneck, so work that needs no lock is done before.
     bodies: Sequence[str] | None = None
-
-
-def json_text(value: Any) -> str:
-    """The compact JSON text of a value (how events and totals are stored)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits, which the stdlib writes as is
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class _Tracking:
             _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
         return cls(project_id, events, metrics, states, added, prior, deltas)
 
-    def count(self) -> dict[StatsKey, list[float]]:
+    def count(self) -> dict[StatsKey, Sums]:
         """Add the backfill and the batch's product events to the users' totals; what that
         changes in the per-variant sums.
 
@@ -163,7 +163,7 @@ class _Tracking:
         between sums: their old part out before anything is added, their new part in after.
         For every other user each added event moves the sums of its keys."""
         states, prior, added = self.states, self.prior, self.added
-        stats: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+        stats: dict[StatsKey, Sums] = defaultdict(no_sums)
         for pair, old in prior.items():
             _contribute(stats, pair[0], old, states[pair].totals, -1)
         for pair, changes in self.deltas.items():  # only users whose exposure opened here
@@ -205,14 +205,14 @@ class _Tracking:
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
         return stats
 
-    def write(self, store: EventStore, stats: dict[StatsKey, list[float]]) -> None:
+    def write(self, store: EventStore, stats: dict[StatsKey, Sums]) -> None:
         store.add_variant_stats(stats)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
 
 
-def _count(stats: dict[StatsKey, list[float]] | None, state: ExposureState,
+def _count(stats: dict[StatsKey, Sums] | None, state: ExposureState,
            values: Iterable[tuple[str, float]], time: int) -> None:
     """Add one event's values to a user's totals and, when the user counts (`stats` given), the
     change to the per-variant sums."""
@@ -231,38 +231,27 @@ def _count(stats: dict[StatsKey, list[float]] | None, state: ExposureState,
         if stats is not None:
             sums = stats[(state.flag_id, key, state.variant)]
             if old_count == 0:
-                sums[0] += 1
-            sums[2] += 1
-            sums[3] += 2 * old_count + 1  # (n + 1)² - n²
-            sums[4] += value
+                sums[USERS] += 1
+            sums[COUNT_SUM] += 1
+            sums[COUNT_SQUARES] += 2 * old_count + 1  # (n + 1)² - n²
+            sums[TOTAL_SUM] += value
             new_total = old_total + value
-            sums[5] += new_total * new_total - old_total * old_total
+            sums[TOTAL_SQUARES] += new_total * new_total - old_total * old_total
 
 
-def _contribute(stats: dict[StatsKey, list[float]], flag_id: int, exposure: Exposure,
+def _contribute(stats: dict[StatsKey, Sums], flag_id: int, exposure: Exposure,
                 totals: Mapping[str, StoredTotals], sign: int) -> None:
     """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
     variant, exposed_at, excluded = exposure
     if excluded:
-        stats[(flag_id, "", variant)][1] += sign
+        stats[(flag_id, ALL_EXPOSED, variant)][EXCLUDED] += sign
         return
     if exposed_at is None:
         return
-    stats[(flag_id, "", variant)][0] += sign
-    stats[(flag_id, f"{HOUR_PREFIX}{exposed_at // HOUR_MS}", variant)][0] += sign
+    stats[(flag_id, ALL_EXPOSED, variant)][USERS] += sign
+    stats[(flag_id, hour_key(exposed_at), variant)][USERS] += sign
     for key, value in totals.items():
-        _contribute_totals(stats, flag_id, variant, key, value, sign)
-
-
-def _contribute_totals(stats: dict[StatsKey, list[float]], flag_id: int, variant: str, key: str,
-                       value: StoredTotals, sign: int) -> None:
-    count, total = value[0], value[1]
-    sums = stats[(flag_id, key, variant)]
-    sums[0] += sign
-    sums[2] += sign * count
-    sums[3] += sign * count * count
-    sums[4] += sign * total
-    sums[5] += sign * total * total
+        add_user(stats[(flag_id, key, variant)], value[0], value[1], sign)
 
 
 def _apply_sighting(states: dict[Pair, ExposureState], added: dict[Pair, ExposureState],
@@ -359,7 +348,7 @@ def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
 def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:
     """Totals of a filtered metric from the raw events, for a metric added after the fact."""
     key = metric.aggregate_key
-    sums: dict[StatsKey, list[float]] = defaultdict(lambda: [0.0] * 6)
+    sums: dict[StatsKey, Sums] = defaultdict(no_sums)
     after = ""
     while True:
         page = store.exposures_page(flag_id, after, BACKFILL_PAGE)
@@ -383,6 +372,7 @@ def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Met
                     state = exposed[user]
                     state.totals[key] = [value.count, value.total, value.first_at]
                     if not state.excluded:
-                        _contribute_totals(sums, flag_id, state.variant, key, state.totals[key], 1)
+                        stored = state.totals[key]
+                        add_user(sums[(flag_id, key, state.variant)], stored[0], stored[1])
         store.save_exposures(project_id, [], [s for s in page if s.user_key in had or key in s.totals])
     store.replace_variant_stats(flag_id, key, sums)

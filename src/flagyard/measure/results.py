@@ -11,9 +11,8 @@ from functools import partial
 from typing import Any
 
 from flagyard.errors import Invalid, NotFound
-from flagyard.manage.changes import load_flag
 from flagyard.manage.model.access import Principal
-from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.ports import UnitOfWorkFactory
 from flagyard.measure.model.metrics import (
     Metric,
@@ -56,7 +55,7 @@ class ResultsService:
 
     def _experiment(self, principal: Principal, flag_id: int) -> Flag:
         with self._uow() as uow:
-            return load_flag(uow, principal, Kind.EXPERIMENT, flag_id)
+            return visible_flag(uow.flags.get(flag_id), principal, Kind.EXPERIMENT, flag_id)
 
     # --- metric definitions ---------------------------------------------------------------
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flagyard import engine
-from flagyard.manage.dependencies import parent_ids
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.document import flag_document
-from flagyard.manage.model.flags import Flag
+from flagyard.manage.model.flags import Flag, parent_ids
 from flagyard.manage.ports import UnitOfWork
 from flagyard.serve.bodies import FlagsBody
 from flagyard.serve.compile.compiler import (
@@ -312,10 +311,9 @@ def _compile_inputs(uow: UnitOfWork, row_ids: list[int], loaded: dict[int, Flag]
 
 
 def _compile_part(served: ServedFlag, item: CompileInput, signature: tuple[Any, ...]) -> _Part:
-    compiled = compile_flag(served, item)
     # A parent served only because a linked flag depends on it is not deployed here.
+    compiled = compile_flag(served, replace(item, deployed=bool(signature[1])))
     config = compiled.flag
-    config["metadata"] = {**(config.get("metadata") or {}), "deployed": bool(signature[1])}
     body = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
     return _Part(
         signature=signature,

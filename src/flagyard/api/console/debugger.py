@@ -14,10 +14,10 @@ from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep
 from flagyard.manage.model.flags import Flag, Kind
 from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.model.targeting import USER_FIELDS
 from flagyard.manage.ports import FlagQuery
 from flagyard.manage.users import SignedIn
 from flagyard.measure.model.tracking import UNTRACKED
-from flagyard.serve.compile.segments import USER_FIELDS
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 

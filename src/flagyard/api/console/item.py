@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -22,7 +22,6 @@ from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.flags import (
-    CONDITION_OPS,
     DeploymentLinksIn,
     ExperimentPatchIn,
     FlagPatchIn,
@@ -35,11 +34,12 @@ from flagyard.errors import DomainError, Invalid, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.targeting import CONDITION_OPS
 from flagyard.manage.users import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
-OPERATORS = list(get_args(CONDITION_OPS))
+OPERATORS = list(CONDITION_OPS)
 COMMON_PROPERTIES = ("user_id", "device_id", "country", "city", "region", "language", "platform",
                      "os", "version", "device_model", "carrier", "cohort_ids")
 SHOWN_INCLUSIONS = 100  # a variant may include a million ids; the page lists the first ones

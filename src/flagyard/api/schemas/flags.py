@@ -20,15 +20,7 @@ from flagyard.api.schemas.common import (
     Weight,
     unicode_text,
 )
-
-CONDITION_OPS = Literal[
-    "is", "is not", "contains", "does not contain",
-    "less", "less or equal", "greater", "greater or equal",
-    "set is", "set is not", "set contains", "set does not contain",
-    "set contains any", "set does not contain any",
-    "glob match", "glob does not match", "regex match", "regex does not match",
-    "version less", "version less or equal", "version greater", "version greater or equal",
-]
+from flagyard.manage.model.targeting import ConditionOp
 
 ConditionValue = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(unicode_text)]
 # An included user, device or cohort id.
@@ -38,7 +30,7 @@ InclusionId = Annotated[str, Field(strict=True, min_length=1, max_length=1000), 
 class ConditionIn(Body):
     type: Literal["property"]
     prop: Annotated[ShortText, Field(min_length=1)]
-    op: CONDITION_OPS
+    op: ConditionOp
     values: Annotated[list[ConditionValue], Field(max_length=10000)]
 
 

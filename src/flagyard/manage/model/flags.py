@@ -12,8 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flagyard.errors import AlreadyExists, Invalid, NotFound
+from flagyard.errors import AlreadyExists, Forbidden, Invalid, NotFound
 from flagyard.manage.model import rules
+from flagyard.manage.model.access import Principal
 
 
 class Kind(StrEnum):
@@ -271,6 +272,23 @@ class Flag:
                 code="last_deployment",
             )
         self.deployments.remove(deployment_id)
+
+
+def parent_ids(flag: Flag) -> list[int]:
+    """The ids of the flags this one depends on (its parentDependencies)."""
+    deps = flag.parent_dependencies or {}
+    return [int(i) for i in (deps.get("flags") or {})]
+
+
+def visible_flag(found: Flag | None, principal: Principal, kind: Kind, flag_id: int) -> Flag:
+    """The flag, if this key may see it. A project-scoped key gets 403 for any id outside its
+    projects, known or not, so it cannot probe which ids exist elsewhere."""
+    visible = found is not None and principal.can_see(found.project_id)
+    if found is not None and visible and found.kind is kind:
+        return found
+    if principal.project_ids is not None and not visible:
+        raise Forbidden(f"this key has no access to {kind.value} {flag_id}", code="project_forbidden")
+    raise NotFound(f"{kind.label} {flag_id} not found", code=f"{kind.value}_not_found")
 
 
 def check_segments(segments: list[dict[str, Any]], variant_keys: list[str]) -> None:

@@ -40,7 +40,7 @@ from flagyard.manage.model.rules import (
     MAX_KEY_LENGTH,
     VARIANT_KEY,
 )
-from flagyard.serve.compile.segments import ENGINE_OPS, GLOB_OPS
+from flagyard.manage.model.targeting import ENGINE_OPS, GLOB_OPS
 
 FORMAT_VERSION = 1
 

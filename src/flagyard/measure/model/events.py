@@ -7,9 +7,12 @@ analytics SDKs drop exactly what they would drop against Amplitude and retry the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 DEFAULT_MIN_ID_LENGTH = 5
 MAX_STRING_LENGTH = 1024
@@ -207,3 +210,11 @@ def _checked_event(raw: Any, index: int, min_id_length: int, now_ms: int,
         user_properties=raw.get("user_properties") or {},
         raw=kept,
     )
+
+
+def json_text(value: Any) -> str:
+    """The compact JSON text of a value (how events and totals are stored)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits, which the stdlib writes as is
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flagyard.manage.model.targeting import ENGINE_OPS, GLOB_OPS, USER_FIELDS
+
 OFF = "off"
 ALL_OTHER_USERS = "All Other Users"
 INCLUSIONS = "individual-inclusions"
@@ -19,57 +21,8 @@ STICKY = "sticky-bucketing"
 # The distribution space: a hash `h` is bucketed on `h // 100`, which lies in [0, 42949673).
 DISTRIBUTION_END = 42949673
 
-USER_FIELDS = frozenset(
-    {
-        "user_id",
-        "device_id",
-        "amplitude_id",
-        "country",
-        "city",
-        "region",
-        "dma",
-        "language",
-        "platform",
-        "version",
-        "os",
-        "device_manufacturer",
-        "device_brand",
-        "device_model",
-        "carrier",
-        "library",
-        "ip_address",
-        "start_version",
-        "paying",
-        "cohort_ids",
-    }
-)
 ID_BUCKETING_KEYS = frozenset({"user_id", "device_id", "amplitude_id"})
 
-ENGINE_OPS = frozenset(
-    {
-        "is",
-        "is not",
-        "contains",
-        "does not contain",
-        "less",
-        "less or equal",
-        "greater",
-        "greater or equal",
-        "version less",
-        "version less or equal",
-        "version greater",
-        "version greater or equal",
-        "set is",
-        "set is not",
-        "set contains",
-        "set does not contain",
-        "set contains any",
-        "set does not contain any",
-        "regex match",
-        "regex does not match",
-    }
-)
-GLOB_OPS = {"glob match": "regex match", "glob does not match": "regex does not match"}
 REGEX_OPS = frozenset({"regex match", "regex does not match"})
 
 # Characters with a meaning in Python, JavaScript and Java regular expressions outside a

@@ -16,15 +16,15 @@ import orjson
 import sqlalchemy as sa
 from psycopg.copy import QueuedLibpqWriter
 
-from flagyard.measure.model.events import Event
+from flagyard.measure.model.events import Event, json_text
 from flagyard.measure.model.exposures import ExperimentTrigger
 from flagyard.measure.model.metrics import Metric, MetricKind
+from flagyard.measure.model.sums import SUM_NAMES, Sums
 from flagyard.measure.ports import (
     ExperimentSetup,
     ExposureState,
     StatsKey,
 )
-from flagyard.measure.processing import json_text
 from flagyard.store.tables import (
     experiment_exposures,
     experiment_metrics,
@@ -206,20 +206,20 @@ class SqlEventStore:
         x = experiment_variant_stats
         self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key.in_(list(aggregate_keys))))
 
-    def add_variant_stats(self, deltas: dict[StatsKey, list[float]]) -> None:
+    def add_variant_stats(self, deltas: dict[StatsKey, Sums]) -> None:
         m = self._mark
         rows = [(flag_id, key, variant, *values) for (flag_id, key, variant), values in sorted(deltas.items())
                 if any(values)]
         if not rows:
             return
-        names = ("users", "excluded", "count_sum", "count_squares", "total_sum", "total_squares")
+        names = SUM_NAMES
         self._conn.exec_driver_sql(
             f"INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, {', '.join(names)}) "
             f"VALUES ({', '.join([m] * 9)}) ON CONFLICT (flag_id, aggregate_key, variant) DO UPDATE SET "
             + ", ".join(f"{n} = experiment_variant_stats.{n} + excluded.{n}" for n in names), rows)
 
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[StatsKey, list[float]]) -> None:
+                              sums: dict[StatsKey, Sums]) -> None:
         x = experiment_variant_stats
         self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key == aggregate_key))
         self.add_variant_stats({k: v for k, v in sums.items() if k[:2] == (flag_id, aggregate_key)})

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.measure.model.metrics import Metric
+from flagyard.measure.model.sums import HOUR_PREFIX, hour_start
 from flagyard.measure.ports import VariantTotals
-from flagyard.measure.processing import HOUR_MS, HOUR_PREFIX
 from flagyard.store.measure.event_repository import SqlEventStore
 from flagyard.store.tables import experiment_variant_stats
 
@@ -56,7 +56,7 @@ class SqlResultsReader:
             sa.select(v.c.aggregate_key, v.c.variant, v.c.users)
             .where(v.c.flag_id == flag_id, v.c.aggregate_key.startswith(HOUR_PREFIX))
         ):
-            start = int(key[len(HOUR_PREFIX):]) * HOUR_MS
+            start = hour_start(key)
             counts[(start - start % bucket_ms, variant)] += int(users)
         return [(start, variant, n) for (start, variant), n in sorted(counts.items()) if n]
 

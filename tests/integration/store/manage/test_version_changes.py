@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from flagyard.store.db import make_engine
 from flagyard.store.manage.unit_of_work import SqlUnitOfWork
 from flagyard.store.migrate import upgrade
-from tests.integration.store.test_unit_of_work import (
+from tests.integration.store.manage.test_unit_of_work import (
     add_deployment,
     add_flag,
     add_project,

@@ -17,7 +17,7 @@ from flagyard.measure.model.events import Event
 from flagyard.measure.ports import EventStore
 from flagyard.measure.processing import Batch, StoreBatches
 from flagyard.store.measure.event_writer import EventWriteFailed, GroupCommitWriter
-from tests.integration.store.test_event_sums import START, new_experiment
+from tests.integration.store.measure.test_event_sums import START, new_experiment
 
 
 @pytest.fixture

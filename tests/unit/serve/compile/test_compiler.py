@@ -18,7 +18,7 @@ from amplitude_experiment.util.user import user_to_evaluation_context
 
 from flagyard.serve.compile.compiler import CompileInput, CompileResult, compile_flags
 
-CASES_DIR = Path(__file__).resolve().parents[2] / "data" / "compile"
+CASES_DIR = Path(__file__).resolve().parents[3] / "data" / "compile"
 CASES = sorted(CASES_DIR.glob("*.json"))
 N = 10_000
 
