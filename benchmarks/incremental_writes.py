@@ -32,7 +32,7 @@ from flagyard.manage.model.access import OPERATOR  # noqa: E402
 from flagyard.manage.model.creation import new_flag  # noqa: E402
 from flagyard.manage.model.flags import Kind  # noqa: E402
 from flagyard.manage.variants import VariantService  # noqa: E402
-from flagyard.serve.snapshot_cache import EvaluationService  # noqa: E402
+from flagyard.serve.snapshot_cache import SnapshotCache  # noqa: E402
 from flagyard.store.db import make_engine  # noqa: E402
 from flagyard.store.manage.unit_of_work import unit_of_work_factory  # noqa: E402
 from tests.support.server import run_cli, running_server  # noqa: E402
@@ -79,7 +79,7 @@ def summary(label: str, samples: list[float]) -> None:
 def in_process(url: str, deployment_key: str, ids: list[int], writes: int) -> None:
     engine = make_engine(url)
     uow = unit_of_work_factory(engine)
-    evaluation = EvaluationService(uow)
+    evaluation = SnapshotCache(uow)
     writer = unit_of_work_factory(engine, on_commit=evaluation.invalidate)
     flags, variants = FlagService(writer), VariantService(writer)
 

@@ -17,7 +17,6 @@ from flagyard.api.console.services import ConsoleServices
 from flagyard.api.http import errors as api_errors
 from flagyard.api.http import openapi, operations
 from flagyard.api.http.cors import CorsByPath
-from flagyard.api.http.deps import Services
 from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
@@ -55,17 +54,20 @@ from flagyard.manage.model.flags import Kind
 from flagyard.manage.project_export import ProjectExportService
 from flagyard.manage.project_import import ProjectImportService
 from flagyard.manage.restore import RestoreService
+from flagyard.manage.services import ManageServices
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
 from flagyard.measure.assignments import AssignmentRecorder
 from flagyard.measure.ingestion import IngestionService
 from flagyard.measure.results import ResultsService
+from flagyard.measure.services import MeasureServices
 from flagyard.serve.cohort_download import CohortDownloadService
 from flagyard.serve.cohort_membership import CohortMembership
 from flagyard.serve.propagation import Propagator
 from flagyard.serve.service import Serving
-from flagyard.serve.snapshot_cache import EvaluationService
+from flagyard.serve.services import ServeServices
+from flagyard.serve.snapshot_cache import SnapshotCache
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
 from flagyard.store.manage.flag_search import flag_search_reader
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     evaluation_uow = unit_of_work_factory(engine)
     feed = make_change_feed(engine)
     # With a change feed, snapshots are re-checked when it says so, never on a timer.
-    evaluation = EvaluationService(evaluation_uow, check_interval=math.inf if feed else 0.5)
+    evaluation = SnapshotCache(evaluation_uow, check_interval=math.inf if feed else 0.5)
     propagator = Propagator(evaluation, feed)
     stream_hub = StreamHub(evaluation.current, settings.stream_keepalive_seconds)
     propagator.subscribe(stream_hub.deployments_changed)
@@ -114,20 +116,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.schema_revisions = lambda: (migrate.current_revision(engine), migrate.head_revision(engine))
-    app.state.evaluation = evaluation
-    app.state.propagator = propagator
     app.state.stream_hub = stream_hub
     app.state.metrics = metrics = Metrics()
-    app.state.services = Services(
+
+    # One container per wing; the edges reach a wing only through it (api/http/deps.py).
+    event_writer = GroupCommitWriter(engine)
+    ingestion = IngestionService(evaluation_uow, event_writer,
+                                 events_per_second=settings.ingest_events_per_second)
+    app.state.measure = measure = MeasureServices(
+        ingestion=ingestion,
+        results=ResultsService(uow, results_reader_factory(engine), event_writer),
+    )
+    app.state.serve = serve = ServeServices(
+        serving=Serving(
+            evaluation, CohortMembership(membership_reader(engine)), AssignmentRecorder(ingestion),
+            counted=lambda deployment_id, n: metrics.evaluations.labels(str(deployment_id)).inc(n)),
+        cohort_download=CohortDownloadService(evaluation_uow, keys.authenticate),
+        propagator=propagator,
+    )
+    app.state.manage = manage = ManageServices(
         flags=FlagService(uow),
         variants=VariantService(uow),
         deployments=DeploymentService(uow),
         versions=VersionService(uow),
         groups=GroupService(uow),
         listing=RenderedFlags(uow, lambda flag: dump_json(flag_document(flag))),
+        search=FlagSearchService(flag_search_reader(engine)),
+        restore=RestoreService(uow),
+        cohorts=CohortService(uow),
+        project_export=ProjectExportService(uow),
+        project_import=ProjectImportService(uow),
+        keys=KeyAdministration(keys),
+        users=UsersService(uow),
     )
-    app.state.cohorts = CohortService(uow)
-    app.state.cohort_download = CohortDownloadService(evaluation_uow, keys.authenticate)
     api_errors.install(app)
     openapi.install(app)
 
@@ -145,36 +166,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router)
     app.include_router(group_router(Kind.HOLDOUT))
     app.include_router(group_router(Kind.MUTEX))
-    app.state.project_files = project_files.ProjectFileServices(
-        export=ProjectExportService(uow), imports=ProjectImportService(uow))
     app.include_router(project_files.router)
     app.include_router(sdk_routes.router)
     app.include_router(ofrep_routes.build_router(settings.ofrep_rate_limit_per_second))
     app.include_router(cohorts.router)
     app.include_router(sdk_cohorts.router)
-
     app.include_router(operations.router)
-
-    # Events: ingestion (/2/httpapi, /batch), assignments of remote evaluations, results.
-    event_writer = GroupCommitWriter(engine)
-    app.state.ingestion = ingestion = IngestionService(
-        evaluation_uow, event_writer, events_per_second=settings.ingest_events_per_second)
-    app.state.serving = serving = Serving(
-        evaluation, CohortMembership(membership_reader(engine)), AssignmentRecorder(ingestion),
-        counted=lambda deployment_id, n: metrics.evaluations.labels(str(deployment_id)).inc(n))
-    app.state.results = ResultsService(uow, results_reader_factory(engine), event_writer)
     app.include_router(ingestion_routes.router)
     app.include_router(results_routes.router)
-
-    app.state.restore = restore = RestoreService(uow)
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
-    services = app.state.services
     console.install(app, ConsoleServices(
-        flags=services.flags, search=FlagSearchService(flag_search_reader(engine)), variants=services.variants,
-        deployments=services.deployments, versions=services.versions, restore=restore,
-        serving=serving, keys=KeyAdministration(keys), users=UsersService(uow),
-        results=app.state.results,
+        flags=manage.flags, search=manage.search, variants=manage.variants,
+        deployments=manage.deployments, versions=manage.versions, restore=manage.restore,
+        serving=serve.serving, keys=manage.keys, users=manage.users, results=measure.results,
     ))
 
     # Listed innermost first: observe → CORS → body limit → SDK fast path → authenticate →

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from flagyard.errors import Unavailable
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.projects import Project
-from flagyard.serve.snapshot_cache import EvaluationService
+from flagyard.serve.snapshot_cache import SnapshotCache
 from flagyard.store.db import make_engine
 from flagyard.store.manage.unit_of_work import SqlUnitOfWork
 from flagyard.store.migrate import upgrade
@@ -76,7 +76,7 @@ def test_change_reported_while_a_refresh_reads__refresh_result_is_due_for_rechec
     # Given a service following a change feed (no timer), and a refresh under way when a change
     # to the project is reported (as when a commit lands while the propagator reads)
     factory = Hooked(engine, lambda _: None)
-    service = EvaluationService(factory, check_interval=math.inf)
+    service = SnapshotCache(factory, check_interval=math.inf)
     service.snapshot(KEY)
     service.invalidate(None)
     factory.before_revision = lambda project_id: service.invalidate([project_id])
@@ -95,7 +95,7 @@ def test_database_unreachable__known_key_keeps_its_snapshot__unknown_key_unavail
         raise Unavailable("the database is unreachable")
 
     factory = Hooked(engine, lambda _: None)
-    service = EvaluationService(factory, check_interval=math.inf)
+    service = SnapshotCache(factory, check_interval=math.inf)
     before = service.snapshot(KEY)
     # When the database goes away and a change is reported
     factory.before_revision = down
@@ -112,7 +112,7 @@ def test_database_unreachable__known_key_keeps_its_snapshot__unknown_key_unavail
 
 def test_database_unreachable__key_never_seen__unavailable(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'flagyard.db'}")
-    service = EvaluationService(lambda **_: SqlUnitOfWork(engine), check_interval=math.inf)
+    service = SnapshotCache(lambda **_: SqlUnitOfWork(engine), check_interval=math.inf)
     with pytest.raises(Unavailable):
         service.snapshot(KEY)
     engine.dispose()

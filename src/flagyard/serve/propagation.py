@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from flagyard.errors import DomainError
-from flagyard.serve.snapshot_cache import EvaluationService
+from flagyard.serve.snapshot_cache import SnapshotCache
 
 ChangeCallback = Callable[[frozenset[int] | None], None]
 KeysCallback = Callable[[frozenset[str]], None]
@@ -35,7 +35,7 @@ class ChangeFeed(Protocol):
 
 
 class Propagator:
-    def __init__(self, evaluation: EvaluationService, feed: ChangeFeed | None = None) -> None:
+    def __init__(self, evaluation: SnapshotCache, feed: ChangeFeed | None = None) -> None:
         self._evaluation = evaluation
         self._feed = feed
         self._subscribers: list[KeysCallback] = []

@@ -19,7 +19,7 @@ from anyio import to_thread
 from flagyard import engine
 from flagyard.measure.model.tracking import Tracking
 from flagyard.serve.cohort_membership import CohortMembership
-from flagyard.serve.snapshot_cache import EvaluationService
+from flagyard.serve.snapshot_cache import SnapshotCache
 from flagyard.serve.snapshots import FlagsBody, Snapshot
 
 Variants = dict[str, dict[str, Any]]
@@ -39,7 +39,7 @@ class Evaluation:
 
 
 class Serving:
-    def __init__(self, snapshots: EvaluationService, membership: CohortMembership,
+    def __init__(self, snapshots: SnapshotCache, membership: CohortMembership,
                  assignments: AssignmentSink,
                  counted: Callable[[int, int], None] = lambda deployment_id, n: None) -> None:
         self.snapshots = snapshots

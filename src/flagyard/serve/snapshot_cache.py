@@ -31,7 +31,7 @@ class _Entry:
     unreachable: bool = False
 
 
-class EvaluationService:
+class SnapshotCache:
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from flagyard.config import Settings
 from flagyard.errors import Invalid, NotFound, Unauthenticated
-from flagyard.manage.deployments import DeploymentService
-from flagyard.manage.flag_listing import RenderedFlags
-from flagyard.manage.flags import FlagService
-from flagyard.manage.groups import GroupService
 from flagyard.manage.model.access import Principal
-from flagyard.manage.variants import VariantService
-from flagyard.manage.versions import VersionService
-
-
-@dataclass(frozen=True)
-class Services:
-    flags: FlagService
-    variants: VariantService
-    deployments: DeploymentService
-    versions: VersionService
-    groups: GroupService
-    listing: RenderedFlags
+from flagyard.manage.services import ManageServices
+from flagyard.measure.services import MeasureServices
+from flagyard.serve.services import ServeServices
 
 
 # Async, though they wait for nothing: FastAPI runs a plain `def` dependency on a worker
@@ -37,8 +23,21 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
-async def _services(request: Request) -> Services:
-    return request.app.state.services
+# One typed container per wing, set by the composition root (app.py).
+def manage_services(request: Request) -> ManageServices:
+    return request.app.state.manage
+
+
+def serve_services(request: Request) -> ServeServices:
+    return request.app.state.serve
+
+
+def measure_services(request: Request) -> MeasureServices:
+    return request.app.state.measure
+
+
+async def _services(request: Request) -> ManageServices:
+    return request.app.state.manage
 
 
 async def _settings(request: Request) -> Settings:
@@ -46,7 +45,7 @@ async def _settings(request: Request) -> Settings:
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
-ServicesDep = Annotated[Services, Depends(_services)]
+ServicesDep = Annotated[ManageServices, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from flagyard.api.http.deps import serve_services
+
 router = APIRouter(tags=["Operations"])
 
 
@@ -27,7 +29,7 @@ def ready(request: Request) -> JSONResponse:
     if current != head:
         body = {"status": "unavailable", "reason": f"schema at {current}, needs {head}"}
         return JSONResponse(body, status_code=503)
-    if not request.app.state.propagator.listening:
+    if not serve_services(request).propagator.listening:
         # Changes made through other processes would not reach this one as they happen.
         body = {"status": "unavailable", "reason": "not yet listening for changes"}
         return JSONResponse(body, status_code=503)

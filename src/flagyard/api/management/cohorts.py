@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from flagyard.api.http.deps import PrincipalDep, SettingsDep, query_id
+from flagyard.api.http.deps import PrincipalDep, SettingsDep, manage_services, query_id
 from flagyard.api.http.pagination import envelope, page_request
 from flagyard.api.schemas.cohorts import (
     CohortCreateIn,
@@ -21,7 +21,7 @@ from flagyard.manage.model.cohorts import cohort_document
 
 
 def _cohorts(request: Request) -> CohortService:
-    return request.app.state.cohorts
+    return manage_services(request).cohorts
 
 
 CohortsDep = Annotated[CohortService, Depends(_cohorts)]

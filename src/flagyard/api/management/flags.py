@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from flagyard.api.http.deps import (
     PrincipalDep,
-    Services,
     ServicesDep,
     SettingsDep,
     path_id,
@@ -28,9 +27,10 @@ from flagyard.manage.flags import FlagFilter
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Kind
+from flagyard.manage.services import ManageServices
 
 
-def list_page(services: Services, principal: Principal, kind: Kind, plural: str, key: str | None,
+def list_page(services: ManageServices, principal: Principal, kind: Kind, plural: str, key: str | None,
               project_id: str | None, limit: int | None, cursor: str | None,
               include_archived: bool) -> JSONBytesResponse:
     """A page of the flag or experiment list; also answered by the list fast path."""

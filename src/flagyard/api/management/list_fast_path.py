@@ -45,7 +45,7 @@ class ListFastPath:
             return
         kind, plural = listed
         scope["route"] = self.labels[scope["path"]]
-        services = scope["app"].state.services
+        services = scope["app"].state.manage
         response: Response
         try:
             response = await run_in_threadpool(list_page, services, principal, kind, plural, *arguments)

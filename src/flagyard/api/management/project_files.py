@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from flagyard.api.http.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, ServicesDep, path_id
 from flagyard.api.schemas.project_files import ImportResultOut, ProjectFile
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, documented
 from flagyard.errors import Invalid
 from flagyard.manage import project_file_codec
-from flagyard.manage.project_export import ProjectExportService
-from flagyard.manage.project_import import ImportResult, ProjectImportService
-
-
-@dataclass(frozen=True)
-class ProjectFileServices:
-    export: ProjectExportService
-    imports: ProjectImportService
-
-
-def _services(request: Request) -> ProjectFileServices:
-    return request.app.state.project_files
-
-
-ProjectFilesDep = Annotated[ProjectFileServices, Depends(_services)]
+from flagyard.manage.project_import import ImportResult
 
 router = APIRouter(prefix="/api/1/projects", tags=["Projects as code"], responses=MANAGEMENT_ERRORS)
 
@@ -53,9 +38,9 @@ _IMPORT_BODY = {
 
 @router.get("/{id}/export", summary="The project as one YAML or JSON document",
             response_model=None, responses=_EXPORT_RESPONSES)
-def export_project(id: str, principal: PrincipalDep, services: ProjectFilesDep,
+def export_project(id: str, principal: PrincipalDep, services: ServicesDep,
                    format: Literal["json", "yaml"] = "json") -> Response:
-    document = services.export.export(principal, path_id(id, "Project"))
+    document = services.project_export.export(principal, path_id(id, "Project"))
     if format == "json":
         return JSONResponse(document)
     return Response(project_file_codec.dump(document, "yaml"), media_type="application/yaml")
@@ -67,7 +52,7 @@ async def import_project(
     id: str,
     request: Request,
     principal: PrincipalDep,
-    services: ProjectFilesDep,
+    services: ServicesDep,
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
     prune: bool = False,
 ) -> dict[str, Any]:
@@ -78,7 +63,7 @@ async def import_project(
                       code="invalid_document")
     raw = project_file_codec.load(body)
     result = await to_thread.run_sync(
-        lambda: services.imports.apply(principal, project_id, raw, dry_run=dry_run, prune=prune))
+        lambda: services.project_import.apply(principal, project_id, raw, dry_run=dry_run, prune=prune))
     return result_body(result, dry_run)
 
 

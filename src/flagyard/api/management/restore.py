@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from flagyard.api.http.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, manage_services, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, VersionOut, documented
 from flagyard.manage.model.flags import Kind
 from flagyard.manage.model.versions import version_document
-from flagyard.manage.restore import RestoreService
 
 
 def restore_router(kind: Kind, plural: str) -> APIRouter:
@@ -27,8 +26,7 @@ def restore_router(kind: Kind, plural: str) -> APIRouter:
         **documented(VersionOut),
     )
     def restore(id: str, versionId: str, request: Request, principal: PrincipalDep) -> dict[str, Any]:
-        service: RestoreService = request.app.state.restore
-        version = service.restore(principal, kind, path_id(id, kind.label), path_id(versionId, "Version"))
+        version = manage_services(request).restore.restore(principal, kind, path_id(id, kind.label), path_id(versionId, "Version"))
         return version_document(version)
 
     return router

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from flagyard.api.http.deps import PrincipalDep, path_id
+from flagyard.api.http.deps import PrincipalDep, measure_services, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS
 from flagyard.api.schemas.results import MetricsIn
 from flagyard.measure.model.metrics import metric_document
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/1/experiments", tags=["Experiment results"], res
 
 
 def _service(request: Request) -> ResultsService:
-    return request.app.state.results
+    return measure_services(request).results
 
 
 def _id(raw: str) -> int:

@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from flagyard.api.http.deps import serve_services
 from flagyard.api.http.errors import domain_error_response
 from flagyard.errors import DomainError, Invalid, Unauthenticated
 from flagyard.manage.model.cohorts import Cohort
@@ -35,7 +36,7 @@ CLOSE = {"Connection": "close"}
 
 
 def _service(request: Request) -> CohortDownloadService:
-    return request.app.state.cohort_download
+    return serve_services(request).cohort_download
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:

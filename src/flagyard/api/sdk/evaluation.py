@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
+from flagyard.api.http.deps import serve_services
 from flagyard.api.http.fast_json import FastJSONResponse
 from flagyard.api.sdk.broadcast import StreamHub
 from flagyard.api.sdk.flags_response import flags_response
@@ -28,7 +29,7 @@ router = APIRouter(tags=["SDK"])
 
 
 def _serving(request: Request) -> Serving:
-    return request.app.state.serving
+    return serve_services(request).serving
 
 
 @functools.lru_cache(maxsize=256)

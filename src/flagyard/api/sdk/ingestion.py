@@ -17,9 +17,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from flagyard.api.http.deps import measure_services
 from flagyard.measure.ingestion import (
     Accepted,
-    IngestionService,
     PayloadTooLarge,
     Throttled,
     UnknownApiKey,
@@ -53,7 +53,7 @@ async def _ingest(request: Request, max_bytes: int, max_events: int | None) -> J
     payload = await _read(request, max_bytes)
     if payload is None:
         return answer(413, error="Payload too large")
-    service: IngestionService = request.app.state.ingestion
+    service = measure_services(request).ingestion
     try:
         accepted: Accepted = await to_thread.run_sync(lambda: service.accept(payload, max_events=max_events))
     except UploadRefused as refused:

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from flagyard.api.http.deps import serve_services
 from flagyard.api.http.errors import STATUS
 from flagyard.api.http.ratelimit import TokenBuckets
 from flagyard.api.sdk.ofrep_wire import context_of, deployment_key
@@ -102,7 +103,7 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
 
 
 def _serving(request: Request) -> Serving:
-    return request.app.state.serving
+    return serve_services(request).serving
 
 
 def _etags(header: str | None) -> set[str]:

@@ -1,0 +1,36 @@
+"""The manage wing's front door: its use cases, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flagyard.manage.cohorts import CohortService
+from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.flag_listing import RenderedFlags
+from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flags import FlagService
+from flagyard.manage.groups import GroupService
+from flagyard.manage.key_administration import KeyAdministration
+from flagyard.manage.project_export import ProjectExportService
+from flagyard.manage.project_import import ProjectImportService
+from flagyard.manage.restore import RestoreService
+from flagyard.manage.users import UsersService
+from flagyard.manage.variants import VariantService
+from flagyard.manage.versions import VersionService
+
+
+@dataclass(frozen=True)
+class ManageServices:
+    flags: FlagService
+    variants: VariantService
+    deployments: DeploymentService
+    versions: VersionService
+    groups: GroupService
+    listing: RenderedFlags  # the flag and experiment lists, rendered once per version
+    search: FlagSearchService  # the console's list: text, filters, paging
+    restore: RestoreService
+    cohorts: CohortService
+    project_export: ProjectExportService
+    project_import: ProjectImportService
+    keys: KeyAdministration
+    users: UsersService

@@ -1,0 +1,17 @@
+"""The serve wing's front door: `Serving` for every answer, the cohort download, and the
+propagator that keeps snapshots fresh (its state is what /ready reports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flagyard.serve.cohort_download import CohortDownloadService
+from flagyard.serve.propagation import Propagator
+from flagyard.serve.service import Serving
+
+
+@dataclass(frozen=True)
+class ServeServices:
+    serving: Serving
+    cohort_download: CohortDownloadService
+    propagator: Propagator
