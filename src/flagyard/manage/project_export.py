@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from flagyard.errors import NotFound
 from flagyard.manage.model import project_file
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.deployments import Deployment
-from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.flags import FLAG_FIELDS, Flag, Kind
 from flagyard.manage.ports import UnitOfWork, UnitOfWorkFactory
 
 _PAGE = 500
@@ -64,19 +65,12 @@ def load_project(uow: UnitOfWork, project_id: int) -> ProjectState:
 
 def render_flag(flag: Flag, labels: Mapping[int, str], keys: Mapping[int, str],
                 users: Mapping[int, list[str]], cohorts: Mapping[int, list[str]]) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "key": flag.key,
-        "name": flag.name,
-        "description": flag.description,
-        "archived": flag.deleted,
-        "enabled": flag.enabled,
-        "evaluationMode": flag.evaluation_mode,
-        "bucketingKey": flag.bucketing_key,
-        "bucketingSalt": flag.bucketing_salt,
-        "bucketingUnit": flag.bucketing_unit,
-        "rolloutPercentage": flag.rollout_percentage,
-        "stickyBucketing": flag.sticky_bucketing,
-        "tags": list(flag.tags),
+    experiment = flag.kind is Kind.EXPERIMENT
+    entry: dict[str, Any] = {"key": flag.key, "archived": flag.deleted, "enabled": flag.enabled}
+    for setting in FLAG_FIELDS:
+        if setting.in_project_file and (experiment or not setting.experiment_only):
+            entry[setting.document_name] = copy.deepcopy(getattr(flag, setting.attribute))
+    entry.update({
         "deployments": [labels[d] for d in flag.deployments if d in labels],
         "parentDependencies": _parents_by_key(flag.parent_dependencies, keys),
         "targetSegments": flag.target_segments,
@@ -92,19 +86,11 @@ def render_flag(flag: Flag, labels: Mapping[int, str], keys: Mapping[int, str],
             }
             for v in flag.variants
         ],
-    }
+    })
     model: type[project_file.Flag] = project_file.Flag
-    if flag.kind is Kind.EXPERIMENT:
+    if experiment:
         model = project_file.Experiment
-        entry.update({
-            "experimentType": flag.experiment_type or "a-b-test",
-            "startDate": flag.start_date,
-            "endDate": flag.end_date,
-            "exposureEvent": flag.exposure_event,
-            "decision": flag.decision,
-            "decisionReason": flag.decision_reason,
-            "rolledOutVariant": flag.rolled_out_variant,
-        })
+        entry["experimentType"] = flag.experiment_type or "a-b-test"
     return project_file.canonical(flag.kind, model.model_validate(entry))
 
 

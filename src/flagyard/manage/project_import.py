@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic.alias_generators import to_camel
-
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import DomainError, Invalid
 from flagyard.manage.changes import append_version
@@ -26,7 +24,7 @@ from flagyard.manage.model import project_file
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.creation import new_flag
 from flagyard.manage.model.deployments import Deployment, new_deployment
-from flagyard.manage.model.flags import EXPERIMENT_ONLY, Flag, Kind, Variant
+from flagyard.manage.model.flags import FLAG_FIELDS, Flag, Kind, Variant
 from flagyard.manage.ports import UnitOfWork, UnitOfWorkFactory
 from flagyard.manage.project_export import ProjectState, load_project, render_flag
 
@@ -191,22 +189,14 @@ class _Import:
         self._sync_variants(flag, wanted["variants"])
         self._link(flag, wanted["deployments"])
         changes: dict[str, Any] = {
-            "name": wanted["name"],
-            "description": wanted["description"],
-            "evaluation_mode": wanted["evaluationMode"],
-            "bucketing_key": wanted["bucketingKey"],
-            "bucketing_salt": wanted["bucketingSalt"],
-            "bucketing_unit": wanted["bucketingUnit"],
-            "rollout_percentage": wanted["rolloutPercentage"],
-            "sticky_bucketing": wanted["stickyBucketing"],
-            "tags": wanted["tags"],
+            setting.attribute: wanted[setting.document_name] for setting in FLAG_FIELDS
+            if setting.in_project_file and (kind is Kind.EXPERIMENT or not setting.experiment_only)
+        }
+        changes.update({
             "target_segments": wanted["targetSegments"],
             "parent_dependencies": self._parents(wanted["parentDependencies"]),
             "enabled": wanted["enabled"],
-        }
-        if kind is Kind.EXPERIMENT:
-            for name in EXPERIMENT_ONLY:
-                changes[name] = wanted[to_camel(name)]
+        })
         flag.edit(changes)
         self.inclusions[flag.key] = wanted["variants"]  # once the variants are saved
         if wanted["archived"]:

@@ -8,7 +8,19 @@ from typing import Any
 
 from flagyard.errors import Invalid
 from flagyard.manage.model import rules
-from flagyard.manage.model.flags import EXPERIMENT_ONLY, Flag, Kind, Variant, camel, check_segments
+from flagyard.manage.model.flags import (
+    EXPERIMENT_ONLY,
+    FLAG_FIELDS,
+    Flag,
+    Kind,
+    Variant,
+    camel,
+    check_segments,
+)
+
+# Settings whose absent or empty value means a default here rather than a refusal.
+_DEFAULTED = frozenset({"name", "description", "bucketing_salt", "sticky_bucketing", "tags",
+                        "delivery_method"})
 
 DEFAULT_VARIANTS = {
     Kind.FLAG: ("on",),
@@ -53,21 +65,12 @@ def new_flag(
         tags=list(fields.get("tags") or []),
         parent_dependencies=fields.get("parent_dependencies"),
     )
-    for name, allowed, label in (
-        ("evaluation_mode", rules.EVALUATION_MODES, "evaluationMode"),
-        ("experiment_type", rules.EXPERIMENT_TYPES, "experimentType"),
-    ):
-        if fields.get(name) is not None:
-            rules.check_one_of(fields[name], allowed, label)
-            setattr(flag, name, fields[name])
-    for name in ("bucketing_key", "bucketing_unit"):
-        if fields.get(name) is not None:
-            if not fields[name]:
-                raise Invalid(f"{camel(name)} must not be empty", code="invalid_value")
-            setattr(flag, name, fields[name])
-    if fields.get("rollout_percentage") is not None:
-        rules.check_percentage(fields["rollout_percentage"], "rolloutPercentage")
-        flag.rollout_percentage = fields["rollout_percentage"]
+    # Every other setting sent is checked and kept as an edit would keep it.
+    for setting in FLAG_FIELDS:
+        value = fields.get(setting.attribute)
+        if value is not None and setting.attribute not in _DEFAULTED:
+            flag.check_setting(setting.attribute, value)
+            setattr(flag, setting.attribute, value)
 
     given = fields.get("variants")
     if given:

@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from flagyard.manage.model.flags import Flag, Kind, Variant
+from flagyard.manage.model.flags import FLAG_FIELDS, Flag, Kind, Variant
 from flagyard.manage.model.groups import group_document
 
 
@@ -38,43 +38,32 @@ def flag_document(flag: Flag) -> dict[str, Any]:
     if flag.kind.is_group:  # versions and the compiler read a group in its own shape
         return group_document(flag, iso)
     experiment = flag.kind is Kind.EXPERIMENT
-    return {
+    document: dict[str, Any] = {
         "id": str(flag.id),
         "projectId": str(flag.project_id),
         "deployments": [str(d) for d in flag.deployments],
         "key": flag.key,
-        "name": flag.name,
-        "description": flag.description,
         "enabled": flag.enabled,
-        "evaluationMode": flag.evaluation_mode,
-        "bucketingKey": flag.bucketing_key,
-        "bucketingSalt": flag.bucketing_salt,
-        "bucketingUnit": flag.bucketing_unit,
+    }
+    for setting in FLAG_FIELDS:
+        value = getattr(flag, setting.attribute) if experiment or not setting.experiment_only else None
+        document[setting.document_name] = copy.deepcopy(value)
+    document.update({
         "variants": [variant_document(v) for v in flag.variants],
-        "rolledOutVariant": flag.rolled_out_variant,
-        "rolloutPercentage": flag.rollout_percentage,
         "rolloutWeights": flag.rollout_weights,
         "targetSegments": [segment_document(s, flag.bucketing_key) for s in flag.target_segments],
         "parentDependencies": copy.deepcopy(flag.parent_dependencies),
-        "stickyBucketing": flag.sticky_bucketing,
         "state": flag.state,
-        "startDate": flag.start_date,
-        "endDate": flag.end_date,
-        "experimentType": flag.experiment_type if experiment else None,
         "deleted": flag.deleted,
-        "tags": list(flag.tags),
         "createdBy": flag.created_by,
         "lastModifiedBy": flag.last_modified_by,
         "createdAt": iso(flag.created_at),
         "lastModifiedAt": iso(flag.last_modified_at),
-        "decision": flag.decision,
-        "decisionReason": flag.decision_reason,
-        "exposureEvent": copy.deepcopy(flag.exposure_event),
-        "deliveryMethod": flag.delivery_method,
         # Amplitude shows it on every experiment; flagyard has no test instrumentation mode.
         "testInstrumentation": False if experiment else None,
         "version": flag.version,
-    }
+    })
+    return document
 
 
 def segment_document(segment: dict[str, Any], flag_bucketing_key: str) -> dict[str, Any]:

@@ -34,16 +34,47 @@ class Kind(StrEnum):
         return self in (Kind.HOLDOUT, Kind.MUTEX)
 
 
-# Fields that only make sense for an experiment; a flag refuses them.
-EXPERIMENT_ONLY = (
-    "experiment_type",
-    "start_date",
-    "end_date",
-    "exposure_event",
-    "decision",
-    "decision_reason",
-    "rolled_out_variant",
+@dataclass(frozen=True, slots=True)
+class FlagField:
+    """A setting a client sets on a flag or experiment and reads back as it was set.
+
+    Its attribute is also its column; its name in the management document, the API's bodies
+    and project files is the attribute in camelCase.
+    """
+
+    attribute: str
+    experiment_only: bool = False  # a flag refuses it and shows null
+    in_project_file: bool = True  # a flag's entry in a project file holds it
+
+    @property
+    def document_name(self) -> str:
+        return camel(self.attribute)
+
+
+# The one table of a flag's plain settings, in the order documents show them. The document,
+# restore, project export and import, creation and the store read it; structured settings
+# (variants, target segments, parent dependencies, deployments) have code of their own.
+FLAG_FIELDS = (
+    FlagField("name"),
+    FlagField("description"),
+    FlagField("evaluation_mode"),
+    FlagField("bucketing_key"),
+    FlagField("bucketing_salt"),
+    FlagField("bucketing_unit"),
+    FlagField("rolled_out_variant", experiment_only=True),
+    FlagField("rollout_percentage"),
+    FlagField("sticky_bucketing"),
+    FlagField("start_date", experiment_only=True),
+    FlagField("end_date", experiment_only=True),
+    FlagField("experiment_type", experiment_only=True),
+    FlagField("tags"),
+    FlagField("decision", experiment_only=True),
+    FlagField("decision_reason", experiment_only=True),
+    FlagField("exposure_event", experiment_only=True),
+    FlagField("delivery_method", in_project_file=False),
 )
+# Fields that only make sense for an experiment; a flag refuses them.
+EXPERIMENT_ONLY = tuple(f.attribute for f in FLAG_FIELDS if f.experiment_only)
 
 
 @dataclass
@@ -173,14 +204,15 @@ class Flag:
                     raise Invalid(f"{camel(name)} is not allowed for flags", code="not_allowed")
         # Check every field before changing any, so a refused edit leaves the flag as it was.
         for name, value in changes.items():
-            self._check_field(name, value)
+            self.check_setting(name, value)
         if changes.get("enabled"):
             self.ensure_can_enable()
         for name, value in changes.items():
             setattr(self, name, value)
         self.started = self.started or self.enabled
 
-    def _check_field(self, name: str, value: Any) -> None:
+    def check_setting(self, name: str, value: Any) -> None:
+        """Refuse a value the setting may not take (`Invalid` naming the field)."""
         if name == "target_segments":
             check_segments(value, self.variant_keys)
         elif name == "rollout_percentage":

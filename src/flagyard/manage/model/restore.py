@@ -6,29 +6,13 @@ import copy
 from typing import Any
 
 from flagyard.errors import Invalid
-from flagyard.manage.model.flags import Flag, Variant, check_segments
+from flagyard.manage.model.flags import FLAG_FIELDS, Flag, Variant, check_segments
 
 # Document fields copied back as they are (document name → attribute).
 _PLAIN = {
-    "name": "name",
-    "description": "description",
-    "evaluationMode": "evaluation_mode",
-    "bucketingKey": "bucketing_key",
-    "bucketingSalt": "bucketing_salt",
-    "bucketingUnit": "bucketing_unit",
-    "rolloutPercentage": "rollout_percentage",
+    **{setting.document_name: setting.attribute for setting in FLAG_FIELDS},
     "targetSegments": "target_segments",
     "parentDependencies": "parent_dependencies",
-    "stickyBucketing": "sticky_bucketing",
-    "startDate": "start_date",
-    "endDate": "end_date",
-    "experimentType": "experiment_type",
-    "tags": "tags",
-    "decision": "decision",
-    "decisionReason": "decision_reason",
-    "rolledOutVariant": "rolled_out_variant",
-    "exposureEvent": "exposure_event",
-    "deliveryMethod": "delivery_method",
 }
 
 

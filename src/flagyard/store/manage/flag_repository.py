@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -13,13 +14,11 @@ from flagyard.manage.model.flags import Flag, Kind, Member, Variant
 from flagyard.store.db import inserted_id
 from flagyard.store.tables import flag_deployments, flags, variants
 
-_SCALARS = (
-    "project_id", "kind", "key", "name", "description", "enabled", "evaluation_mode",
-    "bucketing_key", "bucketing_salt", "bucketing_unit", "rollout_percentage",
-    "target_segments", "parent_dependencies", "sticky_bucketing", "started", "start_date",
-    "end_date", "experiment_type", "deleted", "tags", "decision", "decision_reason",
-    "rolled_out_variant", "exposure_event", "delivery_method", "created_by",
-    "last_modified_by", "created_at", "last_modified_at", "version", "group_config",
+# Every attribute of the aggregate is a column of the flag row, but its identity and what
+# lives in rows of its own (variants, deployment links) or is read from other flags (members).
+_SCALARS = tuple(
+    attribute.name for attribute in dataclasses.fields(Flag)
+    if attribute.name not in ("id", "variants", "deployments", "members")
 )
 # Kinds that can be members of a group: experiments, and holdouts sitting in a mutex slot.
 _MEMBER_KINDS = (Kind.EXPERIMENT.value, Kind.HOLDOUT.value)
