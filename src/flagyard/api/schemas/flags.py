@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -20,6 +19,7 @@ from flagyard.api.schemas.common import (
     Weight,
     unicode_text,
 )
+from flagyard.manage.model.rules import iso_date
 from flagyard.manage.model.targeting import ConditionOp
 
 ConditionValue = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(unicode_text)]
@@ -42,16 +42,7 @@ class TargetSegmentIn(Body):
     bucketing_key: Annotated[ShortText, Field(min_length=1)] | None = None
 
 
-def _iso_date(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be a date in ISO 8601 format") from None
-    return value
-
-
-IsoDate = Annotated[Text | None, AfterValidator(_iso_date)]
+IsoDate = Annotated[Text | None, AfterValidator(iso_date)]
 
 
 class ExposureFilterIn(BaseModel):

@@ -12,7 +12,6 @@ Parsing refuses the whole document at its first problem, named by location
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,19 +38,11 @@ from flagyard.manage.model.rules import (
     FLAG_KEY,
     MAX_KEY_LENGTH,
     VARIANT_KEY,
+    iso_date,
 )
 from flagyard.manage.model.targeting import ENGINE_OPS, GLOB_OPS
 
 FORMAT_VERSION = 1
-
-def _iso_date(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be a date in ISO 8601 format") from None
-    return value
-
 
 _Storable = AfterValidator(unicode_text)  # text as the API accepts it (manage/model/limits.py)
 FlagKey = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_KEY_LENGTH,
@@ -64,7 +55,7 @@ Name = Annotated[str, Field(strict=True, max_length=1000), _Storable]
 Description = Annotated[str, Field(strict=True, max_length=20_000), _Storable]
 NonEmpty = Annotated[str, Field(strict=True, min_length=1, max_length=1000), _Storable]
 Id = NonEmpty
-IsoDate = Annotated[Name | None, AfterValidator(_iso_date)]
+IsoDate = Annotated[Name | None, AfterValidator(iso_date)]
 Percentage = Annotated[StrictInt, Field(ge=0, le=100)]
 Weight = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Json = Annotated[Any, AfterValidator(json_value)]

@@ -6,6 +6,7 @@ import re
 import secrets
 import string
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from flagyard.errors import Invalid
 
@@ -84,3 +85,13 @@ def check_bulk_size(items: list[str], field: str) -> None:
         raise Invalid(
             f"{field} may name at most {MAX_BULK_REMOVE} items per request", code="too_many_items"
         )
+
+
+def iso_date(value: str | None) -> str | None:
+    """A start or end date: any date (or date and time) in ISO 8601, kept as it was sent."""
+    if value is not None:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date in ISO 8601 format") from None
+    return value
