@@ -2,7 +2,7 @@
 what it no longer lists. One unit of work for the whole file, so a refused file changes
 nothing; a dry run does all the work and rolls it back.
 
-The rules are the API's own: flags are built and edited by the domain methods the services
+The rules are the API's own: flags are built and edited by the model methods the use cases
 use (`new_flag`, `Flag.edit`, `add_variant`, ...), links and parents are checked by the same
 functions, and each changed flag gets exactly one new version. An unchanged flag is left
 alone, so applying a file twice changes nothing the second time.

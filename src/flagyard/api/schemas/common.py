@@ -16,7 +16,7 @@ from flagyard.manage.model.limits import (  # noqa: F401 - re-exported for the r
     unicode_text,
 )
 
-# The checks themselves live in the domain: project files apply the same limits.
+# The checks themselves live in the manage model: project files apply the same limits.
 _json_value = json_value
 
 

@@ -1,4 +1,4 @@
-"""Response shapes, for the OpenAPI document only: routes return the domain's documents as
+"""Response shapes, for the OpenAPI document only: routes return the model's documents as
 they are, and the schemathesis run in the test suite checks them against these models."""
 
 from __future__ import annotations
