@@ -1,5 +1,5 @@
 """Experiment metrics and results: the use cases behind /api/1/experiments/{id}/metrics,
-/results and /exposures. Access follows the experiment: a key that may read it may read its
+/results, /exposures and /duration. Access follows the experiment: a key that may read it may read its
 results; setting metrics needs a key that may write."""
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.ports import UnitOfWorkFactory
+from flagyard.measure.duration import HOUR_MS, DurationPlan, plan_duration, recent_daily_exposures
 from flagyard.measure.model.metrics import (
     Metric,
     MetricKind,
@@ -48,10 +50,11 @@ class MetricQuery:
 
 class ResultsService:
     def __init__(self, uow_factory: UnitOfWorkFactory, readers: ResultsReaderFactory,
-                 writer: EventWriter) -> None:
+                 writer: EventWriter, clock: Clock = utc_now) -> None:
         self._uow = uow_factory
         self._readers = readers
         self._writer = writer
+        self._clock = clock
 
     def _experiment(self, principal: Principal, flag_id: int) -> Flag:
         with self._uow() as uow:
@@ -85,6 +88,46 @@ class ResultsService:
             totals = {t.variant: t for t in reader.variant_totals(flag_id, metric.aggregate_key)}
             excluded = reader.excluded_users(flag_id)
         return results_document(flag, metric, totals, excluded)
+
+    def duration(self, principal: Principal, flag_id: int, query: MetricQuery,
+                 plan: DurationPlan) -> dict[str, Any]:
+        """Users and days the experiment needs to detect `plan.mde` on one metric."""
+        plan = plan.checked()
+        flag = self._experiment(principal, flag_id)
+        with self._readers() as reader:
+            metric = _choose_metric(reader.metrics(flag_id), query)
+            totals = {t.variant: t for t in reader.variant_totals(flag_id, metric.aggregate_key)}
+            rows = reader.exposure_series(flag_id, HOUR_MS)
+        control_key = _control(flag)
+        hourly: dict[int, int] = {}
+        for start, _, n in rows:
+            hourly[start] = hourly.get(start, 0) + n
+        exposed = sum(hourly.values())
+        now_ms = int(self._clock().timestamp() * 1000)
+        daily = recent_daily_exposures(hourly.items(), now_ms)
+        control = _sample(totals.get(control_key) if control_key else None, metric.kind)
+        found = plan_duration(plan, metric.kind, control, len(flag.variant_keys), exposed, daily)
+        estimate = found.estimate
+        remaining = None
+        if estimate is not None and daily:
+            remaining = max(0, estimate.total_users - exposed) / daily
+        return {
+            "experimentId": str(flag.id),
+            "metric": metric_document(metric),
+            "control": control_key,
+            "mde": plan.mde, "mdeType": "relative" if plan.relative else "absolute",
+            "power": plan.power, "confidenceLevel": plan.confidence_level,
+            "baseline": found.baseline, "standardDeviation": found.standard_deviation,
+            "absoluteEffect": found.absolute_effect,
+            "variants": len(flag.variant_keys),
+            "usersPerVariant": estimate.users_per_variant if estimate else None,
+            "totalUsers": estimate.total_users if estimate else None,
+            "exposedUsers": exposed,
+            "dailyExposures": daily,
+            "days": estimate.days if estimate else None,
+            "daysRemaining": remaining,
+            "reason": found.reason,
+        }
 
     def exposures(self, principal: Principal, flag_id: int, interval: str) -> dict[str, Any]:
         if interval not in INTERVALS:

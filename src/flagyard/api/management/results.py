@@ -1,14 +1,15 @@
-"""/api/1/experiments/{id}/metrics, /results and /exposures: an experiment's outcome."""
+"""/api/1/experiments/{id}/metrics, /results, /exposures and /duration: an experiment's outcome."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from flagyard.api.http.deps import PrincipalDep, measure_services, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS
 from flagyard.api.schemas.results import MetricsIn
+from flagyard.measure.duration import DurationPlan
 from flagyard.measure.model.metrics import metric_document
 from flagyard.measure.results import MetricQuery, ResultsService
 
@@ -52,3 +53,23 @@ def results(
 def exposures(id: str, principal: PrincipalDep, request: Request,
               interval: Annotated[str, Query(description="day or hour")] = "day") -> dict[str, Any]:
     return _service(request).exposures(principal, _id(id), interval)
+
+
+@router.get("/{id}/duration", summary="Users and days needed to detect an effect on one metric")
+def duration(
+    id: str, principal: PrincipalDep, request: Request,
+    mde: Annotated[float, Query(description="the smallest change worth detecting: a share of the "
+                                            "control's value (0.05 = 5 %), or absolute with mdeType")],
+    mdeType: Annotated[Literal["relative", "absolute"], Query()] = "relative",  # noqa: N803
+    power: Annotated[float, Query(description="chance to detect the effect if it is real")] = 0.8,
+    confidenceLevel: Annotated[float, Query()] = 0.95,  # noqa: N803
+    metric: Annotated[str | None, Query(description="event type (default: the first stored metric)")] = None,
+    property: Annotated[str | None, Query(description="numeric event property")] = None,
+    kind: Annotated[str | None, Query(description="conversion, mean or count")] = None,
+    metricId: Annotated[int | None, Query(description="a stored metric's id")] = None,  # noqa: N803
+) -> dict[str, Any]:
+    query = MetricQuery(event_type=metric or None, property=property or None, kind=kind or None,
+                        metric_id=metricId)
+    plan = DurationPlan(mde=mde, relative=mdeType == "relative", power=power,
+                        confidence_level=confidenceLevel)
+    return _service(request).duration(principal, _id(id), query, plan)
