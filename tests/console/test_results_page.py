@@ -217,3 +217,36 @@ def test_results_page__only_for_experiments(editor: Browserless, api: httpx.Clie
     assert editor.client.get(f"/console/experiments/{flag_id}/results").status_code == 404
     assert "/results" not in editor.client.get(f"/console/flags/{flag_id}").text
     assert editor.client.get("/console/experiments/abc/results").status_code in (400, 404)
+
+
+def test_duration__estimated_on_the_page__the_apis_figures_for_viewers_too(
+        viewer: Browserless, api: httpx.Client, balanced: dict[str, Any]) -> None:
+    flag_id, metric = balanced["id"], balanced["metrics"][0]
+    url = f"/console/experiments/{flag_id}/results"
+
+    page = viewer.client.get(url, params={"metric": metric["id"], "mde": "10", "power": "90"})
+
+    assert page.status_code == 200, page.text
+    expected = api.get(f"/api/1/experiments/{flag_id}/duration",
+                       params={"metricId": metric["id"], "mde": 0.1, "power": 0.9}).json()
+    estimate = re.search(r'<p id="duration-estimate">(.*?)</p>', page.text, re.S)
+    assert estimate, "no estimate shown"
+    shown_users = re.search(r'<data value="(\d+)">', estimate.group(1))
+    assert shown_users and int(shown_users.group(1)) == expected["usersPerVariant"]
+    # Until asked, the page shows the form and no estimate
+    assert 'id="duration-estimate"' not in viewer.client.get(url, params={"metric": metric["id"]}).text
+
+
+@pytest.mark.parametrize("params, field, words", [
+    ({"mde": "lots"}, "mde", "percentage"),
+    ({"mde": "0"}, "mde", "positive"),
+    ({"mde": "5", "power": "150"}, "power", "power"),
+])
+def test_duration__bad_input__the_message_next_to_the_field(
+        editor: Browserless, balanced: dict[str, Any], params: dict[str, str], field: str,
+        words: str) -> None:
+    page = editor.client.get(f"/console/experiments/{balanced['id']}/results",
+                             params={"metric": balanced["metrics"][0]["id"], **params})
+
+    assert page.status_code == 400
+    assert words in field_error(page.text, "duration", field)

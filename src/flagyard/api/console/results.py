@@ -25,10 +25,12 @@ from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.flags import ExperimentPatchIn
 from flagyard.api.schemas.results import MetricsIn
-from flagyard.errors import DomainError
+from flagyard.errors import DomainError, Invalid
+from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Kind
 from flagyard.manage.users import SignedIn
+from flagyard.measure.duration import DurationPlan
 from flagyard.measure.model.metrics import Metric, MetricKind
 from flagyard.measure.results import MetricQuery
 
@@ -77,6 +79,10 @@ def results_page(request: Request, services: ConsoleServices, current: SignedIn,
                                               f"Exposed users per {interval}, cumulative"),
     }
     if results is not None and chosen is not None:
+        duration, duration_error = _duration(services, principal, flag_id, chosen, params)
+        error = error or duration_error
+        context.update(duration=duration, duration_inputs={
+            "mde": params.get("mde") or "5", "power": params.get("power") or "80"})
         fmt = metric_formatter(chosen.kind)
         context.update(
             rows=result_rows(results, chosen.kind),
@@ -87,6 +93,27 @@ def results_page(request: Request, services: ConsoleServices, current: SignedIn,
         )
     return page(request, "results.html", current, error=error, **context,
                 **project_context(services, current, flag.project_id))
+
+
+def _duration(services: ConsoleServices, principal: Principal, flag_id: int, chosen: Metric,
+              params: Any) -> tuple[dict[str, Any] | None, FormError | None]:
+    """The estimate for the percentages typed in the "How long to run" form, once asked for."""
+    if "mde" not in params:
+        return None, None
+    values: dict[str, float] = {}
+    for field in ("mde", "power"):
+        raw = str(params.get(field) or ("80" if field == "power" else "")).strip().rstrip("%")
+        try:
+            values[field] = float(raw) / 100
+        except ValueError:
+            return None, FormError("duration", field, f"{field} must be a percentage, such as 5", 400)
+    plan = DurationPlan(mde=values["mde"], relative=True, power=values["power"])
+    try:
+        return services.results.duration(principal, flag_id, MetricQuery(None, None, None, chosen.id),
+                                         plan), None
+    except Invalid as refused:
+        field = "power" if refused.code == "invalid_power" else "mde"
+        return None, FormError("duration", field, refused.message.replace("mde", "the effect"), 400)
 
 
 def _chosen(metrics: list[Metric], raw: str) -> Metric | None:
