@@ -72,8 +72,8 @@ def _fill(path: str, targets: dict[str, str]) -> str:
     }
     filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     assert "{" not in filled, path
-    if filled.endswith("/results"):
-        filled += "?metric=purchase"  # results need a metric to answer 200
+    if filled.endswith(("/results", "/duration")):
+        filled += "?metric=purchase"  # results and estimates need a metric to answer 200
     return filled
 
 

@@ -96,6 +96,14 @@ def test_duration__mean_metric_absolute_mde_and_other_power__uses_the_controls_v
     assert (body["mdeType"], body["power"], body["confidenceLevel"]) == ("absolute", 0.9, 0.99)
 
 
+def test_duration__no_mde__five_percent_of_control(api: httpx.Client, running: dict[str, Any]) -> None:
+    default = _duration(api, running["id"], metric="purchase")
+    explicit = _duration(api, running["id"], metric="purchase", mde=0.05, mdeType="relative")
+
+    assert (default["mde"], default["mdeType"]) == (0.05, "relative")
+    assert default["usersPerVariant"] == explicit["usersPerVariant"]
+
+
 def test_duration__larger_effect__fewer_users(api: httpx.Client, running: dict[str, Any]) -> None:
     small = _duration(api, running["id"], metric="purchase", mde=0.05)
     large = _duration(api, running["id"], metric="purchase", mde=0.2)
@@ -115,7 +123,6 @@ def test_duration__no_exposures_yet__no_estimate_and_the_reason(
 
 
 @pytest.mark.parametrize("params, field", [
-    ({"metric": "purchase"}, "mde"),
     ({"metric": "purchase", "mde": 0}, "mde"),
     ({"metric": "purchase", "mde": -0.1}, "mde"),
     ({"metric": "purchase", "mde": "much"}, "mde"),

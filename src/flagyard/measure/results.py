@@ -92,8 +92,8 @@ class ResultsService:
     def duration(self, principal: Principal, flag_id: int, query: MetricQuery,
                  plan: DurationPlan) -> dict[str, Any]:
         """Users and days the experiment needs to detect `plan.mde` on one metric."""
+        flag = self._experiment(principal, flag_id)  # a key that may not see it learns nothing more
         plan = plan.checked()
-        flag = self._experiment(principal, flag_id)
         with self._readers() as reader:
             metric = _choose_metric(reader.metrics(flag_id), query)
             totals = {t.variant: t for t in reader.variant_totals(flag_id, metric.aggregate_key)}

@@ -59,7 +59,7 @@ def exposures(id: str, principal: PrincipalDep, request: Request,
 def duration(
     id: str, principal: PrincipalDep, request: Request,
     mde: Annotated[float, Query(description="the smallest change worth detecting: a share of the "
-                                            "control's value (0.05 = 5 %), or absolute with mdeType")],
+                                            "control's value (0.05 = 5 %), or absolute with mdeType")] = 0.05,
     mdeType: Annotated[Literal["relative", "absolute"], Query()] = "relative",  # noqa: N803
     power: Annotated[float, Query(description="chance to detect the effect if it is real")] = 0.8,
     confidenceLevel: Annotated[float, Query()] = 0.95,  # noqa: N803
