@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from flagyard.api.http.deps import PrincipalDep, measure_services, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS
@@ -36,16 +36,23 @@ def set_metrics(id: str, body: MetricsIn, principal: PrincipalDep, request: Requ
     return {"metrics": [metric_document(m) for m in saved]}
 
 
-@router.get("/{id}/results", summary="Results of one metric, per variant against control")
-def results(
-    id: str, principal: PrincipalDep, request: Request,
+# Async, though it waits for nothing: a plain `def` dependency would cost a worker-thread hop.
+async def metric_query(
     metric: Annotated[str | None, Query(description="event type (default: the first stored metric)")] = None,
     property: Annotated[str | None, Query(description="numeric event property")] = None,
     kind: Annotated[str | None, Query(description="conversion, mean or count")] = None,
     metricId: Annotated[int | None, Query(description="a stored metric's id")] = None,  # noqa: N803
-) -> dict[str, Any]:
-    query = MetricQuery(event_type=metric or None, property=property or None, kind=kind or None,
-                        metric_id=metricId)
+) -> MetricQuery:
+    """The metric a results or duration request names, as the results route has always read it."""
+    return MetricQuery(event_type=metric or None, property=property or None, kind=kind or None,
+                       metric_id=metricId)
+
+
+MetricQueryDep = Annotated[MetricQuery, Depends(metric_query)]
+
+
+@router.get("/{id}/results", summary="Results of one metric, per variant against control")
+def results(id: str, principal: PrincipalDep, request: Request, query: MetricQueryDep) -> dict[str, Any]:
     return _service(request).results(principal, _id(id), query)
 
 
@@ -57,19 +64,13 @@ def exposures(id: str, principal: PrincipalDep, request: Request,
 
 @router.get("/{id}/duration", summary="Users and days needed to detect an effect on one metric")
 def duration(
-    id: str, principal: PrincipalDep, request: Request,
+    id: str, principal: PrincipalDep, request: Request, query: MetricQueryDep,
     mde: Annotated[float, Query(description="the smallest change worth detecting: a share of the "
                                             "control's value (0.05 = 5 %), or absolute with mdeType")] = 0.05,
     mdeType: Annotated[Literal["relative", "absolute"], Query()] = "relative",  # noqa: N803
     power: Annotated[float, Query(description="chance to detect the effect if it is real")] = 0.8,
     confidenceLevel: Annotated[float, Query()] = 0.95,  # noqa: N803
-    metric: Annotated[str | None, Query(description="event type (default: the first stored metric)")] = None,
-    property: Annotated[str | None, Query(description="numeric event property")] = None,
-    kind: Annotated[str | None, Query(description="conversion, mean or count")] = None,
-    metricId: Annotated[int | None, Query(description="a stored metric's id")] = None,  # noqa: N803
 ) -> dict[str, Any]:
-    query = MetricQuery(event_type=metric or None, property=property or None, kind=kind or None,
-                        metric_id=metricId)
     plan = DurationPlan(mde=mde, relative=mdeType == "relative", power=power,
                         confidence_level=confidenceLevel)
     return _service(request).duration(principal, _id(id), query, plan)
