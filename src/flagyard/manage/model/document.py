@@ -47,7 +47,8 @@ def flag_document(flag: Flag) -> dict[str, Any]:
     }
     for setting in FLAG_FIELDS:
         value = getattr(flag, setting.attribute) if experiment or not setting.experiment_only else None
-        document[setting.document_name] = copy.deepcopy(value)
+        # Only lists and objects (tags, the exposure event) are copied: the rest are immutable.
+        document[setting.document_name] = copy.deepcopy(value) if isinstance(value, list | dict) else value
     document.update({
         "variants": [variant_document(v) for v in flag.variants],
         "rolloutWeights": flag.rollout_weights,

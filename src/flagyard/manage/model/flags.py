@@ -34,6 +34,11 @@ class Kind(StrEnum):
         return self in (Kind.HOLDOUT, Kind.MUTEX)
 
 
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 @dataclass(frozen=True, slots=True)
 class FlagField:
     """A setting a client sets on a flag or experiment and reads back as it was set.
@@ -45,10 +50,11 @@ class FlagField:
     attribute: str
     experiment_only: bool = False  # a flag refuses it and shows null
     in_project_file: bool = True  # a flag's entry in a project file holds it
+    # Spelled once here: every document built (each write, each compile input) reads it.
+    document_name: str = field(init=False)
 
-    @property
-    def document_name(self) -> str:
-        return camel(self.attribute)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "document_name", camel(self.attribute))
 
 
 # The one table of a flag's plain settings, in the order documents show them. The document,
@@ -329,7 +335,3 @@ def check_segments(segments: list[dict[str, Any]], variant_keys: list[str]) -> N
         rules.check_percentage(segment["percentage"], f"{where}.percentage")
         rules.check_weights(segment["rolloutWeights"], variant_keys, f"{where}.rolloutWeights")
 
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
