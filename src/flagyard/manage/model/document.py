@@ -8,10 +8,27 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from flagyard.manage.model.flags import FLAG_FIELDS, Flag, Kind, Variant
 from flagyard.manage.model.groups import group_document
+
+# The settings table read once: a document is built for every write and every compile input.
+_SETTING_NAMES = tuple(setting.document_name for setting in FLAG_FIELDS)
+_setting_values = attrgetter(*(setting.attribute for setting in FLAG_FIELDS))
+_CONTAINERS = (list, dict)
+_FLAG_NULLS = {setting.document_name: None for setting in FLAG_FIELDS if setting.experiment_only}
+
+
+def _copied(value: Any) -> Any:
+    """A copy of JSON-shaped data: lists and objects anew, the immutable rest as is (several
+    times cheaper than copy.deepcopy, whose bookkeeping dominated a document's cost)."""
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -45,10 +62,13 @@ def flag_document(flag: Flag) -> dict[str, Any]:
         "key": flag.key,
         "enabled": flag.enabled,
     }
-    for setting in FLAG_FIELDS:
-        value = getattr(flag, setting.attribute) if experiment or not setting.experiment_only else None
-        # Only lists and objects (tags, the exposure event) are copied: the rest are immutable.
-        document[setting.document_name] = copy.deepcopy(value) if isinstance(value, list | dict) else value
+    values = _setting_values(flag)
+    document.update(zip(_SETTING_NAMES, values, strict=True))
+    for name, value in zip(_SETTING_NAMES, values, strict=True):
+        if type(value) in _CONTAINERS:  # tags, the exposure event: the rest are immutable
+            document[name] = _copied(value)
+    if not experiment:
+        document.update(_FLAG_NULLS)
     document.update({
         "variants": [variant_document(v) for v in flag.variants],
         "rolloutWeights": flag.rollout_weights,
