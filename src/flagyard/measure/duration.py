@@ -2,8 +2,8 @@
 days that takes at the experiment's recent exposure rate (GET …/duration).
 
 The baseline is the control's metric as it stands (its mean and, for a mean or count metric,
-its variance); the sample size is the two-sided z-test's (thresholds.users_per_variant), the
-figure statsmodels' power solver gives. This is a fixed-horizon plan: a sequential analysis
+its variance); the sample size is the two-sided z-test's (`users_per_variant`), the figure
+statsmodels' power solver gives. This is a fixed-horizon plan: a sequential analysis
 read as it goes needs more users for the same power (ADR 0081).
 """
 
@@ -15,18 +15,59 @@ from dataclasses import dataclass
 
 from flagyard.errors import Invalid
 from flagyard.measure.model.metrics import MetricKind
+from flagyard.measure.model.sums import HOUR_MS
 from flagyard.measure.statistics import Sample
-from flagyard.measure.thresholds import (
-    DurationEstimate,
-    conversion_variance,
-    estimate_duration,
-    users_per_variant,
-)
 
 RECENT_MS = 7 * 86_400_000  # the exposure rate is read over the last week
-HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 MOST_USERS = 1e12  # beyond this an estimate means nothing (and must not overflow the answer)
+
+
+def conversion_variance(rate: float) -> float:
+    """The per-user variance of a 0/1 metric converting at `rate`: p(1 − p)."""
+    if not 0 <= rate <= 1:
+        raise ValueError("a conversion rate lies in [0, 1]")
+    return rate * (1 - rate)
+
+
+def users_per_variant(effect: float, control_variance: float, treatment_variance: float,
+                      alpha: float = 0.05, power: float = 0.8) -> float:
+    """Users each variant needs to detect an absolute difference `effect` (unrounded).
+
+    For a conversion metric with baseline p, the variances are conversion_variance(p) and
+    conversion_variance(p + effect); for a mean or count metric, the metric's variance twice.
+    """
+    if effect == 0 or not math.isfinite(effect):
+        raise ValueError("the minimum detectable effect must be a non-zero number")
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise ValueError("alpha and power must lie strictly between 0 and 1")
+    if control_variance < 0 or treatment_variance < 0 or control_variance + treatment_variance == 0:
+        raise ValueError("the variances must be non-negative and not both zero")
+    from scipy import stats  # imported on first use: the import takes seconds
+
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+    return z * z * (control_variance + treatment_variance) / (effect * effect)
+
+
+@dataclass(frozen=True)
+class DurationEstimate:
+    users_per_variant: int
+    total_users: int
+    days: float | None  # None without a recent exposure rate to divide by
+
+
+def estimate_duration(users_needed_per_variant: float, variants: int,
+                      daily_exposures: float | None) -> DurationEstimate:
+    """Whole users per variant, all variants' users, and the days at the daily exposure rate.
+
+    Assumes an even split, as the sample-size formula does; `variants` counts control too.
+    """
+    if variants < 2:
+        raise ValueError("a comparison needs at least two variants")
+    per_variant = math.ceil(users_needed_per_variant)
+    total = per_variant * variants
+    days = total / daily_exposures if daily_exposures and daily_exposures > 0 else None
+    return DurationEstimate(per_variant, total, days)
 
 
 @dataclass(frozen=True)
