@@ -42,8 +42,6 @@ class Totals:
     first_at: int = 0
 
 
-StatsKey = SumsKey
-
 
 @dataclass(frozen=True)
 class ExperimentSetup:
@@ -87,9 +85,9 @@ class EventStore(Protocol):
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
         """Remove metrics' own keys (`#<metric id>`) from every user's totals and the sums."""
         ...
-    def add_variant_stats(self, deltas: dict[StatsKey, Sums]) -> None: ...
+    def add_variant_stats(self, deltas: dict[SumsKey, Sums]) -> None: ...
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[StatsKey, Sums]) -> None: ...
+                              sums: dict[SumsKey, Sums]) -> None: ...
 
 
 @runtime_checkable

@@ -42,8 +42,8 @@ from flagyard.measure.ports import (
     ExperimentSetup,
     ExposureState,
     MergeableJob,
-    StatsKey,
     StoredTotals,
+    SumsKey,
     Totals,
 )
 
@@ -155,7 +155,7 @@ class _Tracking:
             _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
         return cls(project_id, events, metrics, states, added, prior, deltas)
 
-    def count(self) -> dict[StatsKey, Sums]:
+    def count(self) -> dict[SumsKey, Sums]:
         """Add the backfill and the batch's product events to the users' totals; what that
         changes in the per-variant sums.
 
@@ -163,7 +163,7 @@ class _Tracking:
         between sums: their old part out before anything is added, their new part in after.
         For every other user each added event moves the sums of its keys."""
         states, prior, added = self.states, self.prior, self.added
-        stats: dict[StatsKey, Sums] = defaultdict(no_sums)
+        stats: dict[SumsKey, Sums] = defaultdict(no_sums)
         for pair, old in prior.items():
             _contribute(stats, pair[0], old, states[pair].totals, -1)
         for pair, changes in self.deltas.items():  # only users whose exposure opened here
@@ -205,14 +205,14 @@ class _Tracking:
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
         return stats
 
-    def write(self, store: EventStore, stats: dict[StatsKey, Sums]) -> None:
+    def write(self, store: EventStore, stats: dict[SumsKey, Sums]) -> None:
         store.add_variant_stats(stats)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
 
 
-def _count(stats: dict[StatsKey, Sums] | None, state: ExposureState,
+def _count(stats: dict[SumsKey, Sums] | None, state: ExposureState,
            values: Iterable[tuple[str, float]], time: int) -> None:
     """Add one event's values to a user's totals and, when the user counts (`stats` given), the
     change to the per-variant sums."""
@@ -239,7 +239,7 @@ def _count(stats: dict[StatsKey, Sums] | None, state: ExposureState,
             sums[TOTAL_SQUARES] += new_total * new_total - old_total * old_total
 
 
-def _contribute(stats: dict[StatsKey, Sums], flag_id: int, exposure: Exposure,
+def _contribute(stats: dict[SumsKey, Sums], flag_id: int, exposure: Exposure,
                 totals: Mapping[str, StoredTotals], sign: int) -> None:
     """Add (sign 1) or take out (sign -1) one user's part of the per-variant sums."""
     variant, exposed_at, excluded = exposure
@@ -348,7 +348,7 @@ def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
 def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:
     """Totals of a filtered metric from the raw events, for a metric added after the fact."""
     key = metric.aggregate_key
-    sums: dict[StatsKey, Sums] = defaultdict(no_sums)
+    sums: dict[SumsKey, Sums] = defaultdict(no_sums)
     after = ""
     while True:
         page = store.exposures_page(flag_id, after, BACKFILL_PAGE)

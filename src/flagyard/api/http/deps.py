@@ -37,7 +37,7 @@ def measure_services(request: Request) -> MeasureServices:
 
 
 async def _services(request: Request) -> ManageServices:
-    return request.app.state.manage
+    return manage_services(request)
 
 
 async def _settings(request: Request) -> Settings:

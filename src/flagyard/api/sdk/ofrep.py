@@ -1,9 +1,9 @@
 """OFREP 0.3.0: POST /ofrep/v1/evaluate/flags/{key} and the bulk POST /ofrep/v1/evaluate/flags.
 
 Both evaluate through `Serving.evaluate`, exactly as `/sdk/v2/vardata` does (cohort membership
-included; OFREP tracks no assignments); the mapping to
-OpenFeature's shapes is `flagyard.serve.openfeature`. Errors use OFREP's bodies
-(`{key, errorCode, errorDetails}`), with status codes from the one table in `api/http/errors.py`.
+included; OFREP tracks no assignments); the mapping to OpenFeature's shapes is
+`flagyard.serve.openfeature`. Errors use OFREP's bodies (`{key, errorCode, errorDetails}`), with
+status codes from the one table in `api/http/errors.py`.
 """
 
 from __future__ import annotations

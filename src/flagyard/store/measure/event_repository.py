@@ -23,7 +23,7 @@ from flagyard.measure.model.sums import SUM_NAMES, Sums
 from flagyard.measure.ports import (
     ExperimentSetup,
     ExposureState,
-    StatsKey,
+    SumsKey,
 )
 from flagyard.store.tables import (
     experiment_exposures,
@@ -206,7 +206,7 @@ class SqlEventStore:
         x = experiment_variant_stats
         self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key.in_(list(aggregate_keys))))
 
-    def add_variant_stats(self, deltas: dict[StatsKey, Sums]) -> None:
+    def add_variant_stats(self, deltas: dict[SumsKey, Sums]) -> None:
         m = self._mark
         rows = [(flag_id, key, variant, *values) for (flag_id, key, variant), values in sorted(deltas.items())
                 if any(values)]
@@ -219,7 +219,7 @@ class SqlEventStore:
             + ", ".join(f"{n} = experiment_variant_stats.{n} + excluded.{n}" for n in names), rows)
 
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[StatsKey, Sums]) -> None:
+                              sums: dict[SumsKey, Sums]) -> None:
         x = experiment_variant_stats
         self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key == aggregate_key))
         self.add_variant_stats({k: v for k, v in sums.items() if k[:2] == (flag_id, aggregate_key)})
