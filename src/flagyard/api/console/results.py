@@ -101,12 +101,12 @@ def _duration(services: ConsoleServices, principal: Principal, flag_id: int, cho
     if "mde" not in params:
         return None, None
     values: dict[str, float] = {}
-    for field in ("mde", "power"):
+    for field, label, example in (("mde", "the smallest change", "5"), ("power", "power", "80")):
         raw = str(params.get(field) or ("80" if field == "power" else "")).strip().rstrip("%")
         try:
             values[field] = float(raw) / 100
         except ValueError:
-            return None, FormError("duration", field, f"{field} must be a percentage, such as 5", 400)
+            return None, FormError("duration", field, f"{label} must be a percentage, such as {example}", 400)
     plan = DurationPlan(mde=values["mde"], relative=True, power=values["power"])
     try:
         return services.results.duration(principal, flag_id, MetricQuery(None, None, None, chosen.id),
