@@ -96,8 +96,19 @@ def expected_comparison(control: np.ndarray, treatment: np.ndarray) -> dict[str,
     se = np.sqrt(treatment.var(ddof=1) / len(treatment) + control.var(ddof=1) / len(control))
     difference = treatment.mean() - control.mean()
     return {"difference": difference, "relativeDifference": difference / control.mean(),
-            "ci95": [low, high], "pValue": welch.pvalue,
+            "ci": [low, high], "pValue": welch.pvalue,
             "chanceToBeatControl": stats.norm.cdf(difference / se)}
+
+
+def expected_sequential(control: np.ndarray, treatment: np.ndarray, effect: float) -> dict[str, Any]:
+    """The mSPRT of the reference, from per-user values: τ = effect × control's mean."""
+    v = treatment.var(ddof=1) / len(treatment) + control.var(ddof=1) / len(control)
+    tau2 = (effect * control.mean()) ** 2
+    d = treatment.mean() - control.mean()
+    ratio = np.sqrt(v / (v + tau2)) * np.exp(tau2 * d * d / (2 * v * (v + tau2)))
+    half = np.sqrt(2 * v * (v + tau2) / tau2 * np.log(np.sqrt((v + tau2) / v) / 0.05))
+    return {"difference": d, "pValue": min(1.0, 1 / ratio), "ci": [d - half, d + half],
+            "stdError": np.sqrt(v), "mixingVariance": tau2}
 
 
 def test_experiment__sdks_send_exposures_and_events__results_match_an_independent_computation(
@@ -148,7 +159,11 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
     del variants[switcher]
     purchases.pop(switcher, None)
 
-    # Then each metric's counts and statistics are the independent computation's
+    # Then, read with a fixed-horizon t-test and no correction, each metric's counts and
+    # statistics are the independent computation's
+    chosen = api.put(f"/api/1/experiments/{ids['checkout-exp']}/analysis",
+                     json={"testType": "ttest", "multipleTesting": "none"})
+    assert chosen.status_code == 200, chosen.text
     for kind, params in (("conversion", {"metric": "purchase"}),
                          ("mean", {"metric": "purchase", "property": "revenue"}),
                          ("count", {"metric": "purchase", "kind": "count"})):
@@ -162,13 +177,27 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
         for key in ("control", "treatment"):
             assert rows[key]["exposures"] == len(values[key])
             assert rows[key]["value"] == pytest.approx(values[key].mean(), abs=1e-9)
-        assert rows["control"]["pValue"] is None and rows["control"]["ci95"] is None
+        assert rows["control"]["pValue"] is None and rows["control"]["ci"] is None
+        assert body["analysis"]["testType"] == "ttest" and rows["treatment"]["thresholdsMet"] is True
         expected = expected_comparison(values["control"], values["treatment"])
         for name, value in expected.items():
             assert rows["treatment"][name] == pytest.approx(value, abs=1e-6), (kind, name)
         converters = sum(1 for u, v in variants.items() if v == "treatment" and purchases.get(u))
         assert rows["treatment"]["conversions"] == converters
         assert body["srm"]["mismatch"] is False and 0 <= body["srm"]["pValue"] <= 1
+
+    # And with the default sequential test, the figures are the mixture SPRT's on the same data
+    # (every event arrived within the hour, so there is one look)
+    chosen = api.put(f"/api/1/experiments/{ids['checkout-exp']}/analysis",
+                     json={"testType": "sequential", "multipleTesting": "bonferroni", "sequentialEffect": 0.1})
+    assert chosen.status_code == 200, chosen.text
+    body = api.get(f"/api/1/experiments/{ids['checkout-exp']}/results", params={"metric": "purchase"}).json()
+    values = per_user_values(variants, purchases, "conversion")
+    treatment = next(row for row in body["variants"] if row["key"] == "treatment")
+    expected = expected_sequential(values["control"], values["treatment"], effect=0.1)
+    for name, value in expected.items():
+        assert treatment[name] == pytest.approx(value, rel=1e-9), name
+    assert treatment["adjustedPValue"] == treatment["pValue"]  # a family of one comparison
 
     # And exposures over time add up to the exposed users
     series = api.get(f"/api/1/experiments/{ids['checkout-exp']}/exposures").json()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from flagyard.measure.model.events import Event
 from flagyard.measure.model.exposures import ExperimentTrigger
@@ -41,6 +41,19 @@ class Totals:
     total: float = 0.0
     first_at: int = 0
 
+
+
+@dataclass(frozen=True)
+class AnalysisChange:
+    """One change to an experiment's metrics or analysis settings, as recorded."""
+
+    flag_id: int
+    changed_at: int  # ms
+    actor: str
+    subject: str  # "metrics" or "analysis"
+    before: Any
+    after: Any
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,11 +96,20 @@ class EventStore(Protocol):
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
-        """Remove metrics' own keys (`#<metric id>`) from every user's totals and the sums."""
+        """Remove metrics' own keys (`#<metric id>`) from every user's totals, the sums and
+        their history."""
         ...
-    def add_variant_stats(self, deltas: dict[SumsKey, Sums]) -> None: ...
+    def add_variant_stats(self, deltas: dict[SumsKey, Sums], hour: int) -> None:
+        """Add changes to the sums, and to their history at `hour` (hours since the epoch)."""
+        ...
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[SumsKey, Sums]) -> None: ...
+                              sums: dict[SumsKey, Sums], hour: int) -> None:
+        """Set one key's sums; its history becomes that one change at `hour` (the key is new:
+        its past is what it is now)."""
+        ...
+    def analysis(self, flag_id: int) -> dict[str, Any] | None: ...
+    def save_analysis(self, flag_id: int, settings: dict[str, Any]) -> None: ...
+    def record_change(self, change: AnalysisChange) -> None: ...
 
 
 @runtime_checkable
@@ -109,7 +131,14 @@ class EventWriter(Protocol):
 
 class ResultsReader(Protocol):
     def metrics(self, flag_id: int) -> list[Metric]: ...
+    def analysis(self, flag_id: int) -> dict[str, Any] | None: ...
+    def analysis_changes(self, flag_id: int, limit: int) -> list[AnalysisChange]: ...
     def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]: ...
+    def variant_history(self, flag_id: int, aggregate_key: str,
+                        bucket_ms: int) -> list[tuple[int, list[VariantTotals]]]:
+        """`variant_totals` as it stood at the end of each bucket (its first ms; buckets of
+        `bucket_ms` from the epoch, UTC) in which the sums changed, in time order."""
+        ...
     def excluded_users(self, flag_id: int) -> int: ...
     def exposure_series(self, flag_id: int, bucket_ms: int) -> list[tuple[int, str, int]]: ...
 

@@ -9,6 +9,8 @@
    on whether the product events or the exposure arrived first.
 4. The batch's raw events are stored, and each product event by an exposed user adds to
    that user's totals in every experiment whose exposure began at or before the event's time.
+5. What all this changes in the per-variant sums is added to them, and to their history at
+   the hour the batch arrived (sums.py).
 
 "After exposure" is therefore judged on the client timestamps (`time`), not on arrival order.
 """
@@ -35,6 +37,7 @@ from flagyard.measure.model.sums import (
     Sums,
     add_user,
     hour_key,
+    hour_of,
     no_sums,
 )
 from flagyard.measure.ports import (
@@ -94,7 +97,9 @@ def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> 
     # The batch is counted while the database stores its raw events (the counting needs no store).
     stats = store.add_events(project_id, rows, meanwhile=tracking.count if tracking else dict)
     if tracking is not None:
-        tracking.write(store, stats)
+        # The sums' history is kept by processing time: the batches stored together count
+        # in the hour the last of them arrived.
+        tracking.write(store, stats, hour_of(max(b.received_at for b in batches)))
 
 
 def _bodies(batch: Batch) -> Sequence[str]:
@@ -205,8 +210,8 @@ class _Tracking:
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
         return stats
 
-    def write(self, store: EventStore, stats: dict[SumsKey, Sums]) -> None:
-        store.add_variant_stats(stats)
+    def write(self, store: EventStore, stats: dict[SumsKey, Sums], hour: int) -> None:
+        store.add_variant_stats(stats, hour)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
@@ -345,8 +350,10 @@ def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
         found.first_at = time
 
 
-def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric) -> None:
-    """Totals of a filtered metric from the raw events, for a metric added after the fact."""
+def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric,
+                   now_ms: int) -> None:
+    """Totals of a filtered metric from the raw events, for a metric added after the fact. Its
+    sums' history starts at `now_ms`, all at once: the metric did not exist before."""
     key = metric.aggregate_key
     sums: dict[SumsKey, Sums] = defaultdict(no_sums)
     after = ""
@@ -375,4 +382,4 @@ def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Met
                         stored = state.totals[key]
                         add_user(sums[(flag_id, key, state.variant)], stored[0], stored[1])
         store.save_exposures(project_id, [], [s for s in page if s.user_key in had or key in s.totals])
-    store.replace_variant_stats(flag_id, key, sums)
+    store.replace_variant_stats(flag_id, key, sums, hour_of(now_ms))

@@ -15,24 +15,34 @@ from flagyard.errors import Invalid, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.ports import UnitOfWorkFactory
+from flagyard.measure.analysis import Pair, Verdict, analyse, analyse_over_time, pairs_for
 from flagyard.measure.duration import HOUR_MS, DurationPlan, plan_duration, recent_daily_exposures
+from flagyard.measure.model.analysis import (
+    AnalysisSettings,
+    analysis_document,
+    analysis_from_stored,
+    analysis_with_changes,
+)
 from flagyard.measure.model.metrics import (
     Metric,
     MetricKind,
+    Role,
     check_metric_list,
     filtered_key,
     metric_document,
     metric_from_fields,
     parse_kind,
+    with_primary,
 )
 from flagyard.measure.ports import (
+    AnalysisChange,
     EventStore,
     EventWriter,
     ResultsReaderFactory,
     VariantTotals,
 )
 from flagyard.measure.processing import rebuild_metric
-from flagyard.measure.statistics import Sample, compare, sample_ratio
+from flagyard.measure.statistics import Sample, sample_ratio
 
 INTERVALS = {"hour": 3_600_000, "day": 86_400_000}
 SRM_WARNING = ("Sample ratio mismatch: the users per variant differ from the rollout weights "
@@ -76,18 +86,57 @@ class ResultsService:
         flag.ensure_editable()
         metrics = [metric_from_fields(item, f"metrics[{n}]") for n, item in enumerate(items)]
         check_metric_list(metrics)
-        job = partial(_replace_metrics, project_id=flag.project_id, flag_id=flag_id, metrics=metrics)
+        metrics = with_primary(metrics, roles_given=any(item.get("role") is not None for item in items))
+        job = partial(_replace_metrics, project_id=flag.project_id, flag_id=flag_id, metrics=metrics,
+                      actor=principal.name, now_ms=self._now_ms())
         return self._writer.submit(job, (flag.project_id,)).result()
+
+    # --- analysis settings ----------------------------------------------------------------
+
+    def analysis(self, principal: Principal, flag_id: int) -> AnalysisSettings:
+        self._experiment(principal, flag_id)
+        with self._readers() as reader:
+            return analysis_from_stored(reader.analysis(flag_id))
+
+    def set_analysis(self, principal: Principal, flag_id: int, fields: Mapping[str, Any]) -> AnalysisSettings:
+        """Change the settings named in `fields`; the others keep their values."""
+        principal.require_write()
+        flag = self._experiment(principal, flag_id)
+        flag.ensure_editable()
+        analysis_with_changes(AnalysisSettings(), fields)  # refuse bad input before queueing
+        job = partial(_change_analysis, flag_id=flag_id, fields=dict(fields), actor=principal.name,
+                      now_ms=self._now_ms())
+        return self._writer.submit(job, (flag.project_id,)).result()
+
+    def analysis_changes(self, principal: Principal, flag_id: int, limit: int = 100) -> list[AnalysisChange]:
+        """The record of changes to the metrics and settings, newest first."""
+        self._experiment(principal, flag_id)
+        if not 1 <= limit <= 1000:
+            raise Invalid("limit must be from 1 to 1000", code="invalid_limit")
+        with self._readers() as reader:
+            return reader.analysis_changes(flag_id, limit)
+
+    def _now_ms(self) -> int:
+        return int(self._clock().timestamp() * 1000)
 
     # --- results --------------------------------------------------------------------------
 
-    def results(self, principal: Principal, flag_id: int, query: MetricQuery) -> dict[str, Any]:
+    def results(self, principal: Principal, flag_id: int, query: MetricQuery,
+                interval: str | None = None) -> dict[str, Any]:
+        """One metric's results against control, analysed as the experiment's settings say, with
+        the guardrails' verdicts; with `interval`, also the figures as they stood after each."""
+        if interval is not None and interval not in INTERVALS:
+            raise Invalid("interval must be one of day, hour", code="invalid_interval")
         flag = self._experiment(principal, flag_id)
         with self._readers() as reader:
-            metric = _choose_metric(reader.metrics(flag_id), query)
-            totals = {t.variant: t for t in reader.variant_totals(flag_id, metric.aggregate_key)}
+            stored = reader.metrics(flag_id)
+            metric = _choose_metric(stored, query)
+            settings = analysis_from_stored(reader.analysis(flag_id))
+            family = _family(stored, metric)
+            history = {m.aggregate_key: reader.variant_history(flag_id, m.aggregate_key, HOUR_MS)
+                       for m, _ in family}
             excluded = reader.excluded_users(flag_id)
-        return results_document(flag, metric, totals, excluded)
+        return results_document(flag, metric, family, history, settings, excluded, interval)
 
     def duration(self, principal: Principal, flag_id: int, query: MetricQuery,
                  plan: DurationPlan) -> dict[str, Any]:
@@ -150,17 +199,32 @@ class ResultsService:
                 "series": points, "totals": running, "excludedUsers": excluded}
 
 
-def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int,
-                     metrics: list[Metric]) -> list[Metric]:
-    before = {m.id for m in store.metrics(flag_id)}
+def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metrics: list[Metric],
+                     actor: str, now_ms: int) -> list[Metric]:
+    previous = store.metrics(flag_id)
+    before = {m.id for m in previous}
     saved = store.replace_metrics(flag_id, metrics)
+    store.record_change(AnalysisChange(flag_id, now_ms, actor, "metrics",
+                                       [metric_document(m) for m in previous],
+                                       [metric_document(m) for m in saved]))
     kept = {m.id for m in saved}
     # Totals of removed metrics with filters go with them (unfiltered totals are shared).
     store.drop_totals(flag_id, [filtered_key(i) for i in sorted(before - kept)])
     for metric in saved:
         if metric.filters and metric.id not in before:
-            rebuild_metric(store, project_id, flag_id, metric)
+            rebuild_metric(store, project_id, flag_id, metric, now_ms)
     return saved
+
+
+def _change_analysis(store: EventStore, *, flag_id: int, fields: dict[str, Any], actor: str,
+                     now_ms: int) -> AnalysisSettings:
+    current = analysis_from_stored(store.analysis(flag_id))
+    changed = analysis_with_changes(current, fields)
+    if changed != current:
+        store.save_analysis(flag_id, analysis_document(changed))
+        store.record_change(AnalysisChange(flag_id, now_ms, actor, "analysis",
+                                           analysis_document(current), analysis_document(changed)))
+    return changed
 
 
 def _check_query(query: MetricQuery) -> None:
@@ -211,37 +275,74 @@ def _sample(totals: VariantTotals | None, kind: MetricKind) -> Sample:
     return Sample(totals.users, totals.total_sum, totals.total_squares)
 
 
-def results_document(flag: Flag, metric: Metric, totals: Mapping[str, VariantTotals],
-                     excluded: int) -> dict[str, Any]:
+def _family(stored: Sequence[Metric], metric: Metric) -> list[tuple[Metric, bool]]:
+    """Every stored metric with whether it is in the corrected family (guardrails are judged
+    apart), and first the metric asked for when it is not stored: one more comparison read."""
+    family = [(m, m.role is not Role.GUARDRAIL) for m in stored]
+    if all(m.id != metric.id or metric.id == 0 for m in stored) or metric.id == 0:
+        family.insert(0, (metric, True))
+    return family
+
+
+History = Mapping[str, list[tuple[int, list[VariantTotals]]]]  # by aggregate key
+
+
+def _timeline(history: History) -> list[int]:
+    return sorted({start for series in history.values() for start, _ in series})
+
+
+def _totals_at(series: list[tuple[int, list[VariantTotals]]], timeline: list[int]) -> list[dict[str, VariantTotals]]:
+    """A metric's totals at every moment of the timeline, carried forward between its changes."""
+    found: list[dict[str, VariantTotals]] = []
+    current: dict[str, VariantTotals] = {}
+    changes = iter(series)
+    upcoming = next(changes, None)
+    for start in timeline:
+        while upcoming is not None and upcoming[0] <= start:
+            current = {t.variant: t for t in upcoming[1]}
+            upcoming = next(changes, None)
+        found.append(current)
+    return found
+
+
+def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, bool]], history: History,
+                     settings: AnalysisSettings, excluded: int, interval: str | None = None) -> dict[str, Any]:
     control_key = _control(flag)
-    keys = _variant_order(flag, set(totals))
-    samples = {key: _sample(totals.get(key), metric.kind) for key in keys}
-    control = samples.get(control_key) if control_key else None
+    timeline = _timeline(history) or [0]
+    by_metric = [_totals_at(history.get(m.aggregate_key, []), timeline) for m, _ in family]
+    now = len(timeline) - 1
+    seen = {variant for moments in by_metric for variant in moments[now]}
+    keys = _variant_order(flag, seen)
+    treatments = [key for key in keys if key != control_key]
+    looks = {
+        (position, variant): [(_sample(moment.get(control_key or ""), m.kind), _sample(moment.get(variant), m.kind))
+                              for moment in by_metric[position]]
+        for position, (m, _) in enumerate(family) for variant in treatments
+    }
+    pairs = pairs_for(family, control_key or "", treatments, looks)
+    analysis = analyse(settings, control_key or "", pairs)
+    shown = next(n for n, (m, _) in enumerate(family) if m is metric)
+    verdicts = {v.variant: v for v in analysis.verdicts if v.metric is metric}
+    totals = by_metric[shown][now]
     variants = []
     for key in keys:
-        sample = samples[key]
+        sample = _sample(totals.get(key), metric.kind)
         row: dict[str, Any] = {
             "key": key, "exposures": sample.n,
             "value": sample.mean if sample.n else None,
             "conversions": totals[key].converters if key in totals else 0,
             "total": sample.total,
-            "difference": None, "relativeDifference": None, "ci95": None,
-            "pValue": None, "chanceToBeatControl": None,
         }
-        if key != control_key and control is not None:
-            comparison = compare(control, sample)
-            if comparison is not None:
-                row.update(difference=comparison.difference,
-                           relativeDifference=comparison.relative_difference,
-                           ci95=list(comparison.ci95), pValue=comparison.p_value,
-                           chanceToBeatControl=comparison.chance_to_beat_control)
+        row.update(_verdict_fields(verdicts.get(key)))
         variants.append(row)
-    srm = sample_ratio({k: s.n for k, s in samples.items()}, flag.rollout_weights)
-    return {
+    srm = sample_ratio({k: _sample(totals.get(k), metric.kind).n for k in keys}, flag.rollout_weights)
+    guardrails = _guardrails(analysis.verdicts)
+    document: dict[str, Any] = {
         "experimentId": str(flag.id),
         "experimentKey": flag.key,
         "metric": metric_document(metric),
         "control": control_key,
+        "analysis": {**analysis_document(settings), "familySize": analysis.family_size},
         "excludedUsers": excluded,
         "srm": {
             "pValue": srm.p_value, "mismatch": srm.mismatch,
@@ -249,10 +350,73 @@ def results_document(flag: Flag, metric: Metric, totals: Mapping[str, VariantTot
             "warning": SRM_WARNING if srm.mismatch else None,
         },
         "variants": variants,
+        "guardrails": guardrails,
+        "harm": any(v["harm"] for g in guardrails for v in g["variants"]),
         "state": flag.state,
         "decision": flag.decision,
         "decisionReason": flag.decision_reason,
     }
+    if interval is not None:
+        document["interval"] = interval
+        document["series"] = _over_time(settings, control_key or "", pairs, metric, timeline, INTERVALS[interval])
+    return document
+
+
+def _verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
+    """A treatment's figures in the results document; control's are all null."""
+    if verdict is None:
+        return dict.fromkeys(("difference", "relativeDifference", "ci", "ciLevel", "stdError", "pValue",
+                              "adjustedPValue", "significant", "better", "harm", "chanceToBeatControl",
+                              "mixingVariance", "thresholdsMet", "threshold"))
+    unmet = verdict.unmet
+    return {
+        "difference": verdict.difference, "relativeDifference": verdict.relative_difference,
+        "ci": list(verdict.interval) if verdict.interval else None, "ciLevel": verdict.interval_level,
+        "stdError": verdict.std_error, "pValue": verdict.p_value, "adjustedPValue": verdict.adjusted_p_value,
+        "significant": verdict.significant, "better": verdict.better, "harm": verdict.harm,
+        "chanceToBeatControl": verdict.chance_to_beat_control, "mixingVariance": verdict.tau_squared,
+        "thresholdsMet": unmet is None,
+        "threshold": None if unmet is None else {
+            "variant": unmet.variant, "quantity": unmet.quantity, "observed": unmet.observed,
+            "required": unmet.required, "reason": unmet.reason},
+    }
+
+
+def _guardrails(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for verdict in verdicts:
+        if verdict.metric.role is not Role.GUARDRAIL:
+            continue
+        entry = found.setdefault(id(verdict.metric), {"metric": metric_document(verdict.metric), "variants": []})
+        entry["variants"].append({
+            "key": verdict.variant, "harm": verdict.harm, "difference": verdict.difference,
+            "ci": list(verdict.interval) if verdict.interval else None,
+            "thresholdsMet": verdict.unmet is None,
+        })
+    return list(found.values())
+
+
+def _over_time(settings: AnalysisSettings, control_key: str, pairs: Sequence[Pair], metric: Metric,
+               timeline: list[int], bucket_ms: int) -> list[dict[str, Any]]:
+    """The shown metric's figures at the end of each interval, as they stood then."""
+    ends: dict[int, int] = {}  # interval start -> the last moment in it
+    for index, start in enumerate(timeline):
+        ends[start - start % bucket_ms] = index
+    points = sorted(ends.items())
+    analyses = analyse_over_time(settings, control_key, pairs, [index for _, index in points])
+    series = []
+    for (start, index), analysis in zip(points, analyses, strict=True):
+        rows = []
+        for verdict in analysis.verdicts:
+            if verdict.metric is not metric:
+                continue
+            control, treatment = next(p.looks[index] for p in pairs if p.metric is metric and p.variant == verdict.variant)
+            rows.append({"key": verdict.variant, "exposures": treatment.n, "controlExposures": control.n,
+                         "difference": verdict.difference, "ci": list(verdict.interval) if verdict.interval else None,
+                         "pValue": verdict.p_value, "adjustedPValue": verdict.adjusted_p_value,
+                         "significant": verdict.significant, "thresholdsMet": verdict.unmet is None})
+        series.append({"start": _iso(start), "variants": rows})
+    return series
 
 
 def _iso(ms: int) -> str:

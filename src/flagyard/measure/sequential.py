@@ -128,18 +128,20 @@ def sequential_looks(looks: Iterable[tuple[Sample, Sample]], tau_squared: float,
     series: list[Look] = []
     for control, treatment in looks:
         result = sequential_test(control, treatment, tau_squared, alpha)
-        if result is None:
-            continue
-        if not series:
-            series.append(Look(result, result.p_value, result.interval))
-            continue
-        previous = series[-1]
-        low = max(previous.interval[0], result.interval[0])
-        high = min(previous.interval[1], result.interval[1])
-        if low > high:
-            # Disjoint intervals mean one of them missed the true difference (a chance of at
-            # most α in all, more if the variance estimate moved a lot); the newest look, on
-            # the most data, is then the better interval.
-            low, high = result.interval
-        series.append(Look(result, min(previous.p_value, result.p_value), (low, high)))
+        if result is not None:
+            series.append(next_look(series[-1] if series else None, result))
     return series
+
+
+def next_look(previous: Look | None, result: SequentialResult) -> Look:
+    """Where the experiment stands after `result`, given where it stood after the looks before."""
+    if previous is None:
+        return Look(result, result.p_value, result.interval)
+    low = max(previous.interval[0], result.interval[0])
+    high = min(previous.interval[1], result.interval[1])
+    if low > high:
+        # Disjoint intervals mean one of them missed the true difference (a chance of at
+        # most α in all, more if the variance estimate moved a lot); the newest look, on
+        # the most data, is then the better interval.
+        low, high = result.interval
+    return Look(result, min(previous.p_value, result.p_value), (low, high))

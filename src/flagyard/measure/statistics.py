@@ -41,12 +41,13 @@ class Sample:
 class Comparison:
     difference: float
     relative_difference: float | None
-    ci95: tuple[float, float]
+    interval: tuple[float, float]  # at the confidence asked for
     p_value: float
     chance_to_beat_control: float
+    std_error: float
 
 
-def compare(control: Sample, treatment: Sample) -> Comparison | None:
+def compare(control: Sample, treatment: Sample, confidence: float = CONFIDENCE) -> Comparison | None:
     """Treatment against control; None when either side has fewer than two users."""
     if control.n < 2 or treatment.n < 2:
         return None
@@ -58,7 +59,7 @@ def compare(control: Sample, treatment: Sample) -> Comparison | None:
         # No spread at all: the difference is exact.
         return Comparison(difference, relative, (difference, difference),
                           1.0 if difference == 0 else 0.0,
-                          0.5 if difference == 0 else float(difference > 0))
+                          0.5 if difference == 0 else float(difference > 0), 0.0)
     # Imported on first use: the import takes seconds, and most processes never compare.
     from scipy import stats
 
@@ -66,9 +67,10 @@ def compare(control: Sample, treatment: Sample) -> Comparison | None:
         treatment.mean, math.sqrt(treatment.variance), treatment.n,
         control.mean, math.sqrt(control.variance), control.n, equal_var=False)
     df = (a + b) ** 2 / (a * a / (treatment.n - 1) + b * b / (control.n - 1))
-    half = float(stats.t.ppf((1 + CONFIDENCE) / 2, df)) * se
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
     chance = float(stats.norm.cdf(difference / se))
-    return Comparison(difference, relative, (difference - half, difference + half), float(p_value), chance)
+    return Comparison(difference, relative, (difference - half, difference + half), float(p_value),
+                      chance, se)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flagyard.measure.model.sums import EXCLUDED, SUM_NAMES, USERS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -281,8 +283,44 @@ experiment_metrics = sa.Table(
     sa.Column("property", sa.Text, nullable=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("filters", Json, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False, server_default="secondary"),
+    sa.Column("direction", sa.String(16), nullable=False, server_default="increase"),
+    sa.Column("non_inferiority_margin", sa.Float, nullable=True),
     sqlite_autoincrement=True,
 )
+
+# How an experiment's results are analysed (measure/model/analysis.py); no row means the
+# defaults. Kept beside the metrics, outside the flag's versions, for the reasons of ADR 63.
+experiment_analysis = sa.Table(
+    "experiment_analysis",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("settings", Json, nullable=False),
+)
+
+# Every change to an experiment's metrics or analysis settings: who, when, before and after.
+# Changing how results are read after seeing them is the easiest way to fool oneself, so it
+# stays on the record.
+experiment_analysis_changes = sa.Table(
+    "experiment_analysis_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("changed_at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("subject", sa.String(16), nullable=False),  # "metrics" or "analysis"
+    sa.Column("before", Json, nullable=False),
+    sa.Column("after", Json, nullable=False),
+    sa.Index("ix_experiment_analysis_changes_flag_id_id", "flag_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+
+def _sum_columns() -> list[sa.Column[Any]]:
+    """One column per sum of measure/model/sums.py, in its order: user counts are integers."""
+    return [sa.Column(name, sa.BigInteger if n in (USERS, EXCLUDED) else sa.Float, nullable=False)
+            for n, name in enumerate(SUM_NAMES)]
+
 
 # Per experiment, variant and aggregate key: the sums the results need, kept up to date with
 # every change to the tables above (measure/processing.py), so a result reads a handful
@@ -294,12 +332,21 @@ experiment_variant_stats = sa.Table(
     sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("aggregate_key", sa.Text, primary_key=True),
     sa.Column("variant", sa.Text, primary_key=True),
-    sa.Column("users", sa.BigInteger, nullable=False),
-    sa.Column("excluded", sa.BigInteger, nullable=False),
-    sa.Column("count_sum", sa.Float, nullable=False),
-    sa.Column("count_squares", sa.Float, nullable=False),
-    sa.Column("total_sum", sa.Float, nullable=False),
-    sa.Column("total_squares", sa.Float, nullable=False),
+    *_sum_columns(),
+)
+
+# What each hour of processing added to the sums above: the row of hour h holds the change
+# applied to experiment_variant_stats by batches received in that hour (hours since the epoch),
+# so the rows up to h add up to the sums as they stood at the end of hour h (results over
+# time). The "@h" keys are left out: they are a time series already.
+experiment_variant_history = sa.Table(
+    "experiment_variant_history",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("aggregate_key", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, primary_key=True),
+    sa.Column("hour", sa.BigInteger, primary_key=True),
+    *_sum_columns(),
 )
 
 # --- console: people, their sessions, and the sign-in throttle --------------------------------

@@ -27,7 +27,7 @@ def test_compare__revenue_sample__equals_statsmodels_welch_test() -> None:
     assert result is not None
     low, high = CompareMeans(DescrStatsW(treatment), DescrStatsW(control)).tconfint_diff(usevar="unequal")
     assert result.p_value == pytest.approx(stats.ttest_ind(treatment, control, equal_var=False).pvalue, abs=1e-9)
-    assert result.ci95 == pytest.approx((low, high), abs=1e-9)
+    assert result.interval == pytest.approx((low, high), abs=1e-9)
     assert result.difference == pytest.approx(treatment.mean() - control.mean(), abs=1e-12)
 
 
@@ -41,7 +41,7 @@ def test_compare__known_lift_of_ten_percent__detected_with_the_right_sign() -> N
     # Then the lift is significant, positive, and its interval holds the true difference
     assert result is not None
     assert result.p_value < 0.05 and result.difference > 0
-    assert result.ci95[0] < 0.02 < result.ci95[1]
+    assert result.interval[0] < 0.02 < result.interval[1]
     assert result.chance_to_beat_control > 0.95
     assert result.relative_difference == pytest.approx(0.1, abs=0.08)
 
@@ -52,7 +52,7 @@ def test_compare__negative_lift_on_revenue__detected_with_the_right_sign() -> No
     treatment = rng.gamma(2.0, 9.0, USERS_PER_VARIANT)  # 10 % less
     result = compare(summary(control), summary(treatment))
     assert result is not None
-    assert result.p_value < 0.05 and result.difference < 0 and result.ci95[1] < 0
+    assert result.p_value < 0.05 and result.difference < 0 and result.interval[1] < 0
     assert result.chance_to_beat_control < 0.05
 
 

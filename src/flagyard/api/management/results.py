@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from flagyard.api.http.deps import PrincipalDep, measure_services, path_id
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS
-from flagyard.api.schemas.results import MetricsIn
+from flagyard.api.schemas.results import AnalysisIn, MetricsIn
+from flagyard.manage.model.document import iso
 from flagyard.measure.duration import DurationPlan
+from flagyard.measure.model.analysis import analysis_document
 from flagyard.measure.model.metrics import metric_document
 from flagyard.measure.results import MetricQuery, ResultsService
 
@@ -52,8 +55,29 @@ MetricQueryDep = Annotated[MetricQuery, Depends(metric_query)]
 
 
 @router.get("/{id}/results", summary="Results of one metric, per variant against control")
-def results(id: str, principal: PrincipalDep, request: Request, query: MetricQueryDep) -> dict[str, Any]:
-    return _service(request).results(principal, _id(id), query)
+def results(id: str, principal: PrincipalDep, request: Request, query: MetricQueryDep,
+            interval: Annotated[str | None, Query(description="day or hour: also the figures as they "
+                                                           "stood at the end of each")] = None) -> dict[str, Any]:
+    return _service(request).results(principal, _id(id), query, interval or None)
+
+
+@router.get("/{id}/analysis", summary="How the experiment's results are analysed")
+def get_analysis(id: str, principal: PrincipalDep, request: Request) -> dict[str, Any]:
+    return analysis_document(_service(request).analysis(principal, _id(id)))
+
+
+@router.put("/{id}/analysis", summary="Change analysis settings (settings not sent keep their values)")
+def put_analysis(id: str, body: AnalysisIn, principal: PrincipalDep, request: Request) -> dict[str, Any]:
+    fields = body.model_dump(by_alias=True, exclude_unset=True)
+    return analysis_document(_service(request).set_analysis(principal, _id(id), fields))
+
+
+@router.get("/{id}/analysis/changes", summary="Changes to the experiment's metrics and analysis, newest first")
+def analysis_changes(id: str, principal: PrincipalDep, request: Request,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    changes = _service(request).analysis_changes(principal, _id(id), limit)
+    return {"changes": [{"id": str(c.id), "changedAt": iso(datetime.fromtimestamp(c.changed_at / 1000, tz=UTC)), "actor": c.actor,
+                         "subject": c.subject, "before": c.before, "after": c.after} for c in changes]}
 
 
 @router.get("/{id}/exposures", summary="Exposed users per variant over time")

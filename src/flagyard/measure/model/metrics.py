@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +30,22 @@ class MetricKind(StrEnum):
     COUNT = "count"
 
 
+class Role(StrEnum):
+    """What a metric decides: the primary (exactly one) decides the experiment; secondaries
+    inform it; guardrails must show no harm, judged apart from the others."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    GUARDRAIL = "guardrail"
+
+
+class Direction(StrEnum):
+    """Which way the metric moving is good."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
 @dataclass(frozen=True)
 class Metric:
     event_type: str
@@ -38,6 +54,10 @@ class Metric:
     filters: list[dict[str, Any]] = field(default_factory=list)
     name: str = ""
     id: int = 0
+    role: Role = Role.SECONDARY
+    direction: Direction = Direction.INCREASE
+    # For a guardrail: the relative worsening still acceptable (0.01 = 1 % of control's value).
+    non_inferiority_margin: float | None = None
 
     # `property` is a field name here, so the decorator is spelled out.
     @builtins.property
@@ -72,7 +92,33 @@ def metric_from_fields(fields: Mapping[str, Any], where: str) -> Metric:
     if not isinstance(name, str) or len(name) > 200:
         raise Invalid(f"{where}.name must be a string of at most 200 characters", code="invalid_metric")
     filters = check_filters(fields.get("filters"), f"{where}.filters")
-    return Metric(event_type=event_type, kind=kind, property=prop, filters=filters, name=name)
+    role = _choice(Role, fields.get("role"), Role.SECONDARY, f"{where}.role")
+    direction = _choice(Direction, fields.get("direction"), Direction.INCREASE, f"{where}.direction")
+    margin = _margin(fields.get("non_inferiority_margin"), role, f"{where}.nonInferiorityMargin")
+    return Metric(event_type=event_type, kind=kind, property=prop, filters=filters, name=name,
+                  role=role, direction=direction, non_inferiority_margin=margin)
+
+
+def _choice(choices: type[StrEnum], raw: Any, default: Any, where: str) -> Any:
+    if raw is None:
+        return default
+    try:
+        return choices(raw)
+    except ValueError:
+        raise Invalid(f"{where} must be one of {', '.join(choices)}", code="invalid_metric") from None
+
+
+def _margin(raw: Any, role: Role, where: str) -> float | None:
+    if role is not Role.GUARDRAIL:
+        if raw is not None:
+            raise Invalid(f"{where} is for guardrail metrics only", code="invalid_metric")
+        return None
+    if raw is None:
+        raise Invalid(f"{where} is required for a guardrail: the relative worsening still "
+                      "acceptable (0.01 = 1 %)", code="invalid_metric")
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < 1:
+        raise Invalid(f"{where} must be a number from 0 up to (not including) 1", code="invalid_metric")
+    return float(raw)
 
 
 def parse_kind(raw: Any, property_name: str | None, field_name: str) -> MetricKind:
@@ -85,6 +131,23 @@ def parse_kind(raw: Any, property_name: str | None, field_name: str) -> MetricKi
     if kind is MetricKind.MEAN and not property_name:
         raise Invalid(f"{field_name} mean needs a property to average", code="invalid_metric")
     return kind
+
+
+def with_primary(metrics: list[Metric], roles_given: bool) -> list[Metric]:
+    """The list with exactly one primary metric, or `Invalid`.
+
+    A list sent without any role (as before metrics had roles) makes its first metric the
+    primary; a list that names roles must name exactly one primary."""
+    if not metrics:
+        return metrics
+    primaries = [n for n, m in enumerate(metrics) if m.role is Role.PRIMARY]
+    if not roles_given:
+        return [replace(metrics[0], role=Role.PRIMARY), *metrics[1:]]
+    if len(primaries) != 1:
+        found = "none" if not primaries else ", ".join(f"metrics[{n}]" for n in primaries)
+        raise Invalid(f"metrics: exactly one metric must have role primary (found {found})",
+                      code="invalid_metric")
+    return metrics
 
 
 def check_metric_list(metrics: list[Metric]) -> None:
@@ -106,4 +169,7 @@ def metric_document(metric: Metric) -> dict[str, Any]:
         "property": metric.property,
         "kind": metric.kind.value,
         "filters": metric.filters,
+        "role": metric.role.value,
+        "direction": metric.direction.value,
+        "nonInferiorityMargin": metric.non_inferiority_margin,
     }

@@ -11,6 +11,11 @@ cheapest form CPython has):
 
 Aggregate keys: "" (every exposed user), `hour_key(t)` (users whose exposure began in that
 hour), an event type, `property_key(type, name)` and `filtered_key(metric id)` (metrics.py).
+
+Two tables hold them (store/tables.py): `experiment_variant_stats` the running totals, and
+`experiment_variant_history` what each hour of processing (`hour_of(received_at)`) added to
+them, so results can be shown as they stood at the end of any hour. The history skips the
+hour keys: they are a time series already.
 """
 
 from __future__ import annotations
@@ -30,9 +35,18 @@ def no_sums() -> Sums:
     return [0.0] * len(SUM_NAMES)
 
 
+def hour_of(ms: int) -> int:
+    """The hour (since the epoch) holding the moment `ms`."""
+    return ms // HOUR_MS
+
+
+def is_hour_key(key: str) -> bool:
+    return key.startswith(HOUR_PREFIX)
+
+
 def hour_key(exposed_at: int) -> str:
     """The key of the users whose exposure began in the hour holding `exposed_at` (ms)."""
-    return f"{HOUR_PREFIX}{exposed_at // HOUR_MS}"
+    return f"{HOUR_PREFIX}{hour_of(exposed_at)}"
 
 
 def hour_start(key: str) -> int:

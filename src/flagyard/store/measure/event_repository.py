@@ -1,4 +1,5 @@
-"""SQL side of event ingestion: raw events, exposures, per-user totals and metric definitions.
+"""SQL side of event ingestion: raw events, exposures, per-user totals, the per-variant sums
+and their hourly history, and metric definitions.
 
 The paths taken for every event go straight to the driver, because building SQLAlchemy
 parameters for each row cost more than the database did (profiled): raw events are
@@ -18,16 +19,19 @@ from psycopg.copy import QueuedLibpqWriter
 
 from flagyard.measure.model.events import Event, json_text
 from flagyard.measure.model.exposures import ExperimentTrigger
-from flagyard.measure.model.metrics import Metric, MetricKind
-from flagyard.measure.model.sums import SUM_NAMES, Sums
+from flagyard.measure.model.metrics import Direction, Metric, MetricKind, Role
+from flagyard.measure.model.sums import SUM_NAMES, Sums, is_hour_key
 from flagyard.measure.ports import (
+    AnalysisChange,
     ExperimentSetup,
     ExposureState,
     SumsKey,
 )
+from flagyard.store.measure import analysis_records
 from flagyard.store.tables import (
     experiment_exposures,
     experiment_metrics,
+    experiment_variant_history,
     experiment_variant_stats,
     flags,
 )
@@ -203,26 +207,38 @@ class SqlEventStore:
                 self._conn.exec_driver_sql(
                     "UPDATE experiment_exposures SET totals = json_remove(totals, ?) "
                     "WHERE flag_id = ? AND json_type(totals, ?) IS NOT NULL", (path, flag_id, path))
-        x = experiment_variant_stats
-        self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key.in_(list(aggregate_keys))))
+        self._delete_sums(flag_id, aggregate_keys)
 
-    def add_variant_stats(self, deltas: dict[SumsKey, Sums]) -> None:
-        m = self._mark
-        rows = [(flag_id, key, variant, *values) for (flag_id, key, variant), values in sorted(deltas.items())
-                if any(values)]
+    def add_variant_stats(self, deltas: dict[SumsKey, Sums], hour: int) -> None:
+        rows: list[tuple[Any, ...]] = [(flag_id, key, variant, *values) for (flag_id, key, variant), values
+                                       in sorted(deltas.items()) if any(values)]
         if not rows:
             return
-        names = SUM_NAMES
-        self._conn.exec_driver_sql(
-            f"INSERT INTO experiment_variant_stats (flag_id, aggregate_key, variant, {', '.join(names)}) "
-            f"VALUES ({', '.join([m] * 9)}) ON CONFLICT (flag_id, aggregate_key, variant) DO UPDATE SET "
-            + ", ".join(f"{n} = experiment_variant_stats.{n} + excluded.{n}" for n in names), rows)
+        self._add_sums("experiment_variant_stats", ("flag_id", "aggregate_key", "variant"), rows)
+        # The hour keys are a time series already: a history of them would only repeat them.
+        self._add_sums("experiment_variant_history", ("flag_id", "aggregate_key", "variant", "hour"),
+                       [(*row[:3], hour, *row[3:]) for row in rows if not is_hour_key(row[1])])
 
     def replace_variant_stats(self, flag_id: int, aggregate_key: str,
-                              sums: dict[SumsKey, Sums]) -> None:
-        x = experiment_variant_stats
-        self._conn.execute(sa.delete(x).where(x.c.flag_id == flag_id, x.c.aggregate_key == aggregate_key))
-        self.add_variant_stats({k: v for k, v in sums.items() if k[:2] == (flag_id, aggregate_key)})
+                              sums: dict[SumsKey, Sums], hour: int) -> None:
+        self._delete_sums(flag_id, [aggregate_key])
+        self.add_variant_stats({k: v for k, v in sums.items() if k[:2] == (flag_id, aggregate_key)}, hour)
+
+    def _add_sums(self, table: str, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """Upsert rows of (*keys, *sums): a row already there gets the sums added to its own."""
+        if not rows:
+            return
+        columns = (*keys, *SUM_NAMES)
+        self._conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self._mark] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in SUM_NAMES), rows)
+
+    def _delete_sums(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
+        """Remove keys' sums and their history."""
+        for table in (experiment_variant_stats, experiment_variant_history):
+            self._conn.execute(sa.delete(table).where(table.c.flag_id == flag_id,
+                                                      table.c.aggregate_key.in_(list(aggregate_keys))))
 
     # --- metric definitions ---------------------------------------------------------------
 
@@ -239,13 +255,26 @@ class SqlEventStore:
         self._conn.execute(sa.delete(m).where(m.c.flag_id == flag_id, m.c.id.not_in(keep)))
         for position, metric in enumerate(metrics):
             values = {"position": position, "name": metric.name, "event_type": metric.event_type,
-                      "property": metric.property, "kind": metric.kind.value, "filters": metric.filters}
+                      "property": metric.property, "kind": metric.kind.value, "filters": metric.filters,
+                      "role": metric.role.value, "direction": metric.direction.value,
+                      "non_inferiority_margin": metric.non_inferiority_margin}
             metric_id = existing.get(_identity(metric))
             if metric_id is None:
                 self._conn.execute(sa.insert(m).values(flag_id=flag_id, **values))
             else:
                 self._conn.execute(sa.update(m).where(m.c.id == metric_id).values(**values))
         return self.metrics(flag_id)
+
+    # --- analysis settings and their record ---------------------------------------------
+
+    def analysis(self, flag_id: int) -> dict[str, Any] | None:
+        return analysis_records.stored_analysis(self._conn, flag_id)
+
+    def save_analysis(self, flag_id: int, settings: dict[str, Any]) -> None:
+        analysis_records.save_analysis(self._conn, flag_id, settings)
+
+    def record_change(self, change: AnalysisChange) -> None:
+        analysis_records.record_change(self._conn, change)
 
 
 def _identity(metric: Metric) -> str:
@@ -254,7 +283,8 @@ def _identity(metric: Metric) -> str:
 
 def _metric(row: Any) -> Metric:
     return Metric(event_type=row.event_type, kind=MetricKind(row.kind), property=row.property,
-                  filters=list(row.filters or []), name=row.name, id=row.id)
+                  filters=list(row.filters or []), name=row.name, id=row.id, role=Role(row.role),
+                  direction=Direction(row.direction), non_inferiority_margin=row.non_inferiority_margin)
 
 
 def _event(raw: dict[str, Any]) -> Event:

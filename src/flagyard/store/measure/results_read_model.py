@@ -1,20 +1,27 @@
-"""Queries behind experiment results: the per-variant sums ingestion keeps up to date."""
+"""Queries behind experiment results: the per-variant sums ingestion keeps up to date, and
+their hourly history (results as they stood at the end of each hour or day)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from itertools import groupby
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.measure.model.metrics import Metric
-from flagyard.measure.model.sums import HOUR_PREFIX, hour_start
-from flagyard.measure.ports import VariantTotals
+from flagyard.measure.model.sums import HOUR_MS, HOUR_PREFIX, hour_start
+from flagyard.measure.ports import AnalysisChange, VariantTotals
+from flagyard.store.measure import analysis_records
 from flagyard.store.measure.event_repository import SqlEventStore
-from flagyard.store.tables import experiment_variant_stats
+from flagyard.store.tables import experiment_variant_history, experiment_variant_stats
 
 v = experiment_variant_stats
+h = experiment_variant_history
+RESULT_SUMS = ("users", "count_sum", "count_squares", "total_sum", "total_squares")  # the sums results use
 
 
 class SqlResultsReader:
@@ -24,25 +31,35 @@ class SqlResultsReader:
     def metrics(self, flag_id: int) -> list[Metric]:
         return SqlEventStore(self._conn).metrics(flag_id)
 
+    def analysis(self, flag_id: int) -> dict[str, Any] | None:
+        return analysis_records.stored_analysis(self._conn, flag_id)
+
+    def analysis_changes(self, flag_id: int, limit: int) -> list[AnalysisChange]:
+        return analysis_records.changes(self._conn, flag_id, limit)
+
     def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]:
         rows = self._conn.execute(
-            sa.select(v.c.aggregate_key, v.c.variant, v.c.users, v.c.count_sum, v.c.count_squares,
-                      v.c.total_sum, v.c.total_squares)
+            sa.select(v.c.aggregate_key, v.c.variant, *(v.c[n] for n in RESULT_SUMS))
             .where(v.c.flag_id == flag_id, v.c.aggregate_key.in_(["", aggregate_key]))
         ).all()
-        users = {r.variant: int(r.users) for r in rows if r.aggregate_key == "" and r.users > 0}
-        sums = {r.variant: r for r in rows if r.aggregate_key == aggregate_key and aggregate_key != ""}
+        return _variant_totals(rows, aggregate_key)
+
+    def variant_history(self, flag_id: int, aggregate_key: str,
+                        bucket_ms: int) -> list[tuple[int, list[VariantTotals]]]:
+        """Adds up the hourly changes in time order, taking the totals at each bucket's end."""
+        rows = self._conn.execute(
+            sa.select(h.c.hour, h.c.aggregate_key, h.c.variant, *(h.c[n] for n in RESULT_SUMS))
+            .where(h.c.flag_id == flag_id, h.c.aggregate_key.in_(["", aggregate_key]))
+            .order_by(h.c.hour)
+        )
+        running: dict[tuple[str, str], list[float]] = {}
         found = []
-        for variant, n in users.items():
-            row = sums.get(variant)
-            found.append(VariantTotals(
-                variant=variant, users=n,
-                converters=int(row.users) if row else 0,
-                count_sum=float(row.count_sum) if row else 0.0,
-                count_squares=float(row.count_squares) if row else 0.0,
-                total_sum=float(row.total_sum) if row else 0.0,
-                total_squares=float(row.total_squares) if row else 0.0,
-            ))
+        for start, changes in groupby(rows, key=lambda r: r.hour * HOUR_MS // bucket_ms * bucket_ms):
+            for _, key, variant, *change in changes:
+                sums = running.setdefault((key, variant), [0.0] * len(RESULT_SUMS))
+                for n, value in enumerate(change):
+                    sums[n] += value
+            found.append((start, _variant_totals([(*kv, *sums) for kv, sums in running.items()], aggregate_key)))
         return found
 
     def excluded_users(self, flag_id: int) -> int:
@@ -80,3 +97,22 @@ class ResultsReaderSession:
 
 def results_reader_factory(engine: Engine):  # type: ignore[no-untyped-def]
     return lambda: ResultsReaderSession(engine)
+
+
+def _variant_totals(rows: Sequence[Sequence[Any]], aggregate_key: str) -> list[VariantTotals]:
+    """Each variant's totals, by variant, from rows of (aggregate key, variant, *RESULT_SUMS)
+    under "" (the exposed users) and `aggregate_key` (those with an event, and their sums)."""
+    users = {r[1]: int(r[2]) for r in rows if r[0] == "" and r[2] > 0}
+    sums = {r[1]: r for r in rows if r[0] == aggregate_key and aggregate_key != ""}
+    found = []
+    for variant, n in sorted(users.items()):
+        row = sums.get(variant)
+        found.append(VariantTotals(
+            variant=variant, users=n,
+            converters=int(row[2]) if row else 0,
+            count_sum=float(row[3]) if row else 0.0,
+            count_squares=float(row[4]) if row else 0.0,
+            total_sum=float(row[5]) if row else 0.0,
+            total_squares=float(row[6]) if row else 0.0,
+        ))
+    return found

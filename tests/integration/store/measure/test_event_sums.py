@@ -163,7 +163,7 @@ def test_filtered_metric__added_later_then_removed__sums_from_raw_events_then_go
     with engine.connect() as conn, conn.begin():
         store = SqlEventStore(conn)
         (metric,) = store.replace_metrics(flag_id, [Metric("purchase", MetricKind.MEAN, "revenue", BIG_ORDERS)])
-        rebuild_metric(store, project_id, flag_id, metric)
+        rebuild_metric(store, project_id, flag_id, metric, START)
     with engine.connect() as conn, conn.begin():
         store_batches(SqlEventStore(conn), [Batch(project_id, events[cut:], START)])
 

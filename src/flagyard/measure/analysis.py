@@ -1,0 +1,209 @@
+"""An experiment's comparisons, read the way its analysis settings say: every treatment against
+control on every metric, with the chosen test, the correction over the family, the minimum
+samples and the guardrails' verdict. Pure: sums in, figures out.
+
+- The test: `sequential` (mSPRT, sequential.py; valid at every look) or `ttest` (Welch, fixed
+  horizon, statistics.py; valid when read once).
+- The family is every (treatment × metric) pair among primary and secondary metrics (plus a metric
+  asked for that is not stored: reading one more metric is one more comparison). Its p-values are
+  adjusted together; `significant` follows the adjusted p-value; a pair short of its minimum
+  samples counts in the family with p = 1.
+- Guardrails are judged apart, at the confidence level without correction: `harm` is false once
+  the interval's harmful end is within the margin (non-inferior), true once the whole interval
+  lies on the harmful side of zero, and null until one of the two is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flagyard.measure.model.analysis import AnalysisSettings
+from flagyard.measure.model.metrics import Direction, Metric, Role
+from flagyard.measure.multiple_testing import adjusted_p_values, interval_alpha
+from flagyard.measure.sequential import Look, mixing_variance, next_look, sequential_test
+from flagyard.measure.statistics import Sample, compare
+from flagyard.measure.thresholds import UnmetThreshold, unmet_threshold
+
+Looks = Sequence[tuple[Sample, Sample]]  # (control, treatment) cumulative sums, oldest first; last = now
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One comparison to make: a treatment against control on a metric."""
+
+    metric: Metric
+    variant: str
+    looks: Looks
+    in_family: bool  # a primary or secondary metric (or one asked for), not a guardrail
+
+
+@dataclass(frozen=True)
+class Verdict:
+    metric: Metric
+    variant: str
+    difference: float | None = None
+    relative_difference: float | None = None
+    std_error: float | None = None
+    p_value: float | None = None
+    adjusted_p_value: float | None = None
+    interval: tuple[float, float] | None = None
+    interval_level: float | None = None  # the confidence the interval is drawn at
+    significant: bool | None = None
+    better: bool | None = None  # significant and in the metric's good direction (False: worse)
+    harm: bool | None = None  # guardrails only
+    chance_to_beat_control: float | None = None
+    unmet: UnmetThreshold | None = None
+    tau_squared: float | None = None  # the sequential mixture's variance, once fixed
+
+
+@dataclass(frozen=True)
+class Analysis:
+    verdicts: list[Verdict]
+    family_size: int
+
+
+@dataclass(frozen=True)
+class _Figures:
+    difference: float
+    std_error: float
+    p_value: float
+    interval: tuple[float, float]
+    tau_squared: float | None
+
+
+def analyse(settings: AnalysisSettings, control_key: str, pairs: Sequence[Pair]) -> Analysis:
+    """The comparisons as they stand now (each pair's last look)."""
+    last = len(pairs[0].looks) - 1 if pairs else 0
+    return analyse_over_time(settings, control_key, pairs, [last])[0]
+
+
+def analyse_over_time(settings: AnalysisSettings, control_key: str, pairs: Sequence[Pair],
+                      points: Sequence[int]) -> list[Analysis]:
+    """The comparisons as they stood at each look index in `points` (the pairs' looks are
+    aligned: index i is the same moment in all of them). Each point is what a reader saw then:
+    the running sequential figures up to it, and the family corrected at it."""
+    family_size = sum(1 for pair in pairs if pair.in_family)
+    family_alpha = interval_alpha(settings.alpha, max(1, family_size), settings.multiple_testing)
+    alphas = [family_alpha if pair.in_family else settings.alpha for pair in pairs]
+    series = [_series(settings, pair, alpha, points) for pair, alpha in zip(pairs, alphas, strict=True)]
+    analyses = []
+    for point in points:
+        unmet = [unmet_threshold(pair.metric.kind, {control_key: pair.looks[point][0],
+                                                    pair.variant: pair.looks[point][1]})
+                 for pair in pairs]
+        found = [None if unmet[i] else series[i].get(point) for i in range(len(pairs))]
+        raw_family = [_p(found[i]) for i, pair in enumerate(pairs) if pair.in_family]
+        adjusted = iter(adjusted_p_values(raw_family, settings.multiple_testing) if raw_family else [])
+        verdicts = []
+        for i, pair in enumerate(pairs):
+            adjusted_p = next(adjusted) if pair.in_family else None
+            figures = found[i]
+            if figures is None:
+                verdicts.append(Verdict(pair.metric, pair.variant, unmet=unmet[i]))
+                continue
+            verdicts.append(_verdict(settings, pair, pair.looks[point][0], figures, adjusted_p, alphas[i]))
+        analyses.append(Analysis(verdicts, family_size))
+    return analyses
+
+
+def _verdict(settings: AnalysisSettings, pair: Pair, control: Sample, found: _Figures,
+             adjusted_p: float | None, alpha: float) -> Verdict:
+    decisive_p = adjusted_p if pair.in_family else found.p_value
+    significant = decisive_p is not None and decisive_p < settings.alpha
+    increase = pair.metric.direction is Direction.INCREASE
+    good = found.difference > 0 if increase else found.difference < 0
+    guardrail = pair.metric.role is Role.GUARDRAIL
+    return Verdict(
+        pair.metric, pair.variant,
+        difference=found.difference,
+        relative_difference=found.difference / control.mean if control.mean != 0 else None,
+        std_error=found.std_error, p_value=found.p_value, adjusted_p_value=adjusted_p,
+        interval=found.interval, interval_level=1 - alpha,
+        significant=significant, better=good if significant else None,
+        harm=_harm(pair.metric, found.interval, control.mean) if guardrail else None,
+        chance_to_beat_control=_chance(found, pair.metric.direction),
+        tau_squared=found.tau_squared,
+    )
+
+
+def _p(found: _Figures | None) -> float:
+    return 1.0 if found is None else found.p_value
+
+
+def _series(settings: AnalysisSettings, pair: Pair, alpha: float,
+            points: Sequence[int]) -> dict[int, _Figures]:
+    """The pair's figures at each of `points` where there are any."""
+    if settings.test_type == "ttest":  # each look on its own: a fixed-horizon test has no memory
+        found = {}
+        for point in points:
+            control, treatment = pair.looks[point]
+            comparison = compare(control, treatment, 1 - alpha)
+            if comparison is not None:
+                found[point] = _Figures(comparison.difference, comparison.std_error, comparison.p_value,
+                                        comparison.interval, None)
+        return found
+    start, tau_squared = _mixture(settings, pair)
+    if tau_squared is None:
+        return {}
+    wanted = set(points)
+    found = {}
+    look: Look | None = None
+    for index in range(start, max(points, default=-1) + 1):
+        control, treatment = pair.looks[index]
+        result = sequential_test(control, treatment, tau_squared, alpha)
+        if result is not None:
+            look = next_look(look, result)
+        if index in wanted and look is not None:
+            std_error = math.sqrt(treatment.variance / treatment.n + control.variance / control.n)
+            found[index] = _Figures(look.result.difference, std_error, look.p_value, look.interval,
+                                    tau_squared)
+    return found
+
+
+def _mixture(settings: AnalysisSettings, pair: Pair) -> tuple[int, float | None]:
+    """The first look the sequential test uses and its mixing variance, fixed there.
+
+    τ = the settings' relative effect × control's mean at the first look where both variants
+    have their minimum samples and control's mean is not zero (see ADR 0081). That look depends
+    only on data up to it, so later data cannot move τ; the test runs from that look on.
+    """
+    for index, (control, treatment) in enumerate(pair.looks):
+        if control.mean == 0:
+            continue
+        if unmet_threshold(pair.metric.kind, {"control": control, "treatment": treatment}) is None:
+            return index, mixing_variance(abs(control.mean), settings.sequential_effect)
+    return len(pair.looks), None
+
+
+def _harm(metric: Metric, interval: tuple[float, float], control_mean: float) -> bool | None:
+    """Non-inferiority against the margin (a share of control's value), in the harmful direction."""
+    margin = (metric.non_inferiority_margin or 0.0) * abs(control_mean)
+    low, high = interval
+    if metric.direction is Direction.DECREASE:  # harm is an increase
+        low, high = -high, -low
+    if low > -margin:
+        return False
+    if high < 0:
+        return True
+    return None
+
+
+def _chance(found: _Figures, direction: Direction) -> float | None:
+    """The normal approximation's chance that the treatment is better than control."""
+    if found.std_error == 0:
+        return 0.5 if found.difference == 0 else float((found.difference > 0) == (direction is Direction.INCREASE))
+    from scipy import stats  # imported on first use: the import takes seconds
+
+    z = found.difference / found.std_error
+    return float(stats.norm.cdf(z if direction is Direction.INCREASE else -z))
+
+
+def pairs_for(metrics: Sequence[tuple[Metric, bool]], control_key: str, treatments: Sequence[str],
+              looks: Mapping[tuple[int, str], Looks]) -> list[Pair]:
+    """Every (metric × treatment) pair in order; `metrics` holds each metric and whether it is in
+    the family; `looks` is keyed by (metric position, treatment)."""
+    return [Pair(metric, variant, looks[(position, variant)], in_family)
+            for position, (metric, in_family) in enumerate(metrics) for variant in treatments
+            if variant != control_key]

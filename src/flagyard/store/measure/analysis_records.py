@@ -1,0 +1,34 @@
+"""SQL side of an experiment's analysis settings and of the record of analysis changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from flagyard.measure.ports import AnalysisChange
+from flagyard.store.tables import experiment_analysis, experiment_analysis_changes
+
+a = experiment_analysis
+c = experiment_analysis_changes
+
+
+def stored_analysis(conn: sa.Connection, flag_id: int) -> dict[str, Any] | None:
+    return conn.execute(sa.select(a.c.settings).where(a.c.flag_id == flag_id)).scalar_one_or_none()
+
+
+def save_analysis(conn: sa.Connection, flag_id: int, settings: dict[str, Any]) -> None:
+    if conn.execute(sa.update(a).where(a.c.flag_id == flag_id).values(settings=settings)).rowcount == 0:
+        conn.execute(sa.insert(a).values(flag_id=flag_id, settings=settings))
+
+
+def record_change(conn: sa.Connection, change: AnalysisChange) -> None:
+    conn.execute(sa.insert(c).values(
+        flag_id=change.flag_id, changed_at=change.changed_at, actor=change.actor,
+        subject=change.subject, before=change.before, after=change.after))
+
+
+def changes(conn: sa.Connection, flag_id: int, limit: int) -> list[AnalysisChange]:
+    rows = conn.execute(sa.select(c).where(c.c.flag_id == flag_id).order_by(c.c.id.desc()).limit(limit))
+    return [AnalysisChange(flag_id=r.flag_id, changed_at=r.changed_at, actor=r.actor, subject=r.subject,
+                           before=r.before, after=r.after, id=r.id) for r in rows]
