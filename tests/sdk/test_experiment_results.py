@@ -111,6 +111,20 @@ def expected_sequential(control: np.ndarray, treatment: np.ndarray, effect: floa
             "stdError": np.sqrt(v), "mixingVariance": tau2}
 
 
+def expected_cuped(x_c: np.ndarray, y_c: np.ndarray, x_t: np.ndarray, y_t: np.ndarray) -> dict[str, Any]:
+    """CUPED from per-user values as the reference defines it, θ pooled, then the z-test."""
+    x, y = np.concatenate([x_c, x_t]), np.concatenate([y_c, y_t])
+    theta = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)
+    difference = (y_t.mean() - y_c.mean()) - theta * (x_t.mean() - x_c.mean())
+    variance = sum((np.var(yv, ddof=1) - 2 * theta * np.cov(xv, yv, ddof=1)[0, 1] + theta**2 * np.var(xv, ddof=1))
+                   / yv.size for xv, yv in ((x_c, y_c), (x_t, y_t)))
+    plain = np.var(y_t, ddof=1) / y_t.size + np.var(y_c, ddof=1) / y_c.size
+    se = np.sqrt(variance)
+    return {"difference": difference, "stdError": se, "cupedTheta": theta, "varianceReduction": 1 - variance / plain,
+            "pValue": 2 * stats.norm.sf(abs(difference) / se),
+            "ci": [difference - stats.norm.ppf(0.975) * se, difference + stats.norm.ppf(0.975) * se]}
+
+
 def test_experiment__sdks_send_exposures_and_events__results_match_an_independent_computation(
     server: Server, setup: dict[str, Any]
 ) -> None:
@@ -136,6 +150,7 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
         variants[user] = result["checkout-exp"].key
     release(local)  # flushes the exposure events
     purchases: dict[str, list[float]] = {}
+    earlier: dict[str, list[float]] = {}  # in the week before exposure
     sent = 0
     for user, variant in variants.items():
         for _ in range(rng.choice([0, 0, 1, 2]) + (variant == "treatment" and rng.random() < 0.3)):
@@ -143,9 +158,11 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
             purchases.setdefault(user, []).append(amount)
             analytics.track(BaseEvent("purchase", user_id=user, event_properties={"revenue": amount}))
             sent += 1
-        if rng.random() < 0.2:  # before exposure: must not count
+        if rng.random() < 0.2:  # before exposure: must not count, except as CUPED's covariate
+            amount = round(rng.uniform(500, 1500), 2)
+            earlier.setdefault(user, []).append(amount)
             analytics.track(BaseEvent("purchase", user_id=user, time=started_ms - HOUR_MS,
-                                      event_properties={"revenue": 1000.0}))
+                                      event_properties={"revenue": amount}))
             sent += 1
     # and one user is also reported in the other variant (by the browser SDK's event)
     switcher = next(iter(variants))
@@ -158,6 +175,7 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
     analytics.shutdown()
     del variants[switcher]
     purchases.pop(switcher, None)
+    earlier.pop(switcher, None)
 
     # Then, read with a fixed-horizon t-test and no correction, each metric's counts and
     # statistics are the independent computation's
@@ -198,6 +216,20 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
     for name, value in expected.items():
         assert treatment[name] == pytest.approx(value, rel=1e-9), name
     assert treatment["adjustedPValue"] == treatment["pValue"]  # a family of one comparison
+
+    # And with CUPED, the difference is adjusted by the pre-exposure purchases as computed here
+    chosen = api.put(f"/api/1/experiments/{ids['checkout-exp']}/analysis",
+                     json={"testType": "ttest", "multipleTesting": "none", "cuped": True})
+    assert chosen.status_code == 200, chosen.text
+    body = api.get(f"/api/1/experiments/{ids['checkout-exp']}/results",
+                   params={"metric": "purchase", "property": "revenue"}).json()
+    treatment = next(row for row in body["variants"] if row["key"] == "treatment")
+    y = per_user_values(variants, purchases, "mean")
+    x = per_user_values(variants, earlier, "mean")
+    expected = expected_cuped(x["control"], y["control"], x["treatment"], y["treatment"])
+    for name, value in expected.items():
+        assert treatment[name] == pytest.approx(value, rel=1e-9), name
+    assert body["analysis"]["cuped"] is True
 
     # And exposures over time add up to the exposed users
     series = api.get(f"/api/1/experiments/{ids['checkout-exp']}/exposures").json()

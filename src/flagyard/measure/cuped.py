@@ -10,51 +10,32 @@ slope of y on x pooled over every variant (randomisation makes it the same in ea
 
 Δ* estimates the same difference as Δ (x̄_t − x̄_c is 0 in expectation: x was fixed before the
 variant was), with V* ≤ V by the share of y's variance x explains. Everything comes from six
-sums per variant, so a result still reads a few rows.
+sums per variant (`Sample` with its `Covariate`), so a result still reads a few rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Paired:
-    """One variant's sums of y (the metric), x (its pre-exposure value) and their product."""
-
-    n: int
-    y: float  # Σy
-    yy: float  # Σy²
-    x: float  # Σx
-    xx: float  # Σx²
-    xy: float  # Σxy
-
-    def _centred(self, total: float, squares: float) -> float:
-        return squares - total * total / self.n
-
-    @property
-    def var_y(self) -> float:
-        return self._centred(self.y, self.yy) / (self.n - 1)
-
-    @property
-    def var_x(self) -> float:
-        return self._centred(self.x, self.xx) / (self.n - 1)
-
-    @property
-    def cov_xy(self) -> float:
-        return (self.xy - self.x * self.y / self.n) / (self.n - 1)
+from flagyard.measure.statistics import Covariate, Sample
 
 
-def pooled_theta(variants: list[Paired]) -> float:
+def pooled_theta(samples: Iterable[Sample]) -> float:
     """θ = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)² over every user of every variant, with pooled means;
     0 when x does not vary (there is nothing to adjust by)."""
-    n = sum(v.n for v in variants)
+    n = x = y = xx = xy = 0.0
+    for sample in samples:
+        covariate = sample.covariate or Covariate(0.0, 0.0, 0.0)
+        n += sample.n
+        y += sample.total
+        x += covariate.total
+        xx += covariate.squares
+        xy += covariate.products
     if n < 2:
         return 0.0
-    x, y = sum(v.x for v in variants), sum(v.y for v in variants)
-    sxx = sum(v.xx for v in variants) - x * x / n
-    sxy = sum(v.xy for v in variants) - x * y / n
-    return sxy / sxx if sxx > 0 else 0.0
+    sxx = xx - x * x / n
+    return (xy - x * y / n) / sxx if sxx > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -70,13 +51,25 @@ class Adjusted:
         return 1 - self.variance / self.unadjusted_variance if self.unadjusted_variance > 0 else 0.0
 
 
-def adjust(control: Paired, treatment: Paired, theta: float) -> Adjusted | None:
+def adjust(control: Sample, treatment: Sample, theta: float) -> Adjusted | None:
     """Treatment against control, adjusted by θ; None when either side has fewer than two users."""
     if control.n < 2 or treatment.n < 2:
         return None
-    difference = (treatment.y / treatment.n - control.y / control.n) - theta * (
-        treatment.x / treatment.n - control.x / control.n)
-    variance = sum((v.var_y - 2 * theta * v.cov_xy + theta * theta * v.var_x) / v.n for v in (control, treatment))
-    unadjusted = sum(v.var_y / v.n for v in (control, treatment))
+    parts = [_moments(sample) for sample in (control, treatment)]
+    (mean_yc, mean_xc, *_), (mean_yt, mean_xt, *_) = parts
+    difference = (mean_yt - mean_xt * theta) - (mean_yc - mean_xc * theta)
+    variance = sum((var_y - 2 * theta * cov + theta * theta * var_x) / n for *_, var_y, var_x, cov, n in parts)
+    unadjusted = sum(var_y / n for *_, var_y, _, _, n in parts)
     # Rounding can leave a hair below zero when x explains y exactly.
     return Adjusted(difference, max(0.0, variance), max(0.0, unadjusted), theta)
+
+
+def _moments(sample: Sample) -> tuple[float, float, float, float, float, int]:
+    """Means of y and x, sample variances of y and x, their covariance (n − 1), and n."""
+    n = sample.n
+    covariate = sample.covariate or Covariate(0.0, 0.0, 0.0)
+    x, y = covariate.total, sample.total
+    var_y = (sample.squares - y * y / n) / (n - 1)
+    var_x = (covariate.squares - x * x / n) / (n - 1)
+    cov = (covariate.products - x * y / n) / (n - 1)
+    return y / n, x / n, var_y, var_x, cov, n

@@ -16,7 +16,9 @@ from flagyard.measure.model.sums import Sums, SumsKey
 T = TypeVar("T")
 
 
-StoredTotals = list[float]  # [count, property total, first time (ms)] of one aggregate key
+# [count, property total, first time (ms), pre-exposure count, pre-exposure total] of one
+# aggregate key; the last two only for users with events in the CUPED window (sums.py).
+StoredTotals = list[float]
 
 
 @dataclass(slots=True)
@@ -62,6 +64,7 @@ class ExperimentSetup:
 
     trigger: ExperimentTrigger
     filtered_metrics: tuple[Metric, ...]
+    cuped_window_ms: int  # how long before a user's exposure their events are CUPED's covariate
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,20 @@ class VariantTotals:
 
     variant: str
     users: int
-    converters: int  # users with at least one event
-    count_sum: float
-    count_squares: float
-    total_sum: float
-    total_squares: float
+    converters: int = 0  # users with at least one event
+    count_sum: float = 0.0
+    count_squares: float = 0.0
+    total_sum: float = 0.0
+    total_squares: float = 0.0
+    # CUPED's: the same over each user's events in the window before exposure, and cross products
+    pre_users: int = 0
+    pre_count_sum: float = 0.0
+    pre_count_squares: float = 0.0
+    pre_total_sum: float = 0.0
+    pre_total_squares: float = 0.0
+    cross_users: int = 0
+    cross_count: float = 0.0
+    cross_total: float = 0.0
 
 
 class EventStore(Protocol):

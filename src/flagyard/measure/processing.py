@@ -8,7 +8,9 @@
    stored from that moment on added to their totals ("backfill"), so totals do not depend
    on whether the product events or the exposure arrived first.
 4. The batch's raw events are stored, and each product event by an exposed user adds to
-   that user's totals in every experiment whose exposure began at or before the event's time.
+   that user's totals in every experiment whose exposure began at or before the event's time,
+   or to the user's pre-exposure totals (CUPED's covariate) when it falls in the experiment's
+   CUPED window before the exposure. An exposure that opens or moves recounts the window.
 5. What all this changes in the per-variant sums is added to them, and to their history at
    the hour the batch arrived (sums.py).
 
@@ -18,7 +20,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -30,7 +32,15 @@ from flagyard.measure.model.sums import (
     ALL_EXPOSED,
     COUNT_SQUARES,
     COUNT_SUM,
+    CROSS_COUNT,
+    CROSS_TOTAL,
+    CROSS_USERS,
     EXCLUDED,
+    PRE_COUNT_SQUARES,
+    PRE_COUNT_SUM,
+    PRE_TOTAL_SQUARES,
+    PRE_TOTAL_SUM,
+    PRE_USERS,
     TOTAL_SQUARES,
     TOTAL_SUM,
     USERS,
@@ -123,6 +133,7 @@ def _unseen(store: EventStore, project_id: int, events: list[Event]) -> dict[int
 Exposure = tuple[str, int | None, bool]  # (variant, exposed_at, excluded) of one user in one experiment
 Pair = tuple[int, str]  # (flag id, user key)
 Deltas = dict[Pair, dict[str, Totals]]  # what a batch adds to each user's totals, by aggregate key
+PRE_COUNT, PRE_TOTAL = 3, 4  # a user's pre-exposure count and total in their StoredTotals
 
 
 @dataclass
@@ -137,6 +148,9 @@ class _Tracking:
     added: dict[Pair, ExposureState]  # first stored by this batch
     prior: dict[Pair, Exposure]  # the stored exposure of each user whose exposure changes here
     deltas: Deltas  # the backfill's additions to the totals of users whose exposure opened here
+    windows: Mapping[int, int]  # each experiment's CUPED window (ms)
+    opened: set[Pair]  # users whose exposure opened or moved here: their window is recounted
+    pre: Deltas  # the recounted windows' totals
     touched: set[Pair] = field(default_factory=set)  # users whose totals the batch's events add to
 
     @classmethod
@@ -155,10 +169,13 @@ class _Tracking:
         moved = {pair: states[pair] for pair, old in prior.items() if states[pair].exposed_at != old[1]}
         opened = {**{pair: s for pair, s in added.items() if s.exposed_at is not None}, **moved}
         metrics = {s.trigger.flag_id: s.filtered_metrics for s in setups.values()}
+        windows = {s.trigger.flag_id: s.cuped_window_ms for s in setups.values()}
         deltas: Deltas = {}
+        pre: Deltas = {}
         if opened:
-            _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics, deltas)
-        return cls(project_id, events, metrics, states, added, prior, deltas)
+            _backfill(store, project_id, opened, {pair: old[1] for pair, old in prior.items()}, metrics,
+                      windows, deltas, pre)
+        return cls(project_id, events, metrics, states, added, prior, deltas, windows, set(opened), pre)
 
     def count(self) -> dict[SumsKey, Sums]:
         """Add the backfill and the batch's product events to the users' totals; what that
@@ -178,9 +195,11 @@ class _Tracking:
                 if stored is None:
                     totals[key] = [delta.count, delta.total, delta.first_at]
                 else:
+                    stored[2] = delta.first_at if not stored[0] else min(stored[2], delta.first_at)
                     stored[0] += delta.count
                     stored[1] += delta.total
-                    stored[2] = min(stored[2], delta.first_at)
+        for pair in self.opened:  # their part is out of the sums: the window can be redone
+            _recount_window(states[pair].totals, self.pre.get(pair, {}))
         by_user: dict[str, list[ExposureState]] = defaultdict(list)
         for state in states.values():
             if state.exposed_at is not None:
@@ -195,7 +214,8 @@ class _Tracking:
             time = event.time
             values = None
             for state in exposed:
-                if time < state.exposed_at:  # type: ignore[operator]
+                before = time < state.exposed_at  # type: ignore[operator]
+                if before and time < state.exposed_at - self.windows.get(state.flag_id, 0):  # type: ignore[operator]
                     continue
                 if values is None:
                     values = _values(event)
@@ -203,8 +223,9 @@ class _Tracking:
                 touched.add(pair)
                 counted = not state.excluded and pair not in prior and pair not in added
                 filtered = self.metrics.get(state.flag_id)
-                _count(stats if counted else None, state,
-                       values + _filtered_values(event, filtered) if filtered else values, time)
+                (_count_before if before else _count)(
+                    stats if counted else None, state,
+                    values + _filtered_values(event, filtered) if filtered else values, time)
         for pair in prior.keys() | added.keys():
             state = states[pair]
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
@@ -225,13 +246,13 @@ def _count(stats: dict[SumsKey, Sums] | None, state: ExposureState,
     for key, value in values:
         stored = totals.get(key)
         if stored is None:
-            totals[key] = [1, value, time]
+            stored = totals[key] = [1, value, time]
             old_count, old_total = 0.0, 0.0
         else:
             old_count, old_total = stored[0], stored[1]
             stored[0] = old_count + 1
             stored[1] = old_total + value
-            if time < stored[2]:
+            if time < stored[2] or not old_count:
                 stored[2] = time
         if stats is not None:
             sums = stats[(state.flag_id, key, state.variant)]
@@ -242,6 +263,54 @@ def _count(stats: dict[SumsKey, Sums] | None, state: ExposureState,
             sums[TOTAL_SUM] += value
             new_total = old_total + value
             sums[TOTAL_SQUARES] += new_total * new_total - old_total * old_total
+            if len(stored) > PRE_COUNT and stored[PRE_COUNT]:  # the cross products move too
+                if old_count == 0:
+                    sums[CROSS_USERS] += 1
+                sums[CROSS_COUNT] += stored[PRE_COUNT]
+                sums[CROSS_TOTAL] += value * stored[PRE_TOTAL]
+
+
+def _count_before(stats: dict[SumsKey, Sums] | None, state: ExposureState,
+                  values: Iterable[tuple[str, float]], time: int) -> None:
+    """`_count` for an event in the CUPED window before the user's exposure: it adds to the
+    user's pre-exposure totals, and the change to the covariate's sums and cross products."""
+    totals = state.totals
+    for key, value in values:
+        stored = totals.get(key)
+        if stored is None:
+            stored = totals[key] = [0, 0.0, 0, 0, 0.0]
+        elif len(stored) <= PRE_COUNT:
+            stored.extend((0, 0.0))
+        old_count, old_total = stored[PRE_COUNT], stored[PRE_TOTAL]
+        stored[PRE_COUNT] = old_count + 1
+        stored[PRE_TOTAL] = old_total + value
+        if stats is not None:
+            sums = stats[(state.flag_id, key, state.variant)]
+            if old_count == 0:
+                sums[PRE_USERS] += 1
+                if stored[0]:
+                    sums[CROSS_USERS] += 1
+            sums[PRE_COUNT_SUM] += 1
+            sums[PRE_COUNT_SQUARES] += 2 * old_count + 1
+            sums[PRE_TOTAL_SUM] += value
+            new_total = old_total + value
+            sums[PRE_TOTAL_SQUARES] += new_total * new_total - old_total * old_total
+            sums[CROSS_COUNT] += stored[0]
+            sums[CROSS_TOTAL] += stored[1] * value
+
+
+def _recount_window(totals: dict[str, StoredTotals], window: Mapping[str, Totals]) -> None:
+    """Replace a user's pre-exposure totals by `window`'s (a user not counted in the sums)."""
+    for key in list(totals):
+        stored = totals[key]
+        if len(stored) > PRE_COUNT:
+            if stored[0]:
+                del stored[PRE_COUNT:]
+            else:
+                del totals[key]  # it held pre-exposure events only
+    for key, found in window.items():
+        stored = totals.setdefault(key, [0, 0.0, 0])
+        stored.extend((found.count, found.total))
 
 
 def _contribute(stats: dict[SumsKey, Sums], flag_id: int, exposure: Exposure,
@@ -256,7 +325,7 @@ def _contribute(stats: dict[SumsKey, Sums], flag_id: int, exposure: Exposure,
     stats[(flag_id, ALL_EXPOSED, variant)][USERS] += sign
     stats[(flag_id, hour_key(exposed_at), variant)][USERS] += sign
     for key, value in totals.items():
-        add_user(stats[(flag_id, key, variant)], value[0], value[1], sign)
+        add_user(stats[(flag_id, key, variant)], value, sign)
 
 
 def _apply_sighting(states: dict[Pair, ExposureState], added: dict[Pair, ExposureState],
@@ -287,21 +356,27 @@ def _apply_sighting(states: dict[Pair, ExposureState], added: dict[Pair, Exposur
 
 def _backfill(store: EventStore, project_id: int, opened: Mapping[Pair, ExposureState],
               before: Mapping[Pair, int | None], metrics: Mapping[int, Sequence[Metric]],
-              deltas: Deltas) -> None:
-    """Count stored events that fall in the window an exposure just opened."""
-    windows: dict[str, list[tuple[int, int, int | None]]] = defaultdict(list)
+              cuped_windows: Mapping[int, int], deltas: Deltas, pre: Deltas) -> None:
+    """Count stored events that fall in the span an exposure just opened (into `deltas`), and
+    recount the CUPED window before it (into `pre`)."""
+    spans: dict[str, list[tuple[int, int, int | None, int]]] = defaultdict(list)
     for key, state in opened.items():
         assert state.exposed_at is not None
-        windows[state.user_key].append((state.flag_id, state.exposed_at, before.get(key)))
-    since = min(start for spans in windows.values() for _, start, _ in spans)
-    users = sorted(windows)
+        window_start = state.exposed_at - cuped_windows.get(state.flag_id, 0)
+        spans[state.user_key].append((state.flag_id, state.exposed_at, before.get(key), window_start))
+    since = min(window_start for user_spans in spans.values() for *_, window_start in user_spans)
+    users = sorted(spans)
     for n in range(0, len(users), BACKFILL_PAGE):
         for event in store.events_of(project_id, users[n:n + BACKFILL_PAGE], since):
             if event.event_type in SDK_EXPOSURE_EVENTS:
                 continue
-            for flag_id, start, end in windows[event.user_key]:
-                if event.time >= start and (end is None or event.time < end):
-                    add_event(deltas.setdefault((flag_id, event.user_key), {}), event, metrics.get(flag_id, ()))
+            time = event.time
+            for flag_id, start, end, window_start in spans[event.user_key]:
+                if time >= start:
+                    if end is None or time < end:
+                        add_event(deltas.setdefault((flag_id, event.user_key), {}), event, metrics.get(flag_id, ()))
+                elif time >= window_start:
+                    add_event(pre.setdefault((flag_id, event.user_key), {}), event, metrics.get(flag_id, ()))
 
 
 def add_event(totals: dict[str, Totals], event: Event, filtered: Iterable[Metric]) -> None:
@@ -351,35 +426,68 @@ def _add(totals: dict[str, Totals], key: str, time: int, value: float) -> None:
 
 
 def rebuild_metric(store: EventStore, project_id: int, flag_id: int, metric: Metric,
-                   now_ms: int) -> None:
-    """Totals of a filtered metric from the raw events, for a metric added after the fact. Its
-    sums' history starts at `now_ms`, all at once: the metric did not exist before."""
+                   now_ms: int, window_ms: int) -> None:
+    """Totals of a filtered metric from the raw events, for a metric added after the fact, with
+    its CUPED window of `window_ms`. Its sums' history starts at `now_ms`, all at once: the
+    metric did not exist before."""
     key = metric.aggregate_key
     sums: dict[SumsKey, Sums] = defaultdict(no_sums)
-    after = ""
-    while True:
-        page = store.exposures_page(flag_id, after, BACKFILL_PAGE)
-        if not page:
-            break
-        after = page[-1].user_key
+    for page, exposed in _exposure_pages(store, flag_id):
         had = {s.user_key for s in page if s.totals.pop(key, None) is not None}
-        exposed = {s.user_key: s for s in page if s.exposed_at is not None}
-        if exposed:
-            since = min(s.exposed_at for s in exposed.values())  # type: ignore[type-var]
-            deltas: dict[str, dict[str, Totals]] = defaultdict(dict)
-            for event in store.events_of(project_id, list(exposed), since):  # type: ignore[arg-type]
-                state = exposed[event.user_key]
-                if event.event_type in SDK_EXPOSURE_EVENTS or event.time < state.exposed_at:  # type: ignore[operator]
-                    continue
-                if metric.event_type == event.event_type:
-                    add_event(deltas[event.user_key], event, [metric])
-            for user, changes in deltas.items():
-                value = changes.get(key)
-                if value is not None:
-                    state = exposed[user]
-                    state.totals[key] = [value.count, value.total, value.first_at]
-                    if not state.excluded:
-                        stored = state.totals[key]
-                        add_user(sums[(flag_id, key, state.variant)], stored[0], stored[1])
+        after: dict[str, dict[str, Totals]] = defaultdict(dict)
+        before: dict[str, dict[str, Totals]] = defaultdict(dict)
+        for event, state in _events_in_windows(store, project_id, exposed, window_ms):
+            if metric.event_type == event.event_type:
+                add_event((after if event.time >= state.exposed_at else before)[event.user_key],  # type: ignore[operator]
+                          event, [metric])
+        for user in after.keys() | before.keys():
+            state = exposed[user]
+            found = after[user].get(key)
+            stored = state.totals[key] = [found.count, found.total, found.first_at] if found else [0, 0.0, 0]
+            _recount_window({key: stored}, before[user])
+            if not stored[0] and len(stored) <= PRE_COUNT:
+                del state.totals[key]  # no event either side of the exposure
+            elif not state.excluded:
+                add_user(sums[(flag_id, key, state.variant)], stored)
         store.save_exposures(project_id, [], [s for s in page if s.user_key in had or key in s.totals])
     store.replace_variant_stats(flag_id, key, sums, hour_of(now_ms))
+
+
+def rebuild_windows(store: EventStore, project_id: int, flag_id: int, window_ms: int,
+                    filtered: Sequence[Metric], now_ms: int) -> None:
+    """Recount every exposed user's CUPED window (`window_ms` before their exposure) from the
+    raw events, when the window changes. The change to the sums is added at `now_ms`'s hour: the
+    metrics' own history is untouched, the covariate's jumps there."""
+    deltas: dict[SumsKey, Sums] = defaultdict(no_sums)
+    for _, exposed in _exposure_pages(store, flag_id):
+        windows: dict[str, dict[str, Totals]] = defaultdict(dict)
+        for event, state in _events_in_windows(store, project_id, exposed, window_ms):
+            if event.time < state.exposed_at:  # type: ignore[operator]
+                add_event(windows[event.user_key], event, filtered)
+        for user, state in exposed.items():
+            exposure = (state.variant, state.exposed_at, state.excluded)
+            _contribute(deltas, flag_id, exposure, state.totals, -1)
+            _recount_window(state.totals, windows.get(user, {}))
+            _contribute(deltas, flag_id, exposure, state.totals, 1)
+        store.save_exposures(project_id, [], list(exposed.values()))
+    store.add_variant_stats(deltas, hour_of(now_ms))
+
+
+def _exposure_pages(store: EventStore, flag_id: int) -> Iterator[tuple[list[ExposureState], dict[str, ExposureState]]]:
+    """The experiment's exposure rows a page at a time, with the exposed ones by user."""
+    after = ""
+    while page := store.exposures_page(flag_id, after, BACKFILL_PAGE):
+        after = page[-1].user_key
+        yield page, {s.user_key: s for s in page if s.exposed_at is not None}
+
+
+def _events_in_windows(store: EventStore, project_id: int, exposed: Mapping[str, ExposureState],
+                       window_ms: int) -> Iterator[tuple[Event, ExposureState]]:
+    """The stored product events of exposed users from `window_ms` before their exposure on."""
+    if not exposed:
+        return
+    since = min(s.exposed_at for s in exposed.values()) - window_ms  # type: ignore[type-var,operator]
+    for event in store.events_of(project_id, list(exposed), since):
+        state = exposed[event.user_key]
+        if event.event_type not in SDK_EXPOSURE_EVENTS and event.time >= state.exposed_at - window_ms:  # type: ignore[operator]
+            yield event, state

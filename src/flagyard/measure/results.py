@@ -16,12 +16,14 @@ from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.ports import UnitOfWorkFactory
 from flagyard.measure.analysis import Pair, Verdict, analyse, analyse_over_time, pairs_for
+from flagyard.measure.cuped import pooled_theta
 from flagyard.measure.duration import HOUR_MS, DurationPlan, plan_duration, recent_daily_exposures
 from flagyard.measure.model.analysis import (
     AnalysisSettings,
     analysis_document,
     analysis_from_stored,
     analysis_with_changes,
+    cuped_window_ms,
 )
 from flagyard.measure.model.metrics import (
     Metric,
@@ -41,8 +43,8 @@ from flagyard.measure.ports import (
     ResultsReaderFactory,
     VariantTotals,
 )
-from flagyard.measure.processing import rebuild_metric
-from flagyard.measure.statistics import Sample, sample_ratio
+from flagyard.measure.processing import rebuild_metric, rebuild_windows
+from flagyard.measure.statistics import Covariate, Sample, sample_ratio
 
 INTERVALS = {"hour": 3_600_000, "day": 86_400_000}
 SRM_WARNING = ("Sample ratio mismatch: the users per variant differ from the rollout weights "
@@ -104,7 +106,7 @@ class ResultsService:
         flag = self._experiment(principal, flag_id)
         flag.ensure_editable()
         analysis_with_changes(AnalysisSettings(), fields)  # refuse bad input before queueing
-        job = partial(_change_analysis, flag_id=flag_id, fields=dict(fields), actor=principal.name,
+        job = partial(_change_analysis, project_id=flag.project_id, flag_id=flag_id, fields=dict(fields), actor=principal.name,
                       now_ms=self._now_ms())
         return self._writer.submit(job, (flag.project_id,)).result()
 
@@ -210,20 +212,24 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metric
     kept = {m.id for m in saved}
     # Totals of removed metrics with filters go with them (unfiltered totals are shared).
     store.drop_totals(flag_id, [filtered_key(i) for i in sorted(before - kept)])
+    window = cuped_window_ms(analysis_from_stored(store.analysis(flag_id)))
     for metric in saved:
         if metric.filters and metric.id not in before:
-            rebuild_metric(store, project_id, flag_id, metric, now_ms)
+            rebuild_metric(store, project_id, flag_id, metric, now_ms, window)
     return saved
 
 
-def _change_analysis(store: EventStore, *, flag_id: int, fields: dict[str, Any], actor: str,
-                     now_ms: int) -> AnalysisSettings:
+def _change_analysis(store: EventStore, *, project_id: int, flag_id: int, fields: dict[str, Any],
+                     actor: str, now_ms: int) -> AnalysisSettings:
     current = analysis_from_stored(store.analysis(flag_id))
     changed = analysis_with_changes(current, fields)
     if changed != current:
         store.save_analysis(flag_id, analysis_document(changed))
         store.record_change(AnalysisChange(flag_id, now_ms, actor, "analysis",
                                            analysis_document(current), analysis_document(changed)))
+    if changed.cuped_window_days != current.cuped_window_days:
+        filtered = [m for m in store.metrics(flag_id) if m.filters]
+        rebuild_windows(store, project_id, flag_id, cuped_window_ms(changed), filtered, now_ms)
     return changed
 
 
@@ -266,13 +272,19 @@ def _control(flag: Flag) -> str | None:
 
 
 def _sample(totals: VariantTotals | None, kind: MetricKind) -> Sample:
+    """One variant's per-user values of the metric (y), with CUPED's covariate (x) beside them:
+    for a conversion metric both are 0/1, so Σy² = Σy, Σx² = Σx and Σxy counts users with both."""
     if totals is None:
         return Sample(0, 0.0, 0.0)
+    t = totals
     if kind is MetricKind.CONVERSION:
-        return Sample(totals.users, float(totals.converters), float(totals.converters))
+        return Sample(t.users, float(t.converters), float(t.converters),
+                      Covariate(float(t.pre_users), float(t.pre_users), float(t.cross_users)))
     if kind is MetricKind.COUNT:
-        return Sample(totals.users, totals.count_sum, totals.count_squares)
-    return Sample(totals.users, totals.total_sum, totals.total_squares)
+        return Sample(t.users, t.count_sum, t.count_squares,
+                      Covariate(t.pre_count_sum, t.pre_count_squares, t.cross_count))
+    return Sample(t.users, t.total_sum, t.total_squares,
+                  Covariate(t.pre_total_sum, t.pre_total_squares, t.cross_total))
 
 
 def _family(stored: Sequence[Metric], metric: Metric) -> list[tuple[Metric, bool]]:
@@ -319,7 +331,11 @@ def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, 
                               for moment in by_metric[position]]
         for position, (m, _) in enumerate(family) for variant in treatments
     }
-    pairs = pairs_for(family, control_key or "", treatments, looks)
+    thetas = None
+    if settings.cuped:  # θ pooled over every variant, at every look
+        thetas = [[pooled_theta(_sample(t, m.kind) for t in moment.values()) for moment in by_metric[position]]
+                  for position, (m, _) in enumerate(family)]
+    pairs = pairs_for(family, control_key or "", treatments, looks, thetas)
     analysis = analyse(settings, control_key or "", pairs)
     shown = next(n for n, (m, _) in enumerate(family) if m is metric)
     verdicts = {v.variant: v for v in analysis.verdicts if v.metric is metric}
@@ -367,7 +383,7 @@ def _verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
     if verdict is None:
         return dict.fromkeys(("difference", "relativeDifference", "ci", "ciLevel", "stdError", "pValue",
                               "adjustedPValue", "significant", "better", "harm", "chanceToBeatControl",
-                              "mixingVariance", "thresholdsMet", "threshold"))
+                              "mixingVariance", "cupedTheta", "varianceReduction", "thresholdsMet", "threshold"))
     unmet = verdict.unmet
     return {
         "difference": verdict.difference, "relativeDifference": verdict.relative_difference,
@@ -375,6 +391,7 @@ def _verdict_fields(verdict: Verdict | None) -> dict[str, Any]:
         "stdError": verdict.std_error, "pValue": verdict.p_value, "adjustedPValue": verdict.adjusted_p_value,
         "significant": verdict.significant, "better": verdict.better, "harm": verdict.harm,
         "chanceToBeatControl": verdict.chance_to_beat_control, "mixingVariance": verdict.tau_squared,
+        "cupedTheta": verdict.theta, "varianceReduction": verdict.variance_reduction,
         "thresholdsMet": unmet is None,
         "threshold": None if unmet is None else {
             "variant": unmet.variant, "quantity": unmet.quantity, "observed": unmet.observed,

@@ -82,14 +82,21 @@ def confidence_half_width(variance: float, tau_squared: float, alpha: float = AL
 def sequential_test(control: Sample, treatment: Sample, tau_squared: float,
                     alpha: float = ALPHA) -> SequentialResult | None:
     """Treatment against control at one look; None when either side has fewer than two users."""
-    if not 0 < alpha < 1:
-        raise ValueError("alpha must lie strictly between 0 and 1")
-    if not tau_squared > 0:
-        raise ValueError("the mixing variance must be positive")
     if control.n < 2 or treatment.n < 2:
         return None
     difference = treatment.mean - control.mean
     variance = treatment.variance / treatment.n + control.variance / control.n
+    return sequential_estimate(difference, variance, tau_squared, alpha)
+
+
+def sequential_estimate(difference: float, variance: float, tau_squared: float,
+                        alpha: float = ALPHA) -> SequentialResult:
+    """One look at an estimated difference with the given variance (a plain difference of means,
+    or CUPED's adjusted one)."""
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must lie strictly between 0 and 1")
+    if not tau_squared > 0:
+        raise ValueError("the mixing variance must be positive")
     if variance == 0:
         # No spread at all: the difference is exact, as statistics.compare says too.
         log_ratio = 0.0 if difference == 0 else math.inf

@@ -18,12 +18,23 @@ SRM_THRESHOLD = 0.001  # the p-value below which the split is called a mismatch
 
 
 @dataclass(frozen=True)
+class Covariate:
+    """CUPED's x beside a sample's y: Σx, Σx² and Σxy over the same users (cuped.py)."""
+
+    total: float
+    squares: float
+    products: float
+
+
+@dataclass(frozen=True)
 class Sample:
-    """Summary of one value per user: how many users, the sum and the sum of squares."""
+    """Summary of one value per user: how many users, the sum and the sum of squares (and,
+    when known, the same users' pre-exposure covariate)."""
 
     n: int
     total: float
     squares: float
+    covariate: Covariate | None = None
 
     @property
     def mean(self) -> float:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flagyard.measure.model.sums import EXCLUDED, SUM_NAMES, USERS
+from flagyard.measure.model.sums import SUM_NAMES, USER_COUNTS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -318,7 +318,7 @@ experiment_analysis_changes = sa.Table(
 
 def _sum_columns() -> list[sa.Column[Any]]:
     """One column per sum of measure/model/sums.py, in its order: user counts are integers."""
-    return [sa.Column(name, sa.BigInteger if n in (USERS, EXCLUDED) else sa.Float, nullable=False)
+    return [sa.Column(name, sa.BigInteger if n in USER_COUNTS else sa.Float, nullable=False)
             for n, name in enumerate(SUM_NAMES)]
 
 

@@ -10,9 +10,10 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from flagyard.measure.analysis import Pair, analyse, analyse_over_time
+from flagyard.measure.cuped import pooled_theta
 from flagyard.measure.model.analysis import AnalysisSettings
 from flagyard.measure.model.metrics import Direction, Metric, MetricKind, Role
-from flagyard.measure.statistics import Sample
+from flagyard.measure.statistics import Covariate, Sample
 
 ALPHA = 0.05
 EXPERIMENTS, LOOKS, USERS_PER_LOOK = 600, 10, 1500
@@ -98,3 +99,46 @@ def test_guardrail__harm_false_within_margin_true_beyond_zero_null_in_between() 
     assert harm(100.0, 10) is False  # latency unchanged: well within +5 ms
     assert harm(110.0, 10) is True  # 10 % slower, clearly
     assert harm(103.0, 300) is None  # too noisy to tell either way
+
+
+REVENUE = Metric(event_type="purchase", kind=MetricKind.MEAN, property="revenue", role=Role.PRIMARY, id=5)
+
+
+def correlated_looks(rng: np.random.Generator, lift: float, users: int = 300) -> list[tuple[Sample, Sample]]:
+    """Cumulative per-variant sums of revenue (y) that follows last week's revenue (x)."""
+    looks, sums = [], {v: np.zeros(6) for v in ("c", "t")}
+    for _ in range(LOOKS):
+        for variant in ("c", "t"):
+            x = rng.gamma(2.0, 10.0, users)
+            y = 0.7 * x + rng.normal(lift if variant == "t" else 0.0, 4.0, users)
+            sums[variant] += (users, y.sum(), (y * y).sum(), x.sum(), (x * x).sum(), (x * y).sum())
+        looks.append(tuple(Sample(int(s[0]), s[1], s[2], Covariate(s[3], s[4], s[5])) for s in (sums["c"], sums["t"])))
+    return looks  # type: ignore[return-value]
+
+
+def cuped_pair(looks: list[tuple[Sample, Sample]]) -> Pair:
+    return Pair(REVENUE, "treatment", looks, True, [pooled_theta(look) for look in looks])
+
+
+CUPED = AnalysisSettings(sequential_effect=0.05, cuped=True)
+
+
+def test_cuped__a_a_experiments_looked_at_ten_times__sequential_stays_within_alpha() -> None:
+    rng = np.random.default_rng(21)
+    runs = 300
+    flagged = sum(any(a.verdicts[0].significant for a in analyse_over_time(
+        CUPED, "control", [cuped_pair(correlated_looks(rng, 0.0))], list(range(LOOKS)))) for _ in range(runs))
+    assert flagged / runs <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
+
+
+def test_cuped__correlated_covariate__narrower_interval_and_the_removed_variance_said() -> None:
+    looks = correlated_looks(np.random.default_rng(22), lift=1.0)
+    with_cuped = analyse(CUPED, "control", [cuped_pair(looks)]).verdicts[0]
+    without = analyse(AnalysisSettings(sequential_effect=0.05), "control",
+                      [Pair(REVENUE, "treatment", looks, True)]).verdicts[0]
+    assert with_cuped.interval is not None and without.interval is not None
+    width = with_cuped.interval[1] - with_cuped.interval[0]
+    assert width < 0.5 * (without.interval[1] - without.interval[0])
+    assert with_cuped.variance_reduction is not None and with_cuped.variance_reduction > 0.7
+    assert with_cuped.std_error == pytest.approx(math.sqrt(1 - with_cuped.variance_reduction) * without.std_error)
+    assert with_cuped.significant and with_cuped.better  # a lift of 1 on a spread of 4 shows

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flagyard.measure.cuped import Paired, adjust, pooled_theta
+from flagyard.measure.cuped import adjust, pooled_theta
+from flagyard.measure.statistics import Covariate, Sample
 
 
-def paired(x: np.ndarray, y: np.ndarray) -> Paired:
-    return Paired(len(y), float(y.sum()), float((y * y).sum()), float(x.sum()), float((x * x).sum()),
-                  float((x * y).sum()))
+def paired(x: np.ndarray, y: np.ndarray) -> Sample:
+    return Sample(len(y), float(y.sum()), float((y * y).sum()),
+                  Covariate(float(x.sum()), float((x * x).sum()), float((x * y).sum())))
 
 
 def test_pooled_theta__published_vector() -> None:
     # PostHog's CUPED reference data: control and treatment sums, pooled θ = −0.069566052
-    control = Paired(2801, 280, 560, 195, 390, -18)
-    treatment = Paired(2800, 205, 510, 110, 380, -8)
+    control = Sample(2801, 280, 560, Covariate(195, 390, -18))
+    treatment = Sample(2800, 205, 510, Covariate(110, 380, -8))
     assert pooled_theta([control, treatment]) == pytest.approx(-0.069566052, abs=1e-9)
 
 
@@ -42,8 +43,8 @@ def test_adjust__equals_an_independent_computation_from_per_user_data() -> None:
 
 
 def test_adjust__covariate_without_spread__the_plain_difference() -> None:
-    control = Paired(100, 50, 50, 0, 0, 0)
-    treatment = Paired(100, 60, 60, 0, 0, 0)
+    control = Sample(100, 50, 50, Covariate(0, 0, 0))
+    treatment = Sample(100, 60, 60, Covariate(0, 0, 0))
     found = adjust(control, treatment, pooled_theta([control, treatment]))
     assert found is not None and found.theta == 0 and found.difference == pytest.approx(0.1)
     assert found.variance == pytest.approx(found.unadjusted_variance) and found.variance_reduction == 0

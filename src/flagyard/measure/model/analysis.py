@@ -47,6 +47,10 @@ _FIELDS = {
 }
 
 
+def cuped_window_ms(settings: AnalysisSettings) -> int:
+    return settings.cuped_window_days * 86_400_000
+
+
 def analysis_document(settings: AnalysisSettings) -> dict[str, Any]:
     values = asdict(settings)
     return {name: values[attribute] for name, attribute in _FIELDS.items()}

@@ -17,6 +17,7 @@ import orjson
 import sqlalchemy as sa
 from psycopg.copy import QueuedLibpqWriter
 
+from flagyard.measure.model.analysis import AnalysisSettings, analysis_from_stored, cuped_window_ms
 from flagyard.measure.model.events import Event, json_text
 from flagyard.measure.model.exposures import ExperimentTrigger
 from flagyard.measure.model.metrics import Direction, Metric, MetricKind, Role
@@ -29,6 +30,7 @@ from flagyard.measure.ports import (
 )
 from flagyard.store.measure import analysis_records
 from flagyard.store.tables import (
+    experiment_analysis,
     experiment_exposures,
     experiment_metrics,
     experiment_variant_history,
@@ -81,16 +83,21 @@ class SqlEventStore:
         ).all()
         if not rows:
             return []
+        ids = [r.id for r in rows]
         filtered: dict[int, list[Metric]] = {}
         for metric_row in self._conn.execute(
-            sa.select(experiment_metrics).where(experiment_metrics.c.flag_id.in_([r.id for r in rows]))
+            sa.select(experiment_metrics).where(experiment_metrics.c.flag_id.in_(ids))
         ):
             metric = _metric(metric_row)
             if metric.filters:
                 filtered.setdefault(metric_row.flag_id, []).append(metric)
+        windows = {flag_id: cuped_window_ms(analysis_from_stored(settings)) for flag_id, settings in
+                   self._conn.execute(sa.select(experiment_analysis.c.flag_id, experiment_analysis.c.settings)
+                                      .where(experiment_analysis.c.flag_id.in_(ids)))}
+        default_window = cuped_window_ms(AnalysisSettings())
         return [
             ExperimentSetup(ExperimentTrigger(r.id, r.key, r.exposure_event or None),
-                            tuple(filtered.get(r.id, ())))
+                            tuple(filtered.get(r.id, ())), windows.get(r.id, default_window))
             for r in rows
         ]
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.measure.model.metrics import Metric
-from flagyard.measure.model.sums import HOUR_MS, HOUR_PREFIX, hour_start
+from flagyard.measure.model.sums import HOUR_MS, HOUR_PREFIX, SUM_NAMES, hour_start
 from flagyard.measure.ports import AnalysisChange, VariantTotals
 from flagyard.store.measure import analysis_records
 from flagyard.store.measure.event_repository import SqlEventStore
@@ -21,7 +21,9 @@ from flagyard.store.tables import experiment_variant_history, experiment_variant
 
 v = experiment_variant_stats
 h = experiment_variant_history
-RESULT_SUMS = ("users", "count_sum", "count_squares", "total_sum", "total_squares")  # the sums results use
+RESULT_SUMS = tuple(name for name in SUM_NAMES if name != "excluded")  # the sums results use
+# VariantTotals' name for each: a key's `users` are the users with an event, its converters.
+_FIELDS = tuple("converters" if name == "users" else name for name in RESULT_SUMS)
 
 
 class SqlResultsReader:
@@ -107,12 +109,10 @@ def _variant_totals(rows: Sequence[Sequence[Any]], aggregate_key: str) -> list[V
     found = []
     for variant, n in sorted(users.items()):
         row = sums.get(variant)
-        found.append(VariantTotals(
-            variant=variant, users=n,
-            converters=int(row[2]) if row else 0,
-            count_sum=float(row[3]) if row else 0.0,
-            count_squares=float(row[4]) if row else 0.0,
-            total_sum=float(row[5]) if row else 0.0,
-            total_squares=float(row[6]) if row else 0.0,
-        ))
+        values = zip(_FIELDS, row[2:], strict=True) if row else ()
+        fields: dict[str, Any] = {name: _WHOLE.get(name, float)(value) for name, value in values}
+        found.append(VariantTotals(variant, n, **fields))
     return found
+
+
+_WHOLE = {"converters": int, "pre_users": int, "cross_users": int}  # counts of users; the rest are sums

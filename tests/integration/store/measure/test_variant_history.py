@@ -132,7 +132,7 @@ def test_filtered_metric__added_later__one_history_hour_at_its_rebuild__then_kep
     with engine.connect() as conn, conn.begin():
         event_store = SqlEventStore(conn)
         (metric,) = event_store.replace_metrics(flag_id, [Metric("purchase", MetricKind.MEAN, "revenue", BIG_ORDERS)])
-        rebuild_metric(event_store, project_id, flag_id, metric, rebuilt_at)
+        rebuild_metric(event_store, project_id, flag_id, metric, rebuilt_at, 7 * 86_400_000)
     key = metric.aggregate_key
     rebuilt_hour = rebuilt_at - rebuilt_at % HOUR_MS
 
