@@ -21,6 +21,7 @@ from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.ratelimit import RateLimitMiddleware
+from flagyard.api.jobs.bandits import BanditJob
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
 from flagyard.api.management.flags import collection_router
@@ -59,6 +60,7 @@ from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
 from flagyard.measure.assignments import AssignmentRecorder
+from flagyard.measure.bandits import BanditAllocator
 from flagyard.measure.ingestion import IngestionService
 from flagyard.measure.results import ResultsService
 from flagyard.measure.services import MeasureServices
@@ -97,9 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise_open_files_limit()
         tune_garbage_collector()
         propagator.start()
+        bandit_job.start()
         try:
             yield
         finally:
+            bandit_job.stop()
             await stream_hub.close()
             propagator.stop()
 
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.measure = measure = MeasureServices(
         ingestion=ingestion,
         results=ResultsService(uow, results_reader_factory(engine), event_writer),
+        bandits=BanditAllocator(uow, results_reader_factory(engine), event_writer),
     )
     app.state.serve = serve = ServeServices(
         serving=Serving(
@@ -149,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys=KeyAdministration(keys),
         users=UsersService(uow),
     )
+    bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
     api_errors.install(app)
     openapi.install(app)
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Events per second per deployment key on /2/httpapi and /batch (429 beyond); 0: no limit.
     ingest_events_per_second: float = Field(default=200_000.0, ge=0)
 
+    # How often each process checks whether a bandit experiment is due a new split; 0: never.
+    bandit_check_seconds: float = Field(default=60.0, ge=0)
+
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")

@@ -13,7 +13,8 @@ from tests.support.server import Server
 
 T0 = 1_790_000_000_000  # a fixed client time, ms
 DEFAULTS = {"testType": "sequential", "confidenceLevel": 0.95, "multipleTesting": "bonferroni",
-            "cuped": False, "cupedWindowDays": 7, "sequentialEffect": 0.05}
+            "cuped": False, "cupedWindowDays": 7, "sequentialEffect": 0.05,
+            "allocation": "fixed", "reallocation": "daily"}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,9 @@ def test_analysis__defaults_then_partial_changes__each_change_is_kept_and_record
     ({"cupedWindowDays": 2.5}, "cupedWindowDays"),
     ({"sequentialEffect": 0}, "sequentialEffect"),
     ({"testType": "ttest", "alpha": 0.05}, "alpha"),
+    ({"allocation": "greedy"}, "allocation"),
+    ({"allocation": "bandit"}, "allocation"),  # no primary metric to optimise
+    ({"reallocation": "weekly"}, "reallocation"),
 ])
 def test_analysis__bad_setting__400_naming_it_and_nothing_changes(
         api: httpx.Client, lab: dict[str, Any], body: dict[str, Any], field: str) -> None:

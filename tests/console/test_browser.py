@@ -228,10 +228,10 @@ def test_a_person_reads_an_experiments_results_and_records_the_decision(
     browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str], shots: Path,
     people: Callable[[str], Person],
 ) -> None:
-    # Given an experiment with exposed users, purchases and two metrics
+    # Given an experiment with exposed users (past the minimum of 100 a side), purchases and two metrics
     key = unique_key("results")
     flag_id = create_flag(api, project_id, "experiments", key=key, deployments=[deployment["id"]])
-    exposed(server, deployment, key, 30, 32, {"control": [10.0, 8.0, 12.0, 9.0, 11.0, 10.0],
+    exposed(server, deployment, key, 110, 112, {"control": [10.0, 8.0, 12.0, 9.0, 11.0, 10.0],
                                               "treatment": [12.0, 14.0, 9.0, 13.0, 15.0, 11.0, 12.0, 16.0]})
     stored = api.put(f"/api/1/experiments/{flag_id}/metrics", json={"metrics": [
         {"eventType": "purchase"}, {"eventType": "purchase", "property": "revenue", "name": "revenue per user"}]})

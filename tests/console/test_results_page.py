@@ -1,5 +1,6 @@
-"""An experiment's results page over HTTP: the numbers it shows are the API's, the sample ratio
-warning, the decision form and the metric form, and what a viewer may do."""
+"""An experiment's results page over HTTP: the numbers it shows are the API's (at the interval's
+real level, with raw and adjusted p-values and the verdict), the sample ratio warning, the
+decision form and the metric form with roles, and what a viewer may do."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.console.events import T0, exposed, exposure, send
 from tests.factories import create_flag
 from tests.support.server import Server
 
-FIELDS = ("exposures", "value", "difference", "relativeDifference", "pValue", "chanceToBeatControl")
+FIELDS = ("exposures", "value", "difference", "relativeDifference", "adjustedPValue", "pValue", "chanceToBeatControl")
 
 
 def experiment(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> tuple[str, str]:
@@ -39,10 +40,19 @@ def shown(page: str) -> dict[str, dict[str, tuple[float, str]]]:
     for variant, row in re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', table.group(0), re.S):
         cells = re.findall(r'data-field="(\w+)"><data value="([^"]+)">([^<]*)</data>', row)
         found[variant] = {name: (float(raw), html.unescape(text)) for name, raw, text in cells}
-        interval = re.search(r'data-field="ci95"><span><data value="([^"]+)">[^<]*</data> to <data value="([^"]+)">', row)
+        interval = re.search(r'data-field="ci"><span><data value="([^"]+)">[^<]*</data> to <data value="([^"]+)">', row)
         if interval:
-            found[variant]["ci95"] = (float(interval.group(1)), float(interval.group(2)))  # type: ignore[assignment]
+            found[variant]["ci"] = (float(interval.group(1)), float(interval.group(2)))  # type: ignore[assignment]
     return found
+
+
+def cell_text(page: str, variant: str, field: str) -> str:
+    """The text of one cell of the results table, tags dropped."""
+    row = re.search(rf'<tr data-variant="{variant}">(.*?)</tr>', page, re.S)
+    assert row, f"no row for {variant}"
+    cell = re.search(rf'data-field="{field}"[^>]*>(.*?)</td>', row.group(1), re.S)
+    assert cell, f"no {field} cell for {variant}"
+    return html.unescape(re.sub(r"<[^>]+>", "", cell.group(1))).strip()
 
 
 def field_error(page: str, form: str, field: str) -> str:
@@ -53,11 +63,12 @@ def field_error(page: str, form: str, field: str) -> str:
 
 @pytest.fixture(scope="module")
 def balanced(server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str]) -> dict[str, Any]:
-    """An experiment with 40 users a side and purchases, and two stored metrics."""
+    """An experiment with 120 users a side and purchases (past the minimum samples: 100 users and
+    25 conversions a side), and two stored metrics: a primary and a secondary."""
     flag_id, key = experiment(api, project_id, deployment)
-    exposed(server, deployment, key, 40, 38, {
-        "control": [10.0, 12.5, 8.0, 30.0, 10.0, 9.5, 11.0, 10.0, 7.0, 14.0],
-        "treatment": [12.0, 15.0, 9.0, 30.0, 11.0, 13.5, 12.0, 16.0, 8.0, 14.0, 20.0, 11.0, 10.0, 12.0],
+    exposed(server, deployment, key, 120, 118, {
+        "control": [8.0 + (i * 7) % 11 for i in range(30)],
+        "treatment": [9.0 + (i * 5) % 13 for i in range(44)],
     })
     metrics = set_metrics(api, flag_id, [{"eventType": "purchase"},
                                          {"eventType": "purchase", "property": "revenue", "name": "revenue per user"}])
@@ -78,10 +89,20 @@ def test_results_page__every_number_shown_is_the_apis(editor: Browserless, api: 
             for name in FIELDS:
                 if variant[name] is not None:
                     assert cells[name][0] == pytest.approx(variant[name], rel=1e-12), (metric, name)
-            if variant["ci95"] is not None:
-                assert cells["ci95"] == pytest.approx(tuple(variant["ci95"]), rel=1e-12)
+            if variant["ci"] is not None:
+                assert cells["ci"] == pytest.approx(tuple(variant["ci"]), rel=1e-12)
         treatment = next(v for v in expected["variants"] if v["key"] == "treatment")
-        assert treatment["ci95"] is not None and treatment["pValue"] is not None
+        assert treatment["ci"] is not None and treatment["pValue"] is not None
+        # The interval is named at its real level: Bonferroni over two metrics draws it at 97.5 %
+        assert expected["analysis"]["familySize"] == 2 and treatment["ciLevel"] == pytest.approx(0.975)
+        assert '<th scope="col" class="num">97.5 % interval</th>' in page.text and "95 % interval" not in page.text
+        assert "p-value (adjusted)" in page.text and "p-value (raw)" in page.text
+        # The verdict follows `significant` and `better`
+        verdict = cell_text(page.text, "treatment", "verdict")
+        if not treatment["significant"]:
+            assert verdict == "not distinguishable yet"
+        else:
+            assert verdict.startswith("better than control" if treatment["better"] else "worse than control")
         # The text a person reads is those numbers, rounded
         value_text = rows["treatment"]["value"][1]
         if metric["kind"] == "conversion":
@@ -250,3 +271,71 @@ def test_duration__bad_input__the_message_next_to_the_field(
 
     assert page.status_code == 400
     assert words in field_error(page.text, "duration", field)
+
+
+def roles(api: httpx.Client, flag_id: str) -> list[tuple[str, str, str, float | None]]:
+    metrics = api.get(f"/api/1/experiments/{flag_id}/metrics").json()["metrics"]
+    return [(m["eventType"], m["role"], m["direction"], m["nonInferiorityMargin"]) for m in metrics]
+
+
+def test_metrics__added_in_the_console__the_others_keep_their_roles_and_one_primary_stays(
+        editor: Browserless, api: httpx.Client, project_id: str, deployment: dict[str, str]) -> None:
+    # Given a primary, a guardrail where lower is better, and a secondary
+    flag_id, _ = experiment(api, project_id, deployment)
+    url = f"/console/experiments/{flag_id}/results"
+    set_metrics(api, flag_id, [
+        {"eventType": "purchase", "role": "primary"},
+        {"eventType": "refund", "role": "guardrail", "direction": "decrease", "nonInferiorityMargin": 0.05},
+        {"eventType": "signup", "role": "secondary"}])
+    form = {"csrf_token": editor.csrf, "kind": "", "property": "", "name": ""}
+    # When an editor adds a guardrail with a margin typed in percent
+    added = editor.client.post(f"{url}/metrics", data={**form, "eventType": "visit", "role": "guardrail",
+                                                       "direction": "increase", "nonInferiorityMargin": "2"})
+    # Then it is stored as a fraction, and the others keep their roles, directions and margins
+    assert added.status_code == 303, added.text
+    assert roles(api, flag_id) == [("purchase", "primary", "increase", None),
+                                   ("refund", "guardrail", "decrease", 0.05),
+                                   ("signup", "secondary", "increase", None),
+                                   ("visit", "guardrail", "increase", 0.02)]
+    page = editor.client.get(added.headers["location"]).text
+    assert "Metric visit added as guardrail" in page
+    # The list shows each metric's role, margin and direction
+    refund_row = re.search(r"<tr>\s*<td><a [^>]*>refund</a></td>(.*?)</tr>", page, re.S)
+    assert refund_row and "guardrail" in refund_row.group(1) and "margin 5 %" in refund_row.group(1)
+    assert "lower is better" in refund_row.group(1)
+    # And the record of changes says what the addition did
+    changes = re.search(r'<ol class="feed" id="analysis-changes">(.*?)</ol>', page, re.S)
+    assert changes and "added visit (guardrail)" in changes.group(1) and editor.person.email in changes.group(1)
+
+    # A new primary takes the place of the old one, which becomes secondary
+    primary = editor.client.post(f"{url}/metrics", data={**form, "eventType": "checkout", "role": "primary"})
+    assert primary.status_code == 303
+    assert "purchase is now secondary" in editor.client.get(primary.headers["location"]).text
+    assert [r[:2] for r in roles(api, flag_id)] == [("purchase", "secondary"), ("refund", "guardrail"),
+                                                   ("signup", "secondary"), ("visit", "guardrail"),
+                                                   ("checkout", "primary")]
+    # Removing the primary makes the first other non-guardrail metric primary
+    checkout = next(m for m in api.get(f"/api/1/experiments/{flag_id}/metrics").json()["metrics"]
+                    if m["eventType"] == "checkout")
+    removed = editor.client.post(f"{url}/metrics/{checkout['id']}/delete", data={"csrf_token": editor.csrf})
+    assert removed.status_code == 303
+    assert "purchase is now the primary metric" in editor.client.get(removed.headers["location"]).text
+    assert [r[:2] for r in roles(api, flag_id)][:2] == [("purchase", "primary"), ("refund", "guardrail")]
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"role": "guardrail", "nonInferiorityMargin": "lots"}, "typed here in percent"),
+    ({"role": "guardrail", "nonInferiorityMargin": "100"}, "from 0 up to (not including) 1"),
+    ({"role": "guardrail"}, "is required for a guardrail"),
+    ({"role": "secondary", "nonInferiorityMargin": "2"}, "is for guardrail metrics only"),
+])
+def test_metrics__bad_margin__the_message_by_the_margin_field_and_nothing_stored(
+        editor: Browserless, api: httpx.Client, balanced: dict[str, Any], fields: dict[str, str], words: str) -> None:
+    flag_id = balanced["id"]
+    before = roles(api, flag_id)
+    refused = editor.client.post(f"/console/experiments/{flag_id}/results/metrics", data={
+        "csrf_token": editor.csrf, "eventType": "refund", **fields})
+    assert refused.status_code == 400
+    message = field_error(refused.text, "metric-new", "nonInferiorityMargin")
+    assert "nonInferiorityMargin" in message and words in message
+    assert roles(api, flag_id) == before

@@ -27,7 +27,6 @@ from flagyard.measure.model.analysis import (
 )
 from flagyard.measure.model.metrics import (
     Metric,
-    MetricKind,
     Role,
     check_metric_list,
     filtered_key,
@@ -44,7 +43,8 @@ from flagyard.measure.ports import (
     VariantTotals,
 )
 from flagyard.measure.processing import rebuild_metric, rebuild_windows
-from flagyard.measure.statistics import Covariate, Sample, sample_ratio
+from flagyard.measure.samples import metric_sample
+from flagyard.measure.statistics import sample_ratio
 
 INTERVALS = {"hour": 3_600_000, "day": 86_400_000}
 SRM_WARNING = ("Sample ratio mismatch: the users per variant differ from the rollout weights "
@@ -156,7 +156,7 @@ class ResultsService:
         exposed = sum(hourly.values())
         now_ms = int(self._clock().timestamp() * 1000)
         daily = recent_daily_exposures(hourly.items(), now_ms)
-        control = _sample(totals.get(control_key) if control_key else None, metric.kind)
+        control = metric_sample(totals.get(control_key) if control_key else None, metric.kind)
         found = plan_duration(plan, metric.kind, control, len(flag.variant_keys), exposed, daily)
         estimate = found.estimate
         remaining = None
@@ -205,6 +205,10 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metric
                      actor: str, now_ms: int) -> list[Metric]:
     previous = store.metrics(flag_id)
     before = {m.id for m in previous}
+    settings = analysis_from_stored(store.analysis(flag_id))
+    if not metrics and settings.allocation == "bandit":
+        raise Invalid("metrics: a bandit needs a primary metric; set allocation fixed first to remove them all",
+                      code="invalid_metric")
     saved = store.replace_metrics(flag_id, metrics)
     store.record_change(AnalysisChange(flag_id, now_ms, actor, "metrics",
                                        [metric_document(m) for m in previous],
@@ -212,7 +216,7 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metric
     kept = {m.id for m in saved}
     # Totals of removed metrics with filters go with them (unfiltered totals are shared).
     store.drop_totals(flag_id, [filtered_key(i) for i in sorted(before - kept)])
-    window = cuped_window_ms(analysis_from_stored(store.analysis(flag_id)))
+    window = cuped_window_ms(settings)
     for metric in saved:
         if metric.filters and metric.id not in before:
             rebuild_metric(store, project_id, flag_id, metric, now_ms, window)
@@ -223,6 +227,9 @@ def _change_analysis(store: EventStore, *, project_id: int, flag_id: int, fields
                      actor: str, now_ms: int) -> AnalysisSettings:
     current = analysis_from_stored(store.analysis(flag_id))
     changed = analysis_with_changes(current, fields)
+    if changed.allocation == "bandit" and not any(m.role is Role.PRIMARY for m in store.metrics(flag_id)):
+        raise Invalid("allocation bandit needs a primary metric to optimise: set the experiment's metrics first",
+                      code="invalid_analysis")
     if changed != current:
         store.save_analysis(flag_id, analysis_document(changed))
         store.record_change(AnalysisChange(flag_id, now_ms, actor, "analysis",
@@ -271,22 +278,6 @@ def _control(flag: Flag) -> str | None:
     return keys[0] if keys else None
 
 
-def _sample(totals: VariantTotals | None, kind: MetricKind) -> Sample:
-    """One variant's per-user values of the metric (y), with CUPED's covariate (x) beside them:
-    for a conversion metric both are 0/1, so Σy² = Σy, Σx² = Σx and Σxy counts users with both."""
-    if totals is None:
-        return Sample(0, 0.0, 0.0)
-    t = totals
-    if kind is MetricKind.CONVERSION:
-        return Sample(t.users, float(t.converters), float(t.converters),
-                      Covariate(float(t.pre_users), float(t.pre_users), float(t.cross_users)))
-    if kind is MetricKind.COUNT:
-        return Sample(t.users, t.count_sum, t.count_squares,
-                      Covariate(t.pre_count_sum, t.pre_count_squares, t.cross_count))
-    return Sample(t.users, t.total_sum, t.total_squares,
-                  Covariate(t.pre_total_sum, t.pre_total_squares, t.cross_total))
-
-
 def _family(stored: Sequence[Metric], metric: Metric) -> list[tuple[Metric, bool]]:
     """Every stored metric with whether it is in the corrected family (guardrails are judged
     apart), and first the metric asked for when it is not stored: one more comparison read."""
@@ -327,13 +318,13 @@ def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, 
     keys = _variant_order(flag, seen)
     treatments = [key for key in keys if key != control_key]
     looks = {
-        (position, variant): [(_sample(moment.get(control_key or ""), m.kind), _sample(moment.get(variant), m.kind))
+        (position, variant): [(metric_sample(moment.get(control_key or ""), m.kind), metric_sample(moment.get(variant), m.kind))
                               for moment in by_metric[position]]
         for position, (m, _) in enumerate(family) for variant in treatments
     }
     thetas = None
     if settings.cuped:  # θ pooled over every variant, at every look
-        thetas = [[pooled_theta(_sample(t, m.kind) for t in moment.values()) for moment in by_metric[position]]
+        thetas = [[pooled_theta(metric_sample(t, m.kind) for t in moment.values()) for moment in by_metric[position]]
                   for position, (m, _) in enumerate(family)]
     pairs = pairs_for(family, control_key or "", treatments, looks, thetas)
     analysis = analyse(settings, control_key or "", pairs)
@@ -342,7 +333,7 @@ def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, 
     totals = by_metric[shown][now]
     variants = []
     for key in keys:
-        sample = _sample(totals.get(key), metric.kind)
+        sample = metric_sample(totals.get(key), metric.kind)
         row: dict[str, Any] = {
             "key": key, "exposures": sample.n,
             "value": sample.mean if sample.n else None,
@@ -351,7 +342,7 @@ def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, 
         }
         row.update(_verdict_fields(verdicts.get(key)))
         variants.append(row)
-    srm = sample_ratio({k: _sample(totals.get(k), metric.kind).n for k in keys}, flag.rollout_weights)
+    srm = sample_ratio({k: metric_sample(totals.get(k), metric.kind).n for k in keys}, flag.rollout_weights)
     guardrails = _guardrails(analysis.verdicts)
     document: dict[str, Any] = {
         "experimentId": str(flag.id),

@@ -1,9 +1,10 @@
-"""The measure wing's front door: event ingestion and experiment results."""
+"""The measure wing's front door: event ingestion, experiment results and bandits' splits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flagyard.measure.bandits import BanditAllocator
 from flagyard.measure.ingestion import IngestionService
 from flagyard.measure.results import ResultsService
 
@@ -12,3 +13,4 @@ from flagyard.measure.results import ResultsService
 class MeasureServices:
     ingestion: IngestionService
     results: ResultsService
+    bandits: BanditAllocator

@@ -298,6 +298,15 @@ experiment_analysis = sa.Table(
     sa.Column("settings", Json, nullable=False),
 )
 
+# The last reallocation interval claimed for each bandit experiment (measure/bandits.py): the
+# claim is what makes one process, of many, write each interval's reallocation.
+bandit_reallocations = sa.Table(
+    "bandit_reallocations",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("claimed_interval", sa.BigInteger, nullable=False),
+)
+
 # Every change to an experiment's metrics or analysis settings: who, when, before and after.
 # Changing how results are read after seeing them is the easiest way to fool oneself, so it
 # stays on the record.

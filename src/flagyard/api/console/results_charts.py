@@ -1,11 +1,13 @@
-"""The results page's charts as inline SVG: each variant's value with its interval, and
-exposures over time. The numbers come from the results service; the page's tables repeat them."""
+"""The results page's charts as inline SVG: each variant's value with its interval, each
+treatment's difference from control over time with its interval band, and exposures over time.
+The numbers come from the results service; the page's tables repeat them."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -43,10 +45,11 @@ def _trimmed(text: str) -> str:
 
 
 def variant_values(variants: Sequence[Mapping[str, Any]], control: str | None,
-                   fmt: Callable[[float], str], title: str) -> Markup:
-    """One row per variant: a dot at its value and, for each treatment, a bar spanning the 95 %
-    interval of its difference from control drawn around its value; control's value is the
-    dashed line, so a bar that crosses the line is a difference chance could explain."""
+                   fmt: Callable[[float], str], title: str, interval: str = "interval") -> Markup:
+    """One row per variant: a dot at its value and, for each treatment, a bar spanning the
+    interval of its difference from control (`interval` names it, e.g. "97.5 % interval") drawn
+    around its value; control's value is the dashed line, so a bar that crosses the line is a
+    difference chance could explain."""
     shown = [v for v in variants if v.get("value") is not None]
     if not shown:
         return Markup("")
@@ -54,8 +57,8 @@ def variant_values(variants: Sequence[Mapping[str, Any]], control: str | None,
     ends: list[float] = []
     for v in shown:
         ends.append(v["value"])
-        if v.get("ci95") and reference is not None:
-            ends += [reference + v["ci95"][0], reference + v["ci95"][1]]
+        if v.get("ci") and reference is not None:
+            ends += [reference + v["ci"][0], reference + v["ci"][1]]
     margin = (max(ends) - min(ends)) * 0.05  # no dot on the chart's edge
     ticks = nice_ticks(min(ends) - margin, max(ends) + margin, count=3)
     left, right = LABEL_WIDTH, WIDTH - 24
@@ -87,13 +90,13 @@ def variant_values(variants: Sequence[Mapping[str, Any]], control: str | None,
             continue
         value = float(v["value"])
         text = f"{v['key']}: {fmt(value)}"
-        if v.get("ci95") and reference is not None:
-            a, b = x(reference + v["ci95"][0]), x(reference + v["ci95"][1])
+        if v.get("ci") and reference is not None:
+            a, b = x(reference + v["ci"][0]), x(reference + v["ci"][1])
             parts.append(
                 f'<line x1="{a:.1f}" y1="{y:.1f}" x2="{b:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="3"/>'
                 f'<line x1="{a:.1f}" y1="{y - 7:.1f}" x2="{a:.1f}" y2="{y + 7:.1f}" stroke="{colour}" stroke-width="2"/>'
                 f'<line x1="{b:.1f}" y1="{y - 7:.1f}" x2="{b:.1f}" y2="{y + 7:.1f}" stroke="{colour}" stroke-width="2"/>')
-            text += (f" (95 % interval {fmt(reference + v['ci95'][0])} to {fmt(reference + v['ci95'][1])})")
+            text += f" ({interval} {fmt(reference + v['ci'][0])} to {fmt(reference + v['ci'][1])})"
         parts.append(f'<circle cx="{x(value):.1f}" cy="{y:.1f}" r="6" fill="{colour}" stroke="#fff" '
                      f'stroke-width="1.5"><title>{escape(text)}</title></circle>'
                      f'<text x="{x(value):.1f}" y="{y - 10:.1f}" text-anchor="middle">{escape(fmt(value))}</text>')
@@ -161,4 +164,117 @@ def exposures_over_time(points: Sequence[Mapping[str, Any]], variants: Sequence[
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{label}">'
         f"<title>{label}</title>" + "".join(parts) + "</svg>"
+    )
+
+
+def _moment(start: str) -> float:
+    return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+
+
+Point = tuple[float, Mapping[str, Any], str]  # x, a treatment's figures then, the interval's start
+
+
+def _runs(points: Sequence[Point]) -> list[list[Point]]:
+    """Consecutive points that have figures: a band is drawn along each run, not across a gap."""
+    runs: list[list[Point]] = [[]]
+    for point in points:
+        if point[1].get("ci"):
+            runs[-1].append(point)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def _band(run: Sequence[Point], y: Callable[[float], float], colour: str) -> str:
+    """The interval around a run of points: a shaded band, or an error bar for a lone point."""
+    if len(run) == 1:
+        px, row, _ = run[0]
+        low, high = y(row["ci"][0]), y(row["ci"][1])
+        return (f'<line x1="{px:.1f}" y1="{low:.1f}" x2="{px:.1f}" y2="{high:.1f}" stroke="{colour}" stroke-width="3"/>'
+                f'<line x1="{px - 7:.1f}" y1="{low:.1f}" x2="{px + 7:.1f}" y2="{low:.1f}" stroke="{colour}" stroke-width="2"/>'
+                f'<line x1="{px - 7:.1f}" y1="{high:.1f}" x2="{px + 7:.1f}" y2="{high:.1f}" stroke="{colour}" stroke-width="2"/>')
+    upper = [f"{px:.1f},{y(row['ci'][1]):.1f}" for px, row, _ in run]
+    lower = [f"{px:.1f},{y(row['ci'][0]):.1f}" for px, row, _ in reversed(run)]
+    line = " ".join(f"{px:.1f},{y(row['difference']):.1f}" for px, row, _ in run)
+    return (f'<polygon points="{" ".join(upper + lower)}" fill="{colour}" fill-opacity="0.18" stroke="none"/>'
+            f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+
+
+def _marker(px: float, key: str, row: Mapping[str, Any], start: str, y: Callable[[float], float],
+            colour: str, fmt: Callable[[float], str], interval: str, axis_y: float, radius: float) -> tuple[str, str]:
+    """One treatment at one interval's end: a dot with its figures, or a grey tick on the axis
+    when the minimum samples were not met then; and the same in words."""
+    attrs = f'class="point" data-variant="{escape(key)}" data-start="{escape(start)}"'
+    if not row.get("ci"):
+        said = f"{key} at the end of {start[:16].replace('T', ' ')}: minimum samples not met"
+        return (f'<g {attrs}><line x1="{px:.1f}" y1="{axis_y - 8:.1f}" x2="{px:.1f}" y2="{axis_y:.1f}" '
+                f'stroke="#94a3b8" stroke-width="3"><title>{escape(said)}</title></line></g>'), said
+    low, high, difference = row["ci"][0], row["ci"][1], row["difference"]
+    said = (f"{key} at the end of {start[:16].replace('T', ' ')}: {fmt(difference)} "
+            f"({interval} {fmt(low)} to {fmt(high)})")
+    return (f'<g {attrs} data-difference="{difference!r}" data-ci-low="{low!r}" data-ci-high="{high!r}">'
+            f'<circle cx="{px:.1f}" cy="{y(difference):.1f}" r="{radius}" fill="{colour}" stroke="#fff" stroke-width="1">'
+            f"<title>{escape(said)}</title></circle></g>"), said
+
+
+def difference_over_time(series: Sequence[Mapping[str, Any]], colours: Mapping[str, str],
+                         fmt: Callable[[float], str], title: str, interval: str) -> Markup:
+    """Each treatment's difference from control as it stood at the end of each interval: a line
+    through the differences inside a band for the interval (`interval` names its level), and a
+    dashed line at zero, so a band clear of the line is a difference chance hardly explains.
+    Intervals are placed by their start time; one before the minimum samples has no figures and
+    shows as a grey tick on the axis. `colours` maps each treatment to its colour, in order."""
+    keys = [k for k in colours if any(v["key"] == k for p in series for v in p["variants"])]
+    if not series or not keys:
+        return Markup("")
+    ends = [0.0] + [value for p in series for v in p["variants"] if v.get("ci")
+                    for value in (v["ci"][0], v["ci"][1], v["difference"])]
+    ticks = nice_ticks(min(ends), max(ends), count=4)
+    left, right, top, axis_y = 90, WIDTH - 16, 14, 200
+    times = [_moment(p["start"]) for p in series]
+    earliest, latest = min(times), max(times)
+
+    def x(moment: float) -> float:
+        if latest == earliest:
+            return (left + right) / 2
+        return left + 14 + (moment - earliest) / (latest - earliest) * (right - left - 28)
+
+    def y(value: float) -> float:
+        return axis_y - (value - ticks[0]) / (ticks[-1] - ticks[0]) * (axis_y - top)
+
+    parts: list[str] = []
+    for tick in ticks:
+        parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="#e2e8f0"/>'
+                     f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">{escape(_trimmed(fmt(tick)))}</text>')
+    parts.append(f'<line x1="{left}" y1="{axis_y + .5}" x2="{right}" y2="{axis_y + .5}" stroke="#94a3b8"/>')
+    parts.append(f'<line class="zero" x1="{left}" y1="{y(0):.1f}" x2="{right}" y2="{y(0):.1f}" stroke="#475569" '
+                 f'stroke-dasharray="5 4" stroke-width="1.5"><title>no difference from control</title></line>')
+    described: list[str] = []
+    for n, key in enumerate(keys):
+        colour = colours[key]
+        dodge = (n - (len(keys) - 1) / 2) * 10  # treatments side by side, not on top of each other
+        points = [(x(moment) + dodge, row, p["start"]) for moment, p in zip(times, series, strict=True)
+                  for row in p["variants"] if row["key"] == key]
+        parts += [_band(run, y, colour) for run in _runs(points)]
+        said = ""
+        radius = 4.5 if len(series) <= 60 else 2  # many intervals: small dots, the line shows the way
+        for px, row, start in points:
+            marker, said = _marker(px, key, row, start, y, colour, fmt, interval, axis_y, radius)
+            parts.append(marker)
+        described.append(said)  # the last interval's figures: where the treatment stands now
+    first, last = (p["start"][:16].replace("T", " ") for p in (series[0], series[-1]))
+    if len(series) == 1:
+        parts.append(f'<text x="{left}" y="{axis_y + 24}">all in the {escape(first)} interval</text>')
+    else:
+        parts.append(f'<text x="{left}" y="{axis_y + 24}">{escape(first)}</text>'
+                     f'<text x="{right}" y="{axis_y + 24}" text-anchor="end">{escape(last)}</text>')
+    legend = "".join(
+        f'<g transform="translate({left + (n % 3) * LEGEND_STEP},{axis_y + 46 + (n // 3) * 24})">'
+        f'<rect width="12" height="12" y="-1" fill="{colours[key]}"/><text x="18" y="10">{escape(_short(key))}</text></g>'
+        for n, key in enumerate(keys))
+    height = axis_y + 46 + 24 * ((len(keys) + 2) // 3)
+    label = escape(f"{title}, {len(series)} intervals from {first} to {last}")
+    return Markup(
+        f'<svg class="chart" id="over-time-chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{label}">'
+        f"<title>{label}</title><desc>{escape('; '.join(described))}</desc>" + "".join(parts) + legend + "</svg>"
     )

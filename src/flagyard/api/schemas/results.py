@@ -34,3 +34,5 @@ class AnalysisIn(Body):
     cuped: JsonValue = None
     cuped_window_days: JsonValue = None
     sequential_effect: JsonValue = None
+    allocation: JsonValue = None
+    reallocation: JsonValue = None

@@ -17,6 +17,10 @@ from flagyard.measure.multiple_testing import CORRECTIONS, Correction
 
 TestType = Literal["sequential", "ttest"]
 TEST_TYPES: tuple[TestType, ...] = ("sequential", "ttest")
+Allocation = Literal["fixed", "bandit"]
+ALLOCATIONS: tuple[Allocation, ...] = ("fixed", "bandit")
+Reallocation = Literal["hourly", "daily"]
+REALLOCATIONS: dict[Reallocation, int] = {"hourly": 3_600_000, "daily": 86_400_000}  # interval, ms
 MAX_CUPED_WINDOW_DAYS = 90
 
 
@@ -30,6 +34,10 @@ class AnalysisSettings:
     # The relative effect the sequential test's mixture is tuned for (sequential.mixing_variance):
     # τ = this × the control's mean when the minimum samples are first met.
     sequential_effect: float = 0.05
+    # A multi-armed bandit moves traffic to the arm likeliest best on the primary metric
+    # (measure/bandit.py), once per reallocation interval.
+    allocation: Allocation = "fixed"
+    reallocation: Reallocation = "daily"
 
     @property
     def alpha(self) -> float:
@@ -44,6 +52,8 @@ _FIELDS = {
     "cuped": "cuped",
     "cupedWindowDays": "cuped_window_days",
     "sequentialEffect": "sequential_effect",
+    "allocation": "allocation",
+    "reallocation": "reallocation",
 }
 
 
@@ -123,4 +133,6 @@ _CHECKS = {
     "cuped": _cuped,
     "cupedWindowDays": _window_days,
     "sequentialEffect": _effect,
+    "allocation": _one_of(ALLOCATIONS),
+    "reallocation": _one_of(tuple(REALLOCATIONS)),
 }

@@ -32,3 +32,18 @@ def changes(conn: sa.Connection, flag_id: int, limit: int) -> list[AnalysisChang
     rows = conn.execute(sa.select(c).where(c.c.flag_id == flag_id).order_by(c.c.id.desc()).limit(limit))
     return [AnalysisChange(flag_id=r.flag_id, changed_at=r.changed_at, actor=r.actor, subject=r.subject,
                            before=r.before, after=r.after, id=r.id) for r in rows]
+
+
+def analysed_experiments(conn: sa.Connection) -> list[tuple[int, dict[str, Any]]]:
+    return [(r.flag_id, r.settings) for r in conn.execute(sa.select(a.c.flag_id, a.c.settings))]
+
+
+def claim_reallocation(conn: sa.Connection, flag_id: int, interval: int) -> bool:
+    """An upsert that changes the row only for a later interval: it returns a row only then."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    found = conn.exec_driver_sql(
+        f"INSERT INTO bandit_reallocations (flag_id, claimed_interval) VALUES ({mark}, {mark}) "
+        "ON CONFLICT (flag_id) DO UPDATE SET claimed_interval = excluded.claimed_interval "
+        "WHERE bandit_reallocations.claimed_interval < excluded.claimed_interval RETURNING flag_id",
+        (flag_id, interval)).first()
+    return found is not None

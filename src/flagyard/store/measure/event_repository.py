@@ -283,6 +283,9 @@ class SqlEventStore:
     def record_change(self, change: AnalysisChange) -> None:
         analysis_records.record_change(self._conn, change)
 
+    def claim_reallocation(self, flag_id: int, interval: int) -> bool:
+        return analysis_records.claim_reallocation(self._conn, flag_id, interval)
+
 
 def _identity(metric: Metric) -> str:
     return json_text([metric.event_type, metric.property, metric.kind.value, metric.filters])

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from flagyard.errors import DomainError
 from flagyard.measure.ports import EventStore, MergeableJob
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.measure.event_repository import SqlEventStore
@@ -103,17 +104,15 @@ class GroupCommitWriter:
             return
         try:
             results = self._transaction(live)
-        except Exception:
+        except Exception as error:
             if len(live) == 1:
-                log.exception("event write failed")
-                live[0].future.set_exception(_failure())
+                live[0].future.set_exception(_failure(error))
                 return
             for job in live:
                 try:
                     (result,) = self._transaction([job])
-                except Exception:
-                    log.exception("event write failed")
-                    job.future.set_exception(_failure())
+                except Exception as job_error:
+                    job.future.set_exception(_failure(job_error))
                 else:
                     job.future.set_result(result)
             return
@@ -190,5 +189,10 @@ class EventWriteFailed(Exception):
     """The transaction carrying a job failed; the job's data was not stored."""
 
 
-def _failure() -> EventWriteFailed:
+def _failure(error: Exception) -> Exception:
+    """What the job's caller gets: a refusal as it was raised (the transaction rolled back, so
+    it changed nothing), anything else logged and reported as a failed write."""
+    if isinstance(error, DomainError):
+        return error
+    log.error("event write failed", exc_info=error)
     return EventWriteFailed("the events could not be stored")

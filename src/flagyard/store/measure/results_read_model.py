@@ -39,6 +39,9 @@ class SqlResultsReader:
     def analysis_changes(self, flag_id: int, limit: int) -> list[AnalysisChange]:
         return analysis_records.changes(self._conn, flag_id, limit)
 
+    def analysed_experiments(self) -> list[tuple[int, dict[str, Any]]]:
+        return analysis_records.analysed_experiments(self._conn)
+
     def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]:
         rows = self._conn.execute(
             sa.select(v.c.aggregate_key, v.c.variant, *(v.c[n] for n in RESULT_SUMS))

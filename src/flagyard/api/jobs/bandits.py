@@ -1,0 +1,60 @@
+"""Rewrites each running bandit's traffic split on its schedule, as a version by the system."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flagyard.errors import DomainError
+from flagyard.manage.model.access import Principal
+from flagyard.manage.model.flags import Kind
+from flagyard.manage.services import ManageServices
+from flagyard.measure.bandits import Reallocation
+from flagyard.measure.services import MeasureServices
+
+# The author of every reallocation in the experiment's history.
+BANDIT = Principal(key_id=0, name="flagyard-bandit", project_ids=None, read_only=False)
+
+log = logging.getLogger("flagyard.bandits")
+
+
+class BanditJob:
+    """Every `every_seconds`, asks which bandits are due and writes their new weights. Each
+    process runs one; the measure wing's claim makes each interval's reallocation happen once."""
+
+    def __init__(self, measure: MeasureServices, manage: ManageServices, every_seconds: float) -> None:
+        self._measure = measure
+        self._manage = manage
+        self._every = every_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._every <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="flagyard-bandits", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def run_once(self) -> list[Reallocation]:
+        written = []
+        for reallocation in self._measure.bandits.due():
+            try:
+                self._manage.flags.set_rollout_weights(BANDIT, Kind.EXPERIMENT, reallocation.flag_id,
+                                                       reallocation.weights)
+            except DomainError as refused:  # archived or decided since it was claimed
+                log.info("bandit %s not reallocated: %s", reallocation.flag_id, refused.message)
+                continue
+            written.append(reallocation)
+        return written
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.run_once()
+            except Exception:  # the database may be away; the next round tries again
+                log.exception("bandit reallocation failed")
