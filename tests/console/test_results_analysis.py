@@ -274,3 +274,34 @@ def test_over_time_chart__several_days__a_band_along_each_run_and_a_tick_before_
     assert re.search(r'role="img" aria-label="purchase: difference, 4 intervals from 2026-12-01 00:00 to 2026-12-04 00:00"',
                      chart)
     assert "treatment at the end of 2026-12-04 00:00: +0.07 (95 % interval -0.03 to +0.17)" in chart
+
+
+def test_allocation__bandit_needs_a_primary_metric__then_is_saved_and_said(
+        browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str],
+        people: Callable[[str], Person]) -> None:
+    flag_id, _ = experiment(api, project_id, deployment)
+    page = sign_in(browser, server, people("editor"))
+    page.goto(f"/console/experiments/{flag_id}/results")
+    # Without metrics, a bandit has nothing to optimise: the message by the field, nothing saved
+    page.locator("#analysis-edit summary").click()
+    form = page.locator("form#analysis")
+    form.get_by_label("Allocation").select_option("bandit")
+    form.get_by_role("button", name="Save analysis settings").click()
+    page.wait_for_load_state()
+    error = page.locator("#err-analysis-allocation")
+    assert error.is_visible() and "needs a primary metric" in error.inner_text()
+    assert api.get(f"/api/1/experiments/{flag_id}/analysis").json()["allocation"] == "fixed"
+    # With a primary metric, an hourly bandit is saved and said in words
+    put(api, f"/api/1/experiments/{flag_id}/metrics", {"metrics": [{"eventType": "purchase"}]})
+    page.goto(f"/console/experiments/{flag_id}/results")
+    page.locator("#analysis-edit summary").click()
+    form = page.locator("form#analysis")
+    form.get_by_label("Allocation").select_option("bandit")
+    form.get_by_label("A bandit reallocates").select_option("hourly")
+    form.get_by_role("button", name="Save analysis settings").click()
+    page.wait_for_url(re.compile("done=Analysis"))
+    stored = api.get(f"/api/1/experiments/{flag_id}/analysis").json()
+    assert (stored["allocation"], stored["reallocation"]) == ("bandit", "hourly")
+    facts = page.locator("#analysis-facts").inner_text()
+    assert "Bandit: traffic moves to the likeliest best variant on the primary metric, reallocated every hour" in facts
+    page.context.close()

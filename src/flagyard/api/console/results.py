@@ -30,7 +30,9 @@ from flagyard.api.console.results_charts import (
     variant_values,
 )
 from flagyard.api.console.results_view import (
+    ALLOCATION_WORDS,
     CORRECTION_WORDS,
+    REALLOCATION_WORDS,
     TEST_WORDS,
     analysis_facts,
     change_summary,
@@ -161,6 +163,7 @@ def _analysis_context(services: ConsoleServices, principal: Principal, flag_id: 
         "analysis_facts": analysis_facts(analysis_document(settings), results),
         "analysis_inputs": _analysis_inputs(settings, form_values or {}),
         "test_types": TEST_WORDS, "corrections": CORRECTION_WORDS,
+        "allocations": ALLOCATION_WORDS, "reallocations": REALLOCATION_WORDS,
         "changes": [_change_line(change) for change in changes],
     }
 
@@ -172,7 +175,8 @@ def _analysis_inputs(settings: AnalysisSettings, form_values: dict[str, str]) ->
     return {"testType": settings.test_type, "confidenceLevel": percent_input(settings.confidence_level),
             "multipleTesting": settings.multiple_testing, "cuped": settings.cuped,
             "cupedWindowDays": str(settings.cuped_window_days),
-            "sequentialEffect": percent_input(settings.sequential_effect)}
+            "sequentialEffect": percent_input(settings.sequential_effect),
+            "allocation": settings.allocation, "reallocation": settings.reallocation}
 
 
 def _change_line(change: AnalysisChange) -> dict[str, Any]:
@@ -355,7 +359,9 @@ def _analysis_fields(form: FormData) -> dict[str, Any]:
             "multipleTesting": _text(form, "multipleTesting"),
             "cuped": _text(form, "cuped") == "true",  # an unticked box is not sent
             "cupedWindowDays": _whole(_text(form, "cupedWindowDays")),
-            "sequentialEffect": _percent(_text(form, "sequentialEffect"))}
+            "sequentialEffect": _percent(_text(form, "sequentialEffect")),
+            "allocation": _text(form, "allocation"),
+            "reallocation": _text(form, "reallocation")}
 
 
 @router.post("/console/experiments/{id}/results/analysis")

@@ -176,8 +176,12 @@ TEST_WORDS = {"sequential": "Sequential test (valid whenever you look)",
 CORRECTION_WORDS = {"bonferroni": "Bonferroni", "holm": "Holm",
                     "benjamini-hochberg": "Benjamini–Hochberg (false discovery rate)", "none": "None"}
 _SHORT_TESTS = {"sequential": "sequential", "ttest": "t-test"}
+ALLOCATION_WORDS = {"fixed": "Fixed: the rollout weights you set",
+                    "bandit": "Bandit: traffic moves to the likeliest best variant"}
+REALLOCATION_WORDS = {"hourly": "every hour", "daily": "every day"}
 _SETTING_NAMES = {"testType": "test", "confidenceLevel": "confidence level", "multipleTesting": "correction",
-                  "cuped": "CUPED", "cupedWindowDays": "CUPED window", "sequentialEffect": "sequential effect"}
+                  "cuped": "CUPED", "cupedWindowDays": "CUPED window", "sequentialEffect": "sequential effect",
+                  "allocation": "allocation", "reallocation": "reallocation"}
 
 
 def percent_input(fraction: float) -> str:
@@ -230,7 +234,15 @@ def analysis_facts(settings: Mapping[str, Any], results: Mapping[str, Any] | Non
             ("Confidence level", f"{percent_input(settings['confidenceLevel'])} %"),
             ("Correction for many comparisons", correction),
             ("CUPED", _cuped_words(settings, results)),
-            ("Sequential test", effect)]
+            ("Sequential test", effect),
+            ("Allocation", _allocation_words(settings))]
+
+
+def _allocation_words(settings: Mapping[str, Any]) -> str:
+    if settings["allocation"] != "bandit":
+        return ALLOCATION_WORDS["fixed"]
+    return (f"{ALLOCATION_WORDS['bandit']} on the primary metric, reallocated "
+            f"{REALLOCATION_WORDS[settings['reallocation']]} once every variant has 100 exposed users")
 
 
 def _metric_field(key: str, value: Any) -> str:
