@@ -91,3 +91,24 @@ def test_sample_ratio__uneven_weights__tested_against_the_weights() -> None:
 
 def test_compare__fewer_than_two_users__no_comparison() -> None:
     assert compare(Sample(1, 1.0, 1.0), Sample(10, 5.0, 5.0)) is None
+
+
+def test_compare__growthbook_welch_vector__published_figures() -> None:
+    # GrowthBook's test vector, as (sum, sum of squares, n): A = control, B = treatment
+    control, treatment = Sample(3407, 1396.87, 52377.9767), Sample(3461, 2422.7, 134698.29)
+    result = compare(control, treatment)
+    assert result is not None
+    assert result.difference == pytest.approx(0.29, abs=5e-4)
+    assert result.std_error == pytest.approx(0.12478, abs=5e-5)
+    assert result.interval == pytest.approx((0.04538, 0.53462), abs=5e-4)
+    assert result.p_value == pytest.approx(0.02016, abs=5e-5)
+
+
+@pytest.mark.parametrize(("observed", "weights", "p_value"), [
+    ({"a": 1000, "b": 1200}, {"a": 1, "b": 1}, 2.0079e-5),
+    ({"a": 135, "b": 115}, {"a": 1, "b": 1}, 0.205903),
+    ({"a": 310, "b": 98}, {"a": 3, "b": 1}, 0.647434),
+])
+def test_sample_ratio__growthbook_srm_vectors__published_p_values(
+        observed: dict[str, int], weights: dict[str, float], p_value: float) -> None:
+    assert sample_ratio(observed, weights).p_value == pytest.approx(p_value, rel=1e-4)
