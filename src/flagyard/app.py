@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import os
 import resource
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,12 +24,17 @@ from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMidd
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.ratelimit import RateLimitMiddleware
 from flagyard.api.jobs.bandits import BanditJob
+from flagyard.api.jobs.schedules import ScheduleJob
+from flagyard.api.jobs.webhook_sender import HttpWebhookSender
+from flagyard.api.jobs.webhooks import WebhookJob
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
+from flagyard.api.management import webhooks as webhook_routes
 from flagyard.api.management.flags import collection_router
 from flagyard.api.management.groups import group_router
 from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
+from flagyard.api.management.schedules import schedule_router
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
     ExperimentPatchIn,
@@ -55,10 +62,13 @@ from flagyard.manage.model.flags import Kind
 from flagyard.manage.project_export import ProjectExportService
 from flagyard.manage.project_import import ProjectImportService
 from flagyard.manage.restore import RestoreService
+from flagyard.manage.schedules import ScheduleService
 from flagyard.manage.services import ManageServices
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
+from flagyard.manage.webhook_delivery import WebhookDelivery
+from flagyard.manage.webhooks import WebhookService
 from flagyard.measure.assignments import AssignmentRecorder
 from flagyard.measure.bandits import BanditAllocator
 from flagyard.measure.ingestion import IngestionService
@@ -93,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     propagator.subscribe(stream_hub.deployments_changed)
     uow = unit_of_work_factory(engine, on_commit=propagator.changed)
     keys = KeyService(uow)
+    webhook_sender = HttpWebhookSender(allow_private=settings.webhook_allow_private)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -100,10 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tune_garbage_collector()
         propagator.start()
         bandit_job.start()
+        schedule_job.start()
+        webhook_job.start()
         try:
             yield
         finally:
+            webhook_job.stop()
+            schedule_job.stop()
             bandit_job.stop()
+            webhook_sender.close()
             await stream_hub.close()
             propagator.stop()
 
@@ -153,8 +169,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project_import=ProjectImportService(uow),
         keys=KeyAdministration(keys),
         users=UsersService(uow),
+        schedules=ScheduleService(uow),
+        webhooks=WebhookService(uow, webhook_sender),
+        webhook_delivery=WebhookDelivery(uow, webhook_sender, owner=f"{socket.gethostname()}:{os.getpid()}",
+                                         retry_delays=settings.retry_delays()),
     )
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
+    schedule_job = ScheduleJob(manage, settings.schedule_check_seconds)
+    webhook_job = WebhookJob(manage.webhook_delivery, settings.webhook_check_seconds)
     api_errors.install(app)
     openapi.install(app)
 
@@ -180,12 +202,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(ingestion_routes.router)
     app.include_router(results_routes.router)
+    app.include_router(webhook_routes.router)
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
+        app.include_router(schedule_router(kind, plural))
     console.install(app, ConsoleServices(
         flags=manage.flags, search=manage.search, variants=manage.variants,
         deployments=manage.deployments, versions=manage.versions, restore=manage.restore,
         serving=serve.serving, keys=manage.keys, users=manage.users, results=measure.results,
+        schedules=manage.schedules, webhooks=manage.webhooks,
     ))
 
     # Listed innermost first: observe → CORS → body limit → SDK fast path → authenticate →

@@ -37,6 +37,21 @@ class Settings(BaseSettings):
 
     # How often each process checks whether a bandit experiment is due a new split; 0: never.
     bandit_check_seconds: float = Field(default=60.0, ge=0)
+    # How often each process looks for scheduled changes that are due; 0: never (the process then
+    # applies none, not even those missed while no server ran).
+    schedule_check_seconds: float = Field(default=1.0, ge=0)
+
+    # Webhook targets inside the network (private, loopback, link-local) are refused unless set.
+    webhook_allow_private: bool = False
+    # How often each process looks for webhook deliveries due; 0: never (a process that only
+    # serves). One process at a time sends, whatever the number that look.
+    webhook_check_seconds: float = Field(default=0.5, ge=0)
+    # Seconds between a failed attempt and the next, comma-separated; after the last, the
+    # delivery is failed. Default: Standard Webhooks' schedule, about 28 hours in all.
+    webhook_retry_delays: str = "5,300,1800,7200,18000,36000,36000"
+
+    def retry_delays(self) -> list[float]:
+        return [float(part) for part in self.webhook_retry_delays.split(",") if part.strip()]
 
     def base_url(self) -> str:
         if self.public_url:

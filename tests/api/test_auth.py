@@ -40,6 +40,10 @@ def routes(server: Server) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+# A change far ahead: the server never applies it during the run.
+SCHEDULE = {"at": "2099-01-01T00:00:00Z", "patch": {"rolloutPercentage": 5}}
+
+
 @pytest.fixture(scope="module")
 def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> dict[str, str]:
     """Real items in the main project for every path parameter."""
@@ -47,13 +51,17 @@ def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> d
     experiment = create_flag(api, project_id, "experiments", deployments=[deployment["id"]])
     for kind, item_id, variant in (("flags", flag, "on"), ("experiments", experiment, "control")):
         api.post(f"/api/1/{kind}/{item_id}/variants/{variant}/users", json={"inclusions": ["u1", "u2"]})
+    schedules = {f"{kind}-schedule": api.post(f"/api/1/{kind}/{item_id}/schedules", json=SCHEDULE).json()["id"]
+                 for kind, item_id in (("flags", flag), ("experiments", experiment))}
     return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id,
             "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id),
-            "cohorts": create_cohort(api, project_id)}
+            "cohorts": create_cohort(api, project_id), **schedules,
+            "webhooks": api.post("/api/1/webhooks", json={"projectId": project_id, "url": "https://hooks.example.com/auth",
+                                                          "events": ["flag.enabled"]}).json()["id"]}
 
 
 def _kind(path: str) -> str:
-    return next((kind for kind in ("cohorts", "flags", "experiments", "holdouts", "mutexes")
+    return next((kind for kind in ("cohorts", "webhooks", "flags", "experiments", "holdouts", "mutexes")
                  if f"/api/1/{kind}" in path or path.startswith(f"/{kind}")),
                 "deployments")
 
@@ -69,6 +77,7 @@ def _fill(path: str, targets: dict[str, str]) -> str:
         "userIndex": "0",
         "versionId": "1",
         "deploymentId": targets["deployments"],
+        "scheduleId": targets.get(f"{kind}-schedule", "1"),
     }
     filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     assert "{" not in filled, path
@@ -96,6 +105,10 @@ BODIES: list[tuple[str, str, Any]] = [
     ("PUT", r"/cohorts/[^/]+/members$", {"memberIds": ["u1", "added"]}),
     ("DELETE", r"/cohorts/[^/]+/members$", {"memberIds": ["u1"]}),
     ("PUT", r"/metrics$", {"metrics": [{"eventType": "purchase"}]}),
+    ("POST", r"/schedules$", {"at": "2099-01-01T00:00:00Z", "patch": {"rolloutPercentage": 5}}),
+    ("PUT", r"/analysis$", {"testType": "ttest"}),
+    ("POST", r"^/api/1/webhooks$", {"url": "https://hooks.example.com/new", "events": ["flag.enabled"]}),
+    ("PATCH", r"/webhooks/[^/]+$", {"name": "changed"}),
 ]
 
 
@@ -126,6 +139,9 @@ def _state(api: httpx.Client, targets: dict[str, str]) -> dict[str, Any]:
         "mutex": api.get(f"/api/1/mutexes/{targets['mutexes']}").json(),
         "cohort": api.get(f"/api/1/cohorts/{targets['cohorts']}").json(),
         "metrics": api.get(f"/api/1/experiments/{targets['experiments']}/metrics").json(),
+        "analysis": api.get(f"/api/1/experiments/{targets['experiments']}/analysis").json(),
+        "webhook": api.get(f"/api/1/webhooks/{targets['webhooks']}").json(),
+        "webhooks": api.get("/api/1/webhooks").json(),
     }
 
 

@@ -105,6 +105,7 @@ class Targets:
     holdout: str
     mutex: str
     cohort: str
+    webhook: str
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,11 @@ def targets(api: httpx.Client, project_id: str) -> Targets:
     holdout = create_holdout(api, project_id, individualInclusion=["u1"])
     mutex = create_mutex(api, project_id, slots=[{"percentage": 40, "individuals": ["u1"]}, {"percentage": 60}])
     cohort = create_cohort(api, project_id)
-    return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex, cohort)
+    webhook = api.post("/api/1/webhooks", json={"projectId": project_id, "url": "https://hooks.example.com/bad-input",
+                                                "events": ["flag.enabled"]})
+    assert webhook.status_code == 200, webhook.text
+    return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex, cohort,
+                   webhook.json()["id"])
 
 
 def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
@@ -142,6 +147,10 @@ def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
         "mutexes": api.get("/api/1/mutexes", params={"limit": 3, "includeArchived": "true"}).json(),
         "cohort": api.get(f"/api/1/cohorts/{targets.cohort}").json(),
         "cohorts": api.get("/api/1/cohorts", params={"limit": 3, "includeArchived": "true"}).json(),
+        "analysis": api.get(f"/api/1/experiments/{targets.experiment}/analysis").json(),
+        "metrics": api.get(f"/api/1/experiments/{targets.experiment}/metrics").json(),
+        "webhook": api.get(f"/api/1/webhooks/{targets.webhook}").json(),
+        "webhooks": api.get("/api/1/webhooks").json(),
     }
 
 
@@ -150,6 +159,8 @@ def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
 def kind_of(path: str) -> str:
     if path.startswith("/api/1/cohorts"):
         return "cohorts"
+    if path.startswith("/api/1/webhooks"):
+        return "webhooks"
     for kind in ("flags", "experiments", "holdouts", "mutexes"):
         if kind in path:
             return kind
@@ -159,9 +170,10 @@ def kind_of(path: str) -> str:
 def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
     item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment,
-            "holdouts": targets.holdout, "mutexes": targets.mutex, "cohorts": targets.cohort}[kind]
+            "holdouts": targets.holdout, "mutexes": targets.mutex, "cohorts": targets.cohort,
+            "webhooks": targets.webhook}[kind]
     values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0", "versionId": "1",
-              "deploymentId": targets.deployment, "slotIndex": "1", **overrides}
+              "deploymentId": targets.deployment, "slotIndex": "1", "scheduleId": "1", **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -186,6 +198,7 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
         "targetSegments": [segment], "enabled": False, "archive": False, "tags": ["t"],
         "parentDependencies": parent, "stickyBucketing": False,
     }
+    ramp_step = {"at": "2099-01-01T00:00:00Z", "rolloutPercentage": 5}
     exposure_filter = {"group_type": "User", "subprop_key": "country", "subprop_op": "is",
                        "subprop_type": "user", "subprop_value": ["US"]}
     group = {"projectId": targets.project_id, "name": "g", "key": "never-created-group", "description": "d",
@@ -232,6 +245,18 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
                                    "name": "revenue", "filters": [exposure_filter]}]},
         "MetricIn": {"eventType": "purchase", "property": "revenue", "kind": "mean", "name": "revenue",
                      "filters": [exposure_filter]},
+        # Every field at once (a change and a ramp together is refused too, after the schema)
+        "FlagScheduleIn": {"name": "n", "at": "2099-01-01T00:00:00Z", "patch": patch, "ramp": [ramp_step]},
+        "ExperimentScheduleIn": {"name": "n", "at": "2099-01-01T00:00:00Z", "patch": patch, "ramp": [ramp_step]},
+        "RampStepIn": ramp_step,
+        "AnalysisIn": {"testType": "ttest", "confidenceLevel": 0.9, "multipleTesting": "holm", "cuped": True,
+                       "cupedWindowDays": 14, "sequentialEffect": 0.1, "allocation": "fixed",
+                       "reallocation": "hourly"},
+        "WebhookCreateIn": {"projectId": targets.project_id, "url": "https://hooks.example.com/x",
+                            "events": ["flag.enabled"], "filters": {"flagKeys": ["k"]}, "format": "standard",
+                            "name": "n", "enabled": True},
+        "WebhookPatchIn": {"url": "https://hooks.example.com/y", "events": ["flag.disabled"],
+                           "filters": {"flagKeys": ["k"]}, "format": "slack", "name": "n", "enabled": False},
     }
 
 

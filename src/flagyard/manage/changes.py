@@ -8,6 +8,7 @@ from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.model.versions import Version
+from flagyard.manage.notifications import notify_version
 from flagyard.manage.ports import UnitOfWork
 
 
@@ -39,6 +40,7 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
     flag.last_modified_by = principal.name
     uow.flags.save(flag)
     uow.projects.bump_revision(flag.project_id)
+    document = flag_document(flag)
     uow.versions.add(
         Version(
             flag_id=flag.id,
@@ -46,6 +48,7 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
             version=flag.version,
             created_at=now,
             created_by=principal.name,
-            flag_config=flag_document(flag),
+            flag_config=document,
         )
     )
+    notify_version(uow, flag, document, principal.name, now)

@@ -10,8 +10,9 @@ from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound
 from flagyard.manage.changes import append_version, load_flag, record_change
 from flagyard.manage.dependencies import check_parent_dependencies
+from flagyard.manage.edits import edit_flag
 from flagyard.manage.linking import check_linkable_deployments
-from flagyard.manage.membership import changed_parents, parents_of, version_groups
+from flagyard.manage.membership import parents_of, version_groups
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.creation import new_flag
 from flagyard.manage.model.flags import Flag, Kind
@@ -90,14 +91,7 @@ class FlagService:
         now = self._clock()
         with self._uow(write=True) as uow:
             flag = load_flag(uow, principal, kind, flag_id, for_update=True)
-            parents_before = parents_of(flag)
-            flag.edit(changes)
-            if ("parent_dependencies" in changes or "evaluation_mode" in changes) \
-                    and flag.parent_dependencies is not None:
-                check_parent_dependencies(uow, flag)
-            append_version(uow, flag, principal, now)
-            # A group whose member list changed records it too.
-            version_groups(uow, principal, now, changed_parents(parents_before, parents_of(flag)))
+            edit_flag(uow, principal, flag, changes, now)
             uow.commit()
         return flag
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -13,9 +13,11 @@ from flagyard.manage.model.cohorts import Cohort
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.flags import Flag, Kind, Member
 from flagyard.manage.model.projects import Project
+from flagyard.manage.model.schedules import DueStep, Schedule
 from flagyard.manage.model.sessions import FailureRecord, Session
 from flagyard.manage.model.users import User
 from flagyard.manage.model.versions import Version
+from flagyard.manage.model.webhooks import Attempt, Delivery, Webhook
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,77 @@ class FailureStore(Protocol):
     def clear(self, subject: str) -> None: ...
 
 
+class ScheduleStore(Protocol):
+    def add(self, schedule: Schedule) -> int: ...
+    def get(self, schedule_id: int) -> Schedule | None: ...
+    def for_flag(self, flag_id: int) -> list[Schedule]:
+        """Newest first."""
+        ...
+    def count_pending(self, flag_id: int) -> int:
+        """How many of the flag's schedules still have a pending step."""
+        ...
+    def due(self, now: datetime, limit: int) -> list[DueStep]:
+        """Pending steps whose time is not after `now`, earliest first."""
+        ...
+    def claim(self, step_id: int, applied_at: datetime, late: bool) -> bool:
+        """Move the step from pending to applied, only if it is still pending and no earlier
+        step of its schedule is; False if another transaction got there first."""
+        ...
+    def record_version(self, step_id: int, version: int) -> None: ...
+    def fail(self, step_id: int, error: str) -> bool:
+        """Mark a still pending step failed; False if it is no longer pending."""
+        ...
+    def cancel(self, schedule_id: int, now: datetime) -> int:
+        """Cancel the schedule's pending steps; how many there were."""
+        ...
+
+
+class WebhookStore(Protocol):
+    def add(self, hook: Webhook) -> int: ...
+    def get(self, webhook_id: int) -> Webhook | None: ...
+    def save(self, hook: Webhook) -> None: ...
+    def delete(self, webhook_id: int) -> None: ...
+    def page(self, *, project_ids: Collection[int] | None, before_id: int | None, limit: int) -> list[Webhook]: ...
+    def for_project(self, project_id: int) -> list[Webhook]:
+        """The project's enabled webhooks (asked on every flag write: one indexed read)."""
+        ...
+
+
+class DeliveryStore(Protocol):
+    def add(self, deliveries: Sequence[Delivery]) -> None: ...
+    def due(self, now_ms: int, limit: int) -> list[tuple[Delivery, Webhook]]:
+        """Pending deliveries whose next attempt is due, oldest first, with their webhook."""
+        ...
+    def record(self, delivery: Delivery, attempt: Attempt) -> None:
+        """Save the delivery as the attempt left it, and log the attempt."""
+        ...
+    def for_webhook(self, webhook_id: int, limit: int) -> list[tuple[Delivery, list[Attempt]]]: ...
+
+
+class LeaseStore(Protocol):
+    def acquire(self, name: str, owner: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take or renew the named lease for `owner` until now + ttl; False while another owner
+        holds it unexpired. One process at a time does the leased work."""
+        ...
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int | None  # None: no HTTP answer (refused, timed out, unreachable)
+    duration_ms: float
+    error: str | None = None
+
+
+class WebhookSender(Protocol):
+    """Sends one delivery over HTTP; never follows redirects."""
+
+    def refusal(self, url: str) -> str | None:
+        """Why `url` may not be a webhook target (a private, loopback or link-local address
+        without FLAGYARD_WEBHOOK_ALLOW_PRIVATE), or None."""
+        ...
+    def send(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult: ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -153,6 +226,10 @@ class UnitOfWork(Protocol):
     users: UserStore
     sessions: SessionStore
     sign_in_failures: FailureStore
+    schedules: ScheduleStore
+    webhooks: WebhookStore
+    deliveries: DeliveryStore
+    leases: LeaseStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -14,9 +14,12 @@ from flagyard.manage.key_administration import KeyAdministration
 from flagyard.manage.project_export import ProjectExportService
 from flagyard.manage.project_import import ProjectImportService
 from flagyard.manage.restore import RestoreService
+from flagyard.manage.schedules import ScheduleService
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
+from flagyard.manage.webhook_delivery import WebhookDelivery
+from flagyard.manage.webhooks import WebhookService
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,6 @@ class ManageServices:
     project_import: ProjectImportService
     keys: KeyAdministration
     users: UsersService
+    schedules: ScheduleService  # scheduled changes and ramps (api/jobs/schedules.py fires them)
+    webhooks: WebhookService
+    webhook_delivery: WebhookDelivery  # sends the outbox (api/jobs/webhooks.py runs it)

@@ -226,6 +226,44 @@ cohort_members = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# --- schedules: a flag's changes at set times (manage/schedules.py) --------------------------
+
+# Times in these two tables are milliseconds since the epoch.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "change" or "ramp"
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("cancelled_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_schedules_flag_id_id", "flag_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# One row per step, in order; the patch is the PATCH body's fields by their Python names.
+schedule_steps = sa.Table(
+    "schedule_steps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("schedule_id", sa.ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("patch", Json, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("schedule_id", "position"),
+    # Every process asks for the due pending steps every second: a short range of this index.
+    sa.Index("ix_schedule_steps_state_at", "state", "at"),
+    sqlite_autoincrement=True,
+)
+
 # --- events and experiment results -----------------------------------------------------------
 
 # Ids of high-volume tables: BIGINT on PostgreSQL, the rowid on SQLite.
@@ -357,6 +395,67 @@ experiment_variant_history = sa.Table(
     sa.Column("hour", sa.BigInteger, primary_key=True),
     *_sum_columns(),
 )
+
+# --- webhooks: where changes are sent, the outbox of deliveries, and each attempt -------------
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", Json, nullable=False),
+    sa.Column("flag_keys", Json, nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# The outbox: a row per event per webhook, written in the transaction of the change that raised
+# it, so a change that rolls back sends nothing and a committed one is sent after any restart.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("delivery_id", sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# Work one process does at a time (sending webhooks): who holds it and until when.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
 
 # --- console: people, their sessions, and the sign-in throttle --------------------------------
 

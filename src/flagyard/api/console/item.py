@@ -34,6 +34,7 @@ from flagyard.errors import DomainError, Invalid, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.schedules import schedule_document
 from flagyard.manage.model.targeting import CONDITION_OPS
 from flagyard.manage.users import SignedIn
 
@@ -43,6 +44,7 @@ OPERATORS = list(CONDITION_OPS)
 COMMON_PROPERTIES = ("user_id", "device_id", "country", "city", "region", "language", "platform",
                      "os", "version", "device_model", "carrier", "cohort_ids")
 SHOWN_INCLUSIONS = 100  # a variant may include a million ids; the page lists the first ones
+RAMP_ROWS = 5  # the schedule form's ramp steps; empty rows are left out
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 
 
@@ -56,9 +58,11 @@ def item_page(request: Request, services: ConsoleServices, current: SignedIn, pl
                       for which in ("users", "cohorts")}
         for variant in flag.variants
     }
+    schedules = [schedule_document(s) for s in services.schedules.for_flag(principal, kind, flag.id)]
     return page(request, "item.html", current, error=error, kind=kind, plural=plural,
                 flag=flag_document(flag), inclusions=inclusions, shown=SHOWN_INCLUSIONS, operators=OPERATORS,
-                properties=COMMON_PROPERTIES, **project_context(services, current, flag.project_id))
+                properties=COMMON_PROPERTIES, schedules=schedules, ramp_rows=RAMP_ROWS,
+                **project_context(services, current, flag.project_id))
 
 
 @router.get("/console/{plural}/{id}")

@@ -9,9 +9,11 @@ from flagyard.manage.flag_search import FlagSearchService
 from flagyard.manage.flags import FlagService
 from flagyard.manage.key_administration import KeyAdministration
 from flagyard.manage.restore import RestoreService
+from flagyard.manage.schedules import ScheduleService
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
+from flagyard.manage.webhooks import WebhookService
 from flagyard.measure.results import ResultsService
 from flagyard.serve.service import Serving
 
@@ -28,3 +30,5 @@ class ConsoleServices:
     keys: KeyAdministration
     users: UsersService
     results: ResultsService
+    schedules: ScheduleService
+    webhooks: WebhookService

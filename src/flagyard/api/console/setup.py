@@ -7,7 +7,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from flagyard.api.console import auth, debugger, docs, history, item, listing, operate, results
+from flagyard.api.console import (
+    auth,
+    debugger,
+    docs,
+    history,
+    item,
+    listing,
+    operate,
+    results,
+    schedules,
+    webhooks,
+)
 from flagyard.api.console.services import ConsoleServices
 
 STATIC = Path(__file__).parent / "static"
@@ -19,5 +30,5 @@ def install(app: FastAPI, services: ConsoleServices) -> None:
     docs.install(app)
     # The catch-all patterns (`/console/p/{project}/{plural}`, `/console/{plural}/{id}/{action}`)
     # come after the fixed paths they would otherwise swallow.
-    for module in (auth, history, results, debugger, operate, listing, item):
+    for module in (auth, history, results, schedules, webhooks, debugger, operate, listing, item):
         app.include_router(module.router)

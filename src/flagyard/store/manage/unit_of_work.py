@@ -16,12 +16,18 @@ from flagyard.store.manage.deployment_repository import DeploymentRepository, Pr
 from flagyard.store.manage.flag_repository import FlagRepository
 from flagyard.store.manage.inclusion_repository import InclusionRepository
 from flagyard.store.manage.key_repository import KeyRepository
+from flagyard.store.manage.schedule_repository import ScheduleRepository
 from flagyard.store.manage.user_repository import (
     FailureRepository,
     SessionRepository,
     UserRepository,
 )
 from flagyard.store.manage.version_repository import VersionRepository
+from flagyard.store.manage.webhook_repository import (
+    DeliveryRepository,
+    LeaseRepository,
+    WebhookRepository,
+)
 
 CommitListener = Callable[[Iterable[int]], None]
 
@@ -62,6 +68,10 @@ class SqlUnitOfWork:
         self.users = UserRepository(connection)
         self.sessions = SessionRepository(connection)
         self.sign_in_failures = FailureRepository(connection)
+        self.schedules = ScheduleRepository(connection)
+        self.webhooks = WebhookRepository(connection)
+        self.deliveries = DeliveryRepository(connection)
+        self.leases = LeaseRepository(connection)
         return self
 
     @property

@@ -1,0 +1,131 @@
+"""Webhooks, their outbox of deliveries with the attempts log, and job leases."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flagyard.manage.model.webhooks import Attempt, Delivery, Webhook
+from flagyard.store.db import inserted_id
+from flagyard.store.tables import webhook_attempts, webhook_deliveries, webhooks
+
+w, d, a = webhooks, webhook_deliveries, webhook_attempts
+
+
+class WebhookRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def add(self, hook: Webhook) -> int:
+        hook.id = inserted_id(self._conn.execute(sa.insert(w).values(**_values(hook))))
+        return hook.id
+
+    def get(self, webhook_id: int) -> Webhook | None:
+        row = self._conn.execute(sa.select(w).where(w.c.id == webhook_id)).first()
+        return _webhook(row) if row else None
+
+    def save(self, hook: Webhook) -> None:
+        self._conn.execute(sa.update(w).where(w.c.id == hook.id).values(**_values(hook)))
+
+    def delete(self, webhook_id: int) -> None:
+        # The outbox goes with it: ON DELETE CASCADE is not enforced by every SQLite connection.
+        deliveries = sa.select(d.c.id).where(d.c.webhook_id == webhook_id).scalar_subquery()
+        self._conn.execute(sa.delete(a).where(a.c.delivery_id.in_(deliveries)))
+        self._conn.execute(sa.delete(d).where(d.c.webhook_id == webhook_id))
+        self._conn.execute(sa.delete(w).where(w.c.id == webhook_id))
+
+    def page(self, *, project_ids: Collection[int] | None, before_id: int | None, limit: int) -> list[Webhook]:
+        query = sa.select(w).order_by(w.c.id.desc()).limit(limit)
+        if project_ids is not None:
+            query = query.where(w.c.project_id.in_(list(project_ids)))
+        if before_id is not None:
+            query = query.where(w.c.id < before_id)
+        return [_webhook(row) for row in self._conn.execute(query)]
+
+    def for_project(self, project_id: int) -> list[Webhook]:
+        query = sa.select(w).where(w.c.project_id == project_id, w.c.enabled.is_(True))
+        return [_webhook(row) for row in self._conn.execute(query)]
+
+
+def _values(hook: Webhook) -> dict[str, Any]:
+    return {"project_id": hook.project_id, "name": hook.name, "url": hook.url, "events": hook.events,
+            "flag_keys": hook.flag_keys, "format": hook.format, "secret": hook.secret,
+            "enabled": hook.enabled, "created_by": hook.created_by, "created_at": hook.created_at}
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(project_id=row.project_id, url=row.url, events=list(row.events), secret=row.secret,
+                   format=row.format, name=row.name, flag_keys=list(row.flag_keys), enabled=row.enabled,
+                   created_by=row.created_by, created_at=row.created_at, id=row.id)
+
+
+class DeliveryRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def add(self, deliveries: Sequence[Delivery]) -> None:
+        self._conn.execute(sa.insert(d), [
+            {"webhook_id": x.webhook_id, "message_id": x.message_id, "event_type": x.event_type,
+             "body": x.body, "created_at": x.created_at, "next_attempt_at": x.next_attempt_at,
+             "attempts": x.attempts, "state": x.state, "last_status": x.last_status}
+            for x in deliveries])
+
+    def due(self, now_ms: int, limit: int) -> list[tuple[Delivery, Webhook]]:
+        rows = self._conn.execute(
+            sa.select(d, *[c.label(f"w_{c.name}") for c in w.c])
+            .select_from(d.join(w, w.c.id == d.c.webhook_id))
+            .where(d.c.state == "pending", d.c.next_attempt_at <= now_ms)
+            .order_by(d.c.next_attempt_at, d.c.id).limit(limit))
+        found = []
+        for row in rows:
+            values = row._mapping  # the w_ columns are the webhook's
+            hook = Webhook(project_id=values["w_project_id"], url=values["w_url"], events=list(values["w_events"]),
+                           secret=values["w_secret"], format=values["w_format"], name=values["w_name"],
+                           flag_keys=list(values["w_flag_keys"]), enabled=values["w_enabled"],
+                           created_by=values["w_created_by"], created_at=values["w_created_at"], id=values["w_id"])
+            found.append((_delivery(row), hook))
+        return found
+
+    def record(self, delivery: Delivery, attempt: Attempt) -> None:
+        self._conn.execute(sa.update(d).where(d.c.id == delivery.id).values(
+            attempts=delivery.attempts, state=delivery.state, last_status=delivery.last_status,
+            next_attempt_at=delivery.next_attempt_at))
+        self._conn.execute(sa.insert(a).values(
+            delivery_id=attempt.delivery_id, at=attempt.at, status=attempt.status,
+            duration_ms=attempt.duration_ms, error=attempt.error))
+
+    def for_webhook(self, webhook_id: int, limit: int) -> list[tuple[Delivery, list[Attempt]]]:
+        deliveries = [_delivery(row) for row in self._conn.execute(
+            sa.select(d).where(d.c.webhook_id == webhook_id).order_by(d.c.id.desc()).limit(limit))]
+        attempts: dict[int, list[Attempt]] = {x.id: [] for x in deliveries}
+        if deliveries:
+            for row in self._conn.execute(
+                    sa.select(a).where(a.c.delivery_id.in_(list(attempts))).order_by(a.c.id)):
+                attempts[row.delivery_id].append(
+                    Attempt(row.delivery_id, row.at, row.status, row.duration_ms, row.error))
+        return [(x, attempts[x.id]) for x in deliveries]
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(webhook_id=row.webhook_id, message_id=row.message_id, event_type=row.event_type,
+                    body=row.body, created_at=row.created_at, next_attempt_at=row.next_attempt_at,
+                    attempts=row.attempts, state=row.state, last_status=row.last_status, id=row.id)
+
+
+class LeaseRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def acquire(self, name: str, owner: str, now_ms: int, ttl_ms: int) -> bool:
+        """One upsert: it takes a free or expired lease, renews the owner's own, and returns no
+        row while another owner's is still running."""
+        mark = "%s" if self._conn.dialect.name == "postgresql" else "?"
+        row = self._conn.exec_driver_sql(
+            f"INSERT INTO job_leases (name, owner, expires_at) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+            f"WHERE job_leases.expires_at < {mark} OR job_leases.owner = excluded.owner RETURNING owner",
+            (name, owner, now_ms + ttl_ms, now_ms)).first()
+        return row is not None
+
