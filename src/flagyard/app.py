@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from flagyard import __version__
 from flagyard.api.console import setup as console
 from flagyard.api.console.services import ConsoleServices
+from flagyard.api.console.sign_in_options import SignInOptions
 from flagyard.api.http import errors as api_errors
 from flagyard.api.http import openapi, operations
 from flagyard.api.http.cors import CorsByPath
@@ -27,6 +28,7 @@ from flagyard.api.jobs.bandits import BanditJob
 from flagyard.api.jobs.schedules import ScheduleJob
 from flagyard.api.jobs.webhook_sender import HttpWebhookSender
 from flagyard.api.jobs.webhooks import WebhookJob
+from flagyard.api.management import audit as audit_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import results as results_routes
 from flagyard.api.management import webhooks as webhook_routes
@@ -49,6 +51,7 @@ from flagyard.api.sdk.broadcast import StreamHub
 from flagyard.api.sdk.fast_path import SdkFastPath
 from flagyard.api.sdk.stream_wire import StreamingApp
 from flagyard.config import Settings
+from flagyard.manage.audit import AuditService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_listing import RenderedFlags
@@ -59,11 +62,14 @@ from flagyard.manage.key_administration import KeyAdministration
 from flagyard.manage.keys import KeyService
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Kind
+from flagyard.manage.model.single_sign_on import parse_policy
+from flagyard.manage.ports import UnitOfWorkFactory
 from flagyard.manage.project_export import ProjectExportService
 from flagyard.manage.project_import import ProjectImportService
 from flagyard.manage.restore import RestoreService
 from flagyard.manage.schedules import ScheduleService
 from flagyard.manage.services import ManageServices
+from flagyard.manage.single_sign_on import SingleSignOnService
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
@@ -171,8 +177,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users=UsersService(uow),
         schedules=ScheduleService(uow),
         webhooks=WebhookService(uow, webhook_sender),
+        audit=AuditService(uow),
         webhook_delivery=WebhookDelivery(uow, webhook_sender, owner=f"{socket.gethostname()}:{os.getpid()}",
                                          retry_delays=settings.retry_delays()),
+        single_sign_on=single_sign_on(uow, settings),
     )
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
     schedule_job = ScheduleJob(manage, settings.schedule_check_seconds)
@@ -203,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingestion_routes.router)
     app.include_router(results_routes.router)
     app.include_router(webhook_routes.router)
+    app.include_router(audit_routes.router)
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
         app.include_router(schedule_router(kind, plural))
@@ -211,7 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployments=manage.deployments, versions=manage.versions, restore=manage.restore,
         serving=serve.serving, keys=manage.keys, users=manage.users, results=measure.results,
         schedules=manage.schedules, webhooks=manage.webhooks,
-    ))
+        audit=manage.audit,
+        single_sign_on=manage.single_sign_on,
+    ), sign_in=SignInOptions.from_settings(settings))
 
     # Listed innermost first: observe → CORS → body limit → SDK fast path → authenticate →
     # rate-limit → list fast path → route. The SDK fast path sits outside the management layers,
@@ -226,6 +237,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        management_origins=settings.management_cors_origins)
     app.add_middleware(RequestObservability, metrics=metrics, access_log=settings.access_log)
     return app
+
+
+def single_sign_on(uow: UnitOfWorkFactory, settings: Settings) -> SingleSignOnService | None:
+    """The identity provider's people as console users, when one is set up (ADR 0087)."""
+    if not settings.oidc_issuer.strip():
+        return None
+    return SingleSignOnService(uow, parse_policy(
+        settings.oidc_allowed_domains, settings.oidc_role_claim, settings.oidc_role_map,
+        settings.oidc_default_role))
 
 
 def tune_garbage_collector() -> None:

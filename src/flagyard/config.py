@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     # delivery is failed. Default: Standard Webhooks' schedule, about 28 hours in all.
     webhook_retry_delays: str = "5,300,1800,7200,18000,36000,36000"
 
+    # Single sign-on to the console with OpenID Connect (docs/sso.md, ADR 0087); off while the
+    # issuer is empty. The issuer must be https, except on a loopback address.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    # Shown on the sign-in button ("Sign in with Okta"); empty: "your identity provider".
+    oidc_provider_name: str = ""
+    oidc_scopes: str = "openid email profile"
+    # Email domains that may sign in, comma-separated; empty: any.
+    oidc_allowed_domains: str = ""
+    # The claim listing the person's groups or roles (e.g. "groups"); empty: roles are set in
+    # flagyard, and people signing in for the first time get the default role.
+    oidc_role_claim: str = ""
+    # group=role pairs, comma-separated: "flagyard-admins=admin,flagyard-editors=editor".
+    # Several matching groups give the highest role.
+    oidc_role_map: str = ""
+    # The role of people in no mapped group; "none" refuses them.
+    oidc_default_role: str = "viewer"
+    # With single sign-on on, false turns the password form off (it stays on without it).
+    password_sign_in: bool = True
+
     def retry_delays(self) -> list[float]:
         return [float(part) for part in self.webhook_retry_delays.split(",") if part.strip()]
 

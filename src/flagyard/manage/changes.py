@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from flagyard.manage.audit import record
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
@@ -51,4 +53,20 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
             flag_config=document,
         )
     )
-    notify_version(uow, flag, document, principal.name, now)
+    previous = uow.versions.get(flag.id, flag.version - 1) if flag.version > 1 else None
+    before = previous.flag_config if previous else None
+    record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
+           flag.project_id, now, before, document, ignore=_BOOKKEEPING)
+    notify_version(uow, flag, before, document, principal.name, now)
+
+
+# Fields every version changes: the audit record shows what the change itself did.
+_BOOKKEEPING = frozenset({"version", "lastModifiedAt", "lastModifiedBy"})
+
+
+def _verb(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    if before is None:
+        return "created"
+    if after.get("deleted") != before.get("deleted"):
+        return "archived" if after.get("deleted") else "unarchived"
+    return "updated"

@@ -12,6 +12,7 @@ from typing import Any
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Forbidden, Invalid, NotFound
+from flagyard.manage.audit import record
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.cohorts import (
     MAX_BATCH,
@@ -45,6 +46,8 @@ class CohortService:
             if member_ids:
                 cohort.size = uow.cohorts.add_members(cohort.id, member_ids)
                 uow.cohorts.save(cohort)
+            record(uow, principal, "cohort.created", "cohort", cohort.public_id, project_id, self._clock(),
+                   None, _audited(cohort))
             uow.commit()
         return cohort
 
@@ -70,6 +73,7 @@ class CohortService:
             raise Invalid("the request body names no field to change", code="empty_edit")
         with self._uow(write=True) as uow:
             cohort = _visible(uow, principal, public_id, for_update=True)
+            before = _audited(cohort)
             if "name" in changes:
                 cohort.name = check_name(changes["name"])
             if "description" in changes:
@@ -78,6 +82,8 @@ class CohortService:
                 cohort.archived = bool(changes["archive"])
             cohort.touch(principal.name, self._clock())
             uow.cohorts.save(cohort)
+            record(uow, principal, "cohort.updated", "cohort", cohort.public_id, cohort.project_id,
+                   self._clock(), before, _audited(cohort))
             uow.commit()
         return cohort
 
@@ -89,7 +95,7 @@ class CohortService:
             cohort.size += added
             return added > 0
 
-        return self._change_members(principal, public_id, member_ids, add)
+        return self._change_members(principal, public_id, member_ids, add, "members_added")
 
     def remove_members(self, principal: Principal, public_id: str, member_ids: Sequence[str]) -> Cohort:
         def remove(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> bool:
@@ -97,7 +103,7 @@ class CohortService:
             cohort.size -= removed
             return removed > 0
 
-        return self._change_members(principal, public_id, member_ids, remove)
+        return self._change_members(principal, public_id, member_ids, remove, "members_removed")
 
     def replace_members(self, principal: Principal, public_id: str, member_ids: Sequence[str]) -> Cohort:
         def replace(uow: UnitOfWork, cohort: Cohort, ids: Sequence[str]) -> bool:
@@ -105,10 +111,10 @@ class CohortService:
             cohort.size = uow.cohorts.add_members(cohort.id, ids)
             return True
 
-        return self._change_members(principal, public_id, member_ids, replace)
+        return self._change_members(principal, public_id, member_ids, replace, "members_replaced")
 
     def _change_members(self, principal: Principal, public_id: str, member_ids: Sequence[str],
-                        change: MemberChange) -> Cohort:
+                        change: MemberChange, verb: str) -> Cohort:
         principal.require_write()
         _check_batch(member_ids)
         with self._uow(write=True) as uow:
@@ -116,10 +122,14 @@ class CohortService:
             if cohort.archived:
                 raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
                               code="cohort_archived")
+            size = cohort.size
             if change(uow, cohort, member_ids):
                 # Unchanged members keep lastModified, so SDKs are not sent the same cohort again.
                 cohort.touch(principal.name, self._clock())
                 uow.cohorts.save(cohort)
+                # The size, not the ids: a million members is no audit record.
+                record(uow, principal, f"cohort.{verb}", "cohort", cohort.public_id, cohort.project_id,
+                       self._clock(), {"size": size}, {"size": cohort.size, "sent": len(member_ids)})
                 uow.commit()
         return cohort
 
@@ -140,3 +150,8 @@ def _visible(uow: UnitOfWork, principal: Principal, public_id: str, *,
     if principal.project_ids is not None:
         raise Forbidden(f"this key has no access to cohort {public_id}", code="project_forbidden")
     raise NotFound(f"cohort {public_id} not found", code="cohort_not_found")
+
+
+def _audited(cohort: Cohort) -> dict[str, Any]:
+    return {"name": cohort.name, "description": cohort.description, "archived": cohort.archived,
+            "size": cohort.size}

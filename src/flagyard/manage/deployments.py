@@ -7,6 +7,7 @@ from typing import Any
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Forbidden, Invalid, NotFound
+from flagyard.manage.audit import record
 from flagyard.manage.changes import load_flag, load_for_write, record_change
 from flagyard.manage.linking import check_linkable_deployments
 from flagyard.manage.model.access import Principal
@@ -30,6 +31,8 @@ class DeploymentService:
                 raise NotFound(f"project {project_id} not found", code="project_not_found")
             uow.deployments.add(deployment)
             uow.projects.bump_revision(project_id)
+            record(uow, principal, "deployment.created", "deployment", deployment.id, project_id,
+                   self._clock(), None, _audited(deployment))
             uow.commit()
         return deployment
 
@@ -50,6 +53,7 @@ class DeploymentService:
             raise Invalid("the request body names no field to change", code="empty_edit")
         with self._uow(write=True) as uow:
             deployment = _visible(uow, principal, deployment_id)
+            before = _audited(deployment)
             if "label" in changes:
                 deployment.label = check_label(changes["label"])
             archiving = changes.get("archive") is True and not deployment.deleted
@@ -62,6 +66,8 @@ class DeploymentService:
                 deployment.deleted = bool(changes["archive"])
             uow.deployments.save(deployment)
             uow.projects.bump_revision(deployment.project_id)
+            record(uow, principal, "deployment.updated", "deployment", deployment.id, deployment.project_id,
+                   self._clock(), before, _audited(deployment))
             uow.commit()
         return deployment
 
@@ -73,6 +79,9 @@ class DeploymentService:
             deployment.key = rotated_key(deployment)
             uow.deployments.set_key(deployment.id, deployment.key)
             uow.projects.bump_revision(deployment.project_id)
+            # The key itself stays out of the record: it is a credential.
+            record(uow, principal, "deployment.key_rotated", "deployment", deployment.id, deployment.project_id,
+                   self._clock())
             uow.commit()
         return deployment
 
@@ -108,3 +117,7 @@ def _visible(uow: UnitOfWork, principal: Principal, deployment_id: int) -> Deplo
         raise Forbidden(f"this key has no access to deployment {deployment_id}",
                         code="project_forbidden")
     raise NotFound(f"Deployment {deployment_id} not found", code="deployment_not_found")
+
+
+def _audited(deployment: Deployment) -> dict[str, Any]:
+    return {"label": deployment.label, "type": deployment.type, "archived": deployment.deleted}

@@ -24,8 +24,8 @@ class KeyAdministration:
 
     def create(self, actor: User, name: str, project_ids: Sequence[int], read_only: bool) -> IssuedKey:
         actor.require_admin()
-        return self._keys.create(name, project_ids, read_only)
+        return self._keys.create(name, project_ids, read_only, actor=actor.email)
 
     def revoke(self, actor: User, key_id: int) -> ManagementKey:
         actor.require_admin()
-        return self._keys.revoke(str(key_id))
+        return self._keys.revoke(str(key_id), actor=actor.email)

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound, Unauthenticated
-from flagyard.manage.model.access import ManagementKey, Principal, generate_key, hash_key, same_hash
+from flagyard.manage.audit import record
+from flagyard.manage.model.access import (
+    OPERATOR,
+    ManagementKey,
+    Principal,
+    generate_key,
+    hash_key,
+    same_hash,
+)
 from flagyard.manage.model.projects import Project, new_project
 from flagyard.manage.ports import UnitOfWorkFactory
 
@@ -23,10 +31,12 @@ class KeyService:
         self._uow = uow_factory
         self._clock = clock
 
-    def create_project(self, name: str) -> Project:
+    def create_project(self, name: str, actor: str = OPERATOR.name) -> Project:
         project = new_project(name, self._clock())
         with self._uow(write=True) as uow:
             uow.projects.add(project)
+            record(uow, actor, "project.created", "project", project.id, project.id, project.created_at,
+                   None, {"name": project.name})
             uow.commit()
         return project
 
@@ -34,7 +44,9 @@ class KeyService:
         with self._uow() as uow:
             return uow.projects.all()
 
-    def create(self, name: str, project_ids: Sequence[int] = (), read_only: bool = False) -> IssuedKey:
+    def create(self, name: str, project_ids: Sequence[int] = (), read_only: bool = False,
+               actor: str = OPERATOR.name) -> IssuedKey:
+        """A new key; `actor` is who asked (the CLI's operator, or a console admin)."""
         name = name.strip()
         if not name:
             raise Invalid("name must not be empty", code="invalid_name")
@@ -52,6 +64,8 @@ class KeyService:
                 if uow.projects.get(project_id) is None:
                     raise NotFound(f"project {project_id} not found", code="project_not_found")
             uow.keys.add(key)
+            record(uow, actor, "key.created", "key", key.id, None, key.created_at, None,
+                   {"name": key.name, "hint": key.hint, "readOnly": key.read_only, "projectIds": key.project_ids})
             uow.commit()
         return IssuedKey(key, secret)
 
@@ -59,7 +73,7 @@ class KeyService:
         with self._uow() as uow:
             return uow.keys.all()
 
-    def revoke(self, key_or_id: str) -> ManagementKey:
+    def revoke(self, key_or_id: str, actor: str = OPERATOR.name) -> ManagementKey:
         with self._uow(write=True) as uow:
             key = uow.keys.by_hash(hash_key(key_or_id))
             if key is None and key_or_id.isdigit():
@@ -69,6 +83,8 @@ class KeyService:
             if key.revoked_at is None:
                 key.revoked_at = self._clock()
                 uow.keys.revoke(key.id, key.revoked_at)
+                record(uow, actor, "key.revoked", "key", key.id, None, key.revoked_at,
+                       {"name": key.name, "revoked": False}, {"name": key.name, "revoked": True})
                 uow.commit()
         return key
 

@@ -25,16 +25,16 @@ from flagyard.manage.ports import UnitOfWork
 NOTIFIED_KINDS = ("flag", "experiment")  # groups' versions raise no event of their own
 
 
-def notify_version(uow: UnitOfWork, flag: Flag, document: Mapping[str, Any], actor: str, now: datetime) -> None:
-    """The events of a flag's new version (already added), for the webhooks that want them."""
+def notify_version(uow: UnitOfWork, flag: Flag, before: Mapping[str, Any] | None, document: Mapping[str, Any],
+                   actor: str, now: datetime) -> None:
+    """The events of a flag's new version (already added), for the webhooks that want them;
+    `before` is the previous version's document (None for the first)."""
     kind = flag.kind.value
     if kind not in NOTIFIED_KINDS:
         return
     hooks = uow.webhooks.for_project(flag.project_id)
     if not hooks:
         return  # the common case: one indexed read, nothing else
-    previous = uow.versions.get(flag.id, flag.version - 1) if flag.version > 1 else None
-    before = previous.flag_config if previous else None
     data = flag_event_data(kind, before, document, actor)
     enqueue(uow, hooks, version_events(kind, before, document), flag.key, data, now)
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Protocol
 
 from flagyard.manage.model.access import ManagementKey
+from flagyard.manage.model.audit import AuditQuery, AuditRecord
 from flagyard.manage.model.cohorts import Cohort
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.flags import Flag, Kind, Member
@@ -215,6 +216,11 @@ class WebhookSender(Protocol):
     def send(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult: ...
 
 
+class AuditStore(Protocol):
+    def add(self, record: AuditRecord) -> None: ...
+    def page(self, query: AuditQuery, *, before_id: int | None, limit: int) -> list[AuditRecord]: ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -230,6 +236,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookStore
     deliveries: DeliveryStore
     leases: LeaseStore
+    audit: AuditStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from flagyard.manage.audit import record
 from flagyard.manage.changes import load_flag
 from flagyard.manage.edits import apply_edit, edit_flag
 from flagyard.manage.model.access import Principal
@@ -26,6 +27,7 @@ from flagyard.manage.model.schedules import (
     check_pending_count,
     is_late,
     new_schedule,
+    patch_document,
     scheduler,
     within,
 )
@@ -65,6 +67,10 @@ class ScheduleService:
             _rehearse(uow, flag, plan)
             check_pending_count(uow.schedules.count_pending(flag.id))
             uow.schedules.add(schedule)
+            record(uow, principal, "schedule.created", "schedule", schedule.id, flag.project_id, now, None,
+                   {"flagId": str(flag.id), "kind": schedule.kind.value,
+                    "steps": [{"at": step.at.isoformat(), "patch": patch_document(step.changes)}
+                              for step in schedule.steps]})
             uow.commit()
         return schedule
 
@@ -84,12 +90,14 @@ class ScheduleService:
         principal.require_write()
         now = self._clock()
         with self._uow(write=True) as uow:
-            load_flag(uow, principal, kind, flag_id)
+            flag = load_flag(uow, principal, kind, flag_id)
             _of_flag(uow.schedules.get(schedule_id), flag_id, schedule_id)
             if not uow.schedules.cancel(schedule_id, now):
                 raise Conflict(f"schedule {schedule_id} has finished: no pending step is left to cancel",
                                code="schedule_finished")
             cancelled = uow.schedules.get(schedule_id)
+            record(uow, principal, "schedule.cancelled", "schedule", schedule_id, flag.project_id, now,
+                   {"cancelled": False}, {"cancelled": True})
             uow.commit()
         assert cancelled is not None
         return cancelled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flagyard.manage.audit import AuditService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_listing import RenderedFlags
@@ -15,6 +16,7 @@ from flagyard.manage.project_export import ProjectExportService
 from flagyard.manage.project_import import ProjectImportService
 from flagyard.manage.restore import RestoreService
 from flagyard.manage.schedules import ScheduleService
+from flagyard.manage.single_sign_on import SingleSignOnService
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
@@ -39,4 +41,6 @@ class ManageServices:
     users: UsersService
     schedules: ScheduleService  # scheduled changes and ramps (api/jobs/schedules.py fires them)
     webhooks: WebhookService
+    audit: AuditService
     webhook_delivery: WebhookDelivery  # sends the outbox (api/jobs/webhooks.py runs it)
+    single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

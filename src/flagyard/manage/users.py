@@ -10,6 +10,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import AlreadyExists, Invalid, NotFound, RateLimited, Unauthenticated
+from flagyard.manage.audit import record as audit
+from flagyard.manage.model.access import OPERATOR
 from flagyard.manage.model.sessions import (
     FailureRecord,
     IssuedSession,
@@ -56,6 +58,8 @@ class UsersService:
             if uow.users.by_email(user.email) is not None:
                 raise AlreadyExists(f"a user with email {user.email} already exists", code="user_exists")
             uow.users.add(user)
+            audit(uow, _actor(actor), "user.created", "user", user.email, None, user.created_at, None,
+                  {"role": user.role.value})
             uow.commit()
         return user
 
@@ -75,8 +79,11 @@ class UsersService:
             user = _by_email(uow, email)
             if user.role is Role.ADMIN and new_role is not Role.ADMIN and not user.disabled:
                 _keep_an_admin(uow)
+            before = {"role": user.role.value}
             user.role = new_role
             uow.users.save(user)
+            audit(uow, _actor(actor), "user.role_changed", "user", user.email, None, self._clock(), before,
+                  {"role": user.role.value})
             uow.commit()
         return user
 
@@ -86,10 +93,13 @@ class UsersService:
             user = _by_email(uow, email)
             if disabled and user.role is Role.ADMIN and not user.disabled:
                 _keep_an_admin(uow)
+            before = {"disabled": user.disabled}
             user.disabled = disabled
             uow.users.save(user)
             if disabled:
                 uow.sessions.remove_for_user(user.id)  # signed out everywhere, at once
+            audit(uow, _actor(actor), "user.disabled" if disabled else "user.enabled", "user", user.email, None,
+                  self._clock(), before, {"disabled": user.disabled})
             uow.commit()
         return user
 
@@ -105,15 +115,17 @@ class UsersService:
             self._check_unlocked(uow, subjects)
             user = uow.users.by_email(address)
         if not self._verify(user.password_hash if user else self._decoy, password) or user is None:
-            self._record_failure(subjects)
+            self._record_failure(subjects, address, "wrong credentials")
             raise Unauthenticated(WRONG_CREDENTIALS, code="wrong_credentials")
         if user.disabled:
+            self._record_failure((), address, "account disabled")
             raise Unauthenticated("this account is disabled; ask an admin", code="user_disabled")
         issued = new_session(user.id, now)
         with self._uow(write=True) as uow:
             uow.sign_in_failures.clear(subjects[0])
             uow.sessions.remove_expired(now)
             uow.sessions.add(issued.session)
+            audit(uow, user.email, "user.signed_in", "user", user.email, None, now, None, {"method": "password"})
             uow.commit()
         return user, issued
 
@@ -148,9 +160,11 @@ class UsersService:
                     f"too many failed sign-ins; try again in {wait} second{'s' if wait != 1 else ''}",
                     retry_after=wait, code="sign_in_throttled")
 
-    def _record_failure(self, subjects: tuple[str, ...]) -> None:
+    def _record_failure(self, subjects: tuple[str, ...], email: str, reason: str) -> None:
+        """Count the failure toward the lock-outs, and put it on the record."""
         now = self._clock()
         with self._uow(write=True) as uow:
+            audit(uow, email, "user.sign_in_failed", "user", email, None, now, None, {"reason": reason})
             for subject in subjects:
                 record = uow.sign_in_failures.get(subject) or FailureRecord(subject, 0, None)
                 failures = record.failures + 1
@@ -158,6 +172,10 @@ class UsersService:
                 uow.sign_in_failures.put(replace(record, failures=failures,
                                                  locked_until=now + wait if wait else None))
             uow.commit()
+
+
+def _actor(actor: User | None) -> str:
+    return actor.email if actor is not None else OPERATOR.name  # None: the CLI's operator
 
 
 def _require_admin(actor: User | None) -> None:

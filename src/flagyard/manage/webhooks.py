@@ -9,6 +9,7 @@ from typing import Any
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound
+from flagyard.manage.audit import record
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.webhooks import (
     Attempt,
@@ -52,6 +53,7 @@ class WebhookService:
                 raise Invalid(f"projectId: at most {MAX_WEBHOOKS_PER_PROJECT} webhooks per project",
                               code="too_many_webhooks")
             uow.webhooks.add(hook)
+            record(uow, principal, "webhook.created", "webhook", hook.id, project_id, self._clock(), None, _audited(hook))
             uow.commit()
         return Created(hook, hook.secret)
 
@@ -72,8 +74,11 @@ class WebhookService:
             raise Invalid("the request body names no field to change", code="empty_edit")
         with self._uow(write=True) as uow:
             hook = _visible(uow.webhooks.get(webhook_id), principal, webhook_id)
+            before = _audited(hook)
             self._apply(hook, fields, creating=False)
             uow.webhooks.save(hook)
+            record(uow, principal, "webhook.updated", "webhook", hook.id, hook.project_id, self._clock(),
+                   before, _audited(hook))
             uow.commit()
         return hook
 
@@ -82,6 +87,8 @@ class WebhookService:
         with self._uow(write=True) as uow:
             hook = _visible(uow.webhooks.get(webhook_id), principal, webhook_id)
             uow.webhooks.delete(webhook_id)
+            record(uow, principal, "webhook.deleted", "webhook", hook.id, hook.project_id, self._clock(),
+                   _audited(hook), None)
             uow.commit()
         return hook
 
@@ -93,6 +100,7 @@ class WebhookService:
             probe = replace(hook, events=["webhook.test"], enabled=True, flag_keys=[])
             data = {"webhookId": str(hook.id), "projectId": str(hook.project_id), "actor": principal.name}
             (delivery,) = enqueue(uow, [probe], ["webhook.test"], None, data, self._clock())
+            record(uow, principal, "webhook.tested", "webhook", hook.id, hook.project_id, self._clock())
             uow.commit()
         return delivery
 
@@ -141,3 +149,9 @@ def _visible(hook: Webhook | None, principal: Principal, webhook_id: int) -> Web
         raise NotFound(f"webhook {webhook_id} does not exist", code="webhook_not_found")
     principal.require_project(hook.project_id)
     return hook
+
+
+def _audited(hook: Webhook) -> dict[str, Any]:
+    """The webhook as the record keeps it: never its secret."""
+    return {"name": hook.name, "url": hook.url, "events": hook.events, "format": hook.format,
+            "flagKeys": hook.flag_keys, "enabled": hook.enabled}

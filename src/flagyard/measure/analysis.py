@@ -19,15 +19,38 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from flagyard.measure.cuped import adjust
 from flagyard.measure.model.analysis import AnalysisSettings
-from flagyard.measure.model.metrics import Direction, Metric, Role
+from flagyard.measure.model.metrics import Direction, Metric, MetricKind, Role
 from flagyard.measure.multiple_testing import adjusted_p_values, interval_alpha
-from flagyard.measure.sequential import Look, mixing_variance, next_look, sequential_estimate
-from flagyard.measure.statistics import Sample, compare
-from flagyard.measure.thresholds import UnmetThreshold, unmet_threshold
+from flagyard.measure.sequential import mixing_variance
+from flagyard.measure.statistics import Sample, SampleSeries, compare
+from flagyard.measure.thresholds import (
+    MIN_CONVERSIONS,
+    MIN_EXPOSURES,
+    UnmetThreshold,
+    unmet_threshold,
+)
 
-Looks = Sequence[tuple[Sample, Sample]]  # (control, treatment) cumulative sums, oldest first; last = now
+
+@dataclass(frozen=True)
+class Looks:
+    """Control's and a treatment's cumulative sums at every look, oldest first; the last is now."""
+
+    control: SampleSeries
+    treatment: SampleSeries
+
+    def __len__(self) -> int:
+        return len(self.control)
+
+    def __getitem__(self, index: int) -> tuple[Sample, Sample]:
+        return self.control.at(index), self.treatment.at(index)
+
+    @staticmethod
+    def of(looks: Sequence[tuple[Sample, Sample]]) -> Looks:
+        return Looks(SampleSeries.of([c for c, _ in looks]), SampleSeries.of([t for _, t in looks]))
 
 
 @dataclass(frozen=True)
@@ -39,7 +62,7 @@ class Pair:
     looks: Looks
     in_family: bool  # a primary or secondary metric (or one asked for), not a guardrail
     # CUPED's θ at each look, pooled over every variant (cuped.pooled_theta); None: no CUPED
-    thetas: Sequence[float] | None = None
+    thetas: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -167,20 +190,72 @@ def _series(settings: AnalysisSettings, pair: Pair, alpha: float,
     if settings.test_type == "ttest":  # each look on its own: a fixed-horizon test has no memory
         fixed = {point: _fixed_horizon(pair, point, alpha) for point in points}
         return {point: figures for point, figures in fixed.items() if figures is not None}
+    return _sequential(settings, pair, alpha, points)
+
+
+def _sequential(settings: AnalysisSettings, pair: Pair, alpha: float, points: Sequence[int]) -> dict[int, _Figures]:
+    """The mSPRT's running figures at `points`, from every look since τ was fixed.
+
+    Each look's estimate, likelihood ratio and interval are computed for all looks at once
+    (arrays); only the running minimum and intersection walk the looks one by one."""
     start, tau_squared = _mixture(settings, pair)
-    if tau_squared is None:
+    last = max(points, default=-1)
+    if tau_squared is None or start > last:
         return {}
+    difference, variance = _estimates(pair)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = variance + tau_squared
+        log_ratio = 0.5 * np.log(variance / total) + tau_squared * difference * difference / (2 * variance * total)
+        p_values = np.where(log_ratio <= 0, 1.0, np.exp(-log_ratio))
+        half = np.sqrt(2 * variance * total / tau_squared * (0.5 * np.log(total / variance) - math.log(alpha)))
+    exact = variance == 0  # no spread at all: the difference is exact (as sequential_estimate says)
+    p_values = np.where(exact, np.where(difference == 0, 1.0, 0.0), p_values)
+    half = np.where(exact, 0.0, half)
+    valid = np.isfinite(difference) & np.isfinite(variance)
     wanted = set(points)
     found: dict[int, _Figures] = {}
-    look: Look | None = None
-    for index in range(start, max(points, default=-1) + 1):
-        estimate = _estimate(pair, index)
-        if estimate is not None:
-            look = next_look(look, sequential_estimate(estimate.difference, estimate.variance, tau_squared, alpha))
-        if index in wanted and look is not None and estimate is not None:
-            found[index] = _Figures(look.result.difference, math.sqrt(estimate.variance), look.p_value,
-                                    look.interval, tau_squared, estimate)
+    running_p, low, high = math.inf, -math.inf, math.inf
+    seen = False
+    for index, ok, d, p, h, v in zip(range(start, last + 1), valid[start:last + 1].tolist(),
+                                     difference[start:last + 1].tolist(), p_values[start:last + 1].tolist(),
+                                     half[start:last + 1].tolist(), variance[start:last + 1].tolist(),
+                                     strict=True):
+        if not ok:
+            continue
+        running_p = min(running_p, p)
+        low, high = max(low, d - h), min(high, d + h)
+        if low > high:  # disjoint: the newest look, on the most data, is the better interval
+            low, high = d - h, d + h
+        seen = True
+        if index in wanted and seen:
+            found[index] = _Figures(d, math.sqrt(v), running_p, (low, high), tau_squared,
+                                    _estimate(pair, index) or _Estimate(d, v))
     return found
+
+
+def _estimates(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Every look's difference and its variance (CUPED's when θ is given); NaN where a side
+    has fewer than two users. The same arithmetic as statistics.Sample and cuped.adjust."""
+    c, t = pair.looks.control, pair.looks.treatment
+    with np.errstate(divide="ignore", invalid="ignore"):
+        valid = (c.n >= 2) & (t.n >= 2)
+        var_c = np.maximum(0.0, (c.squares - c.total * c.total / c.n) / (c.n - 1))
+        var_t = np.maximum(0.0, (t.squares - t.total * t.total / t.n) / (t.n - 1))
+        difference = t.total / t.n - c.total / c.n
+        variance = var_t / t.n + var_c / c.n
+        if pair.thetas is not None and c.covariate is not None and t.covariate is not None:
+            theta = pair.thetas
+            parts = []
+            for side in (c, t):
+                x, xx, xy = side.covariate  # type: ignore[misc]
+                var_y = (side.squares - side.total * side.total / side.n) / (side.n - 1)
+                var_x = (xx - x * x / side.n) / (side.n - 1)
+                cov = (xy - x * side.total / side.n) / (side.n - 1)
+                parts.append((side.total / side.n, x / side.n, (var_y - 2 * theta * cov + theta * theta * var_x) / side.n))
+            (mean_yc, mean_xc, part_c), (mean_yt, mean_xt, part_t) = parts
+            difference = (mean_yt - mean_xt * theta) - (mean_yc - mean_xc * theta)
+            variance = np.maximum(0.0, part_c + part_t)
+    return np.where(valid, difference, np.nan), np.where(valid, variance, np.nan)
 
 
 def _fixed_horizon(pair: Pair, index: int, alpha: float) -> _Figures | None:
@@ -216,12 +291,17 @@ def _mixture(settings: AnalysisSettings, pair: Pair) -> tuple[int, float | None]
     have their minimum samples and control's mean is not zero (see ADR 0081). That look depends
     only on data up to it, so later data cannot move τ; the test runs from that look on.
     """
-    for index, (control, treatment) in enumerate(pair.looks):
-        if control.mean == 0:
-            continue
-        if unmet_threshold(pair.metric.kind, {"control": control, "treatment": treatment}) is None:
-            return index, mixing_variance(abs(control.mean), settings.sequential_effect)
-    return len(pair.looks), None
+    c, t = pair.looks.control, pair.looks.treatment
+    with np.errstate(divide="ignore", invalid="ignore"):
+        control_mean = np.where(c.n > 0, c.total / c.n, 0.0)
+    ready = (c.n >= MIN_EXPOSURES) & (t.n >= MIN_EXPOSURES) & (control_mean != 0)
+    if pair.metric.kind is MetricKind.CONVERSION:
+        ready &= (np.round(c.total) >= MIN_CONVERSIONS) & (np.round(t.total) >= MIN_CONVERSIONS)
+    first = np.flatnonzero(ready)
+    if not len(first):
+        return len(pair.looks), None
+    index = int(first[0])
+    return index, mixing_variance(abs(float(control_mean[index])), settings.sequential_effect)
 
 
 def _harm(metric: Metric, interval: tuple[float, float], control_mean: float) -> bool | None:
@@ -249,7 +329,7 @@ def _chance(found: _Figures, direction: Direction) -> float | None:
 
 def pairs_for(metrics: Sequence[tuple[Metric, bool]], control_key: str, treatments: Sequence[str],
               looks: Mapping[tuple[int, str], Looks],
-              thetas: Sequence[Sequence[float]] | None = None) -> list[Pair]:
+              thetas: Sequence[np.ndarray] | None = None) -> list[Pair]:
     """Every (metric × treatment) pair in order; `metrics` holds each metric and whether it is in
     the family; `looks` is keyed by (metric position, treatment); `thetas`, with CUPED, holds
     each metric's θ per look."""

@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flagyard.measure.statistics import Covariate, Sample
+import numpy as np
+
+from flagyard.measure.statistics import Covariate, Sample, SampleSeries
 
 
 def pooled_theta(samples: Iterable[Sample]) -> float:
@@ -73,3 +75,13 @@ def _moments(sample: Sample) -> tuple[float, float, float, float, float, int]:
     var_x = (covariate.squares - x * x / n) / (n - 1)
     cov = (covariate.products - x * y / n) / (n - 1)
     return y / n, x / n, var_y, var_x, cov, n
+
+
+def pooled_thetas(series: Iterable[SampleSeries]) -> np.ndarray:
+    """`pooled_theta` at every look, over the variants' series."""
+    parts = [(s.n, s.total, *s.covariate) for s in series if s.covariate is not None]
+    n, y, x, xx, xy = (sum(values) for values in zip(*parts, strict=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = xx - x * x / n
+        theta = (xy - x * y / n) / sxx
+    return np.where((n >= 2) & (sxx > 0), theta, 0.0)

@@ -8,10 +8,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
+
 from flagyard.measure.model.events import Event
 from flagyard.measure.model.exposures import ExperimentTrigger
 from flagyard.measure.model.metrics import Metric
-from flagyard.measure.model.sums import Sums, SumsKey
+from flagyard.measure.model.sums import RESULT_SUMS, Sums, SumsKey
 
 T = TypeVar("T")
 
@@ -56,6 +58,7 @@ class AnalysisChange:
     before: Any
     after: Any
     id: int = 0
+    client: str | None = None  # the caller's address, for the audit log
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,24 @@ class EventWriter(Protocol):
     def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]: ...
 
 
+@dataclass(frozen=True)
+class SumsHistory:
+    """Per-variant sums as they stood at each look: the end of every hour (since the epoch) in
+    which any of the keys read changed; or one look, now, when read without history."""
+
+    hours: list[int]
+    # (aggregate key, variant) → an array of len(hours) rows × the RESULT_SUMS (sums.py), each
+    # row cumulative; under key "" the first column is every exposed user
+    cumulative: dict[tuple[str, str], np.ndarray]
+
+    def at(self, key: str, variant: str) -> np.ndarray:
+        found = self.cumulative.get((key, variant))
+        return found if found is not None else np.zeros((len(self.hours), len(RESULT_SUMS)))
+
+    def variants(self) -> set[str]:
+        return {variant for key, variant in self.cumulative if key == ""}
+
+
 class ResultsReader(Protocol):
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def analysis(self, flag_id: int) -> dict[str, Any] | None: ...
@@ -153,10 +174,9 @@ class ResultsReader(Protocol):
         """(flag id, stored settings) of every experiment whose analysis was ever set."""
         ...
     def variant_totals(self, flag_id: int, aggregate_key: str) -> list[VariantTotals]: ...
-    def variant_history(self, flag_id: int, aggregate_key: str,
-                        bucket_ms: int) -> list[tuple[int, list[VariantTotals]]]:
-        """`variant_totals` as it stood at the end of each bucket (its first ms; buckets of
-        `bucket_ms` from the epoch, UTC) in which the sums changed, in time order."""
+    def sums_history(self, flag_id: int, aggregate_keys: Sequence[str], *, history: bool) -> SumsHistory:
+        """The keys' sums (and the exposed users under "") at every hourly look, or, without
+        `history`, only as they stand now (a few rows)."""
         ...
     def excluded_users(self, flag_id: int) -> int: ...
     def exposure_series(self, flag_id: int, bucket_ms: int) -> list[tuple[int, str, int]]: ...

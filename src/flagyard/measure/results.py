@@ -15,8 +15,8 @@ from flagyard.errors import Invalid, NotFound
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.ports import UnitOfWorkFactory
-from flagyard.measure.analysis import Pair, Verdict, analyse, analyse_over_time, pairs_for
-from flagyard.measure.cuped import pooled_theta
+from flagyard.measure.analysis import Looks, Pair, Verdict, analyse, analyse_over_time, pairs_for
+from flagyard.measure.cuped import pooled_thetas
 from flagyard.measure.duration import HOUR_MS, DurationPlan, plan_duration, recent_daily_exposures
 from flagyard.measure.model.analysis import (
     AnalysisSettings,
@@ -40,11 +40,12 @@ from flagyard.measure.ports import (
     EventStore,
     EventWriter,
     ResultsReaderFactory,
-    VariantTotals,
+    SumsHistory,
 )
 from flagyard.measure.processing import rebuild_metric, rebuild_windows
-from flagyard.measure.samples import metric_sample
+from flagyard.measure.samples import metric_sample, metric_series
 from flagyard.measure.statistics import sample_ratio
+from flagyard.request_context import client_address
 
 INTERVALS = {"hour": 3_600_000, "day": 86_400_000}
 SRM_WARNING = ("Sample ratio mismatch: the users per variant differ from the rollout weights "
@@ -90,7 +91,7 @@ class ResultsService:
         check_metric_list(metrics)
         metrics = with_primary(metrics, roles_given=any(item.get("role") is not None for item in items))
         job = partial(_replace_metrics, project_id=flag.project_id, flag_id=flag_id, metrics=metrics,
-                      actor=principal.name, now_ms=self._now_ms())
+                      actor=principal.name, now_ms=self._now_ms(), client=client_address.get())
         return self._writer.submit(job, (flag.project_id,)).result()
 
     # --- analysis settings ----------------------------------------------------------------
@@ -107,7 +108,7 @@ class ResultsService:
         flag.ensure_editable()
         analysis_with_changes(AnalysisSettings(), fields)  # refuse bad input before queueing
         job = partial(_change_analysis, project_id=flag.project_id, flag_id=flag_id, fields=dict(fields), actor=principal.name,
-                      now_ms=self._now_ms())
+                      now_ms=self._now_ms(), client=client_address.get())
         return self._writer.submit(job, (flag.project_id,)).result()
 
     def analysis_changes(self, principal: Principal, flag_id: int, limit: int = 100) -> list[AnalysisChange]:
@@ -135,8 +136,10 @@ class ResultsService:
             metric = _choose_metric(stored, query)
             settings = analysis_from_stored(reader.analysis(flag_id))
             family = _family(stored, metric)
-            history = {m.aggregate_key: reader.variant_history(flag_id, m.aggregate_key, HOUR_MS)
-                       for m, _ in family}
+            # A fixed-horizon test read once needs the sums as they stand now (a few rows); the
+            # sequential test's running figures, and results over time, every hour's look.
+            history = reader.sums_history(flag_id, [m.aggregate_key for m, _ in family],
+                                          history=settings.test_type == "sequential" or interval is not None)
             excluded = reader.excluded_users(flag_id)
         return results_document(flag, metric, family, history, settings, excluded, interval)
 
@@ -202,7 +205,7 @@ class ResultsService:
 
 
 def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metrics: list[Metric],
-                     actor: str, now_ms: int) -> list[Metric]:
+                     actor: str, now_ms: int, client: str | None) -> list[Metric]:
     previous = store.metrics(flag_id)
     before = {m.id for m in previous}
     settings = analysis_from_stored(store.analysis(flag_id))
@@ -212,7 +215,7 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metric
     saved = store.replace_metrics(flag_id, metrics)
     store.record_change(AnalysisChange(flag_id, now_ms, actor, "metrics",
                                        [metric_document(m) for m in previous],
-                                       [metric_document(m) for m in saved]))
+                                       [metric_document(m) for m in saved], client=client))
     kept = {m.id for m in saved}
     # Totals of removed metrics with filters go with them (unfiltered totals are shared).
     store.drop_totals(flag_id, [filtered_key(i) for i in sorted(before - kept)])
@@ -224,7 +227,7 @@ def _replace_metrics(store: EventStore, *, project_id: int, flag_id: int, metric
 
 
 def _change_analysis(store: EventStore, *, project_id: int, flag_id: int, fields: dict[str, Any],
-                     actor: str, now_ms: int) -> AnalysisSettings:
+                     actor: str, now_ms: int, client: str | None) -> AnalysisSettings:
     current = analysis_from_stored(store.analysis(flag_id))
     changed = analysis_with_changes(current, fields)
     if changed.allocation == "bandit" and not any(m.role is Role.PRIMARY for m in store.metrics(flag_id)):
@@ -233,7 +236,7 @@ def _change_analysis(store: EventStore, *, project_id: int, flag_id: int, fields
     if changed != current:
         store.save_analysis(flag_id, analysis_document(changed))
         store.record_change(AnalysisChange(flag_id, now_ms, actor, "analysis",
-                                           analysis_document(current), analysis_document(changed)))
+                                           analysis_document(current), analysis_document(changed), client=client))
     if changed.cuped_window_days != current.cuped_window_days:
         filtered = [m for m in store.metrics(flag_id) if m.filters]
         rebuild_windows(store, project_id, flag_id, cuped_window_ms(changed), filtered, now_ms)
@@ -287,62 +290,36 @@ def _family(stored: Sequence[Metric], metric: Metric) -> list[tuple[Metric, bool
     return family
 
 
-History = Mapping[str, list[tuple[int, list[VariantTotals]]]]  # by aggregate key
-
-
-def _timeline(history: History) -> list[int]:
-    return sorted({start for series in history.values() for start, _ in series})
-
-
-def _totals_at(series: list[tuple[int, list[VariantTotals]]], timeline: list[int]) -> list[dict[str, VariantTotals]]:
-    """A metric's totals at every moment of the timeline, carried forward between its changes."""
-    found: list[dict[str, VariantTotals]] = []
-    current: dict[str, VariantTotals] = {}
-    changes = iter(series)
-    upcoming = next(changes, None)
-    for start in timeline:
-        while upcoming is not None and upcoming[0] <= start:
-            current = {t.variant: t for t in upcoming[1]}
-            upcoming = next(changes, None)
-        found.append(current)
-    return found
-
-
-def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, bool]], history: History,
+def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, bool]], history: SumsHistory,
                      settings: AnalysisSettings, excluded: int, interval: str | None = None) -> dict[str, Any]:
-    control_key = _control(flag)
-    timeline = _timeline(history) or [0]
-    by_metric = [_totals_at(history.get(m.aggregate_key, []), timeline) for m, _ in family]
+    control_key = _control(flag) or ""
+    timeline = [hour * HOUR_MS for hour in history.hours]
     now = len(timeline) - 1
-    seen = {variant for moments in by_metric for variant in moments[now]}
-    keys = _variant_order(flag, seen)
+    keys = _variant_order(flag, {v for v in history.variants() if history.at("", v)[now, 0] > 0})
     treatments = [key for key in keys if key != control_key]
-    looks = {
-        (position, variant): [(metric_sample(moment.get(control_key or ""), m.kind), metric_sample(moment.get(variant), m.kind))
-                              for moment in by_metric[position]]
-        for position, (m, _) in enumerate(family) for variant in treatments
-    }
+    series = {(position, variant): metric_series(history.at(m.aggregate_key, variant), history.at("", variant), m.kind)
+              for position, (m, _) in enumerate(family) for variant in keys}
+    looks = {(position, variant): Looks(series[(position, control_key)], series[(position, variant)])
+             for position, _ in enumerate(family) for variant in treatments} if control_key in keys else {}
     thetas = None
     if settings.cuped:  # θ pooled over every variant, at every look
-        thetas = [[pooled_theta(metric_sample(t, m.kind) for t in moment.values()) for moment in by_metric[position]]
-                  for position, (m, _) in enumerate(family)]
-    pairs = pairs_for(family, control_key or "", treatments, looks, thetas)
-    analysis = analyse(settings, control_key or "", pairs)
+        thetas = [pooled_thetas(series[(position, v)] for v in keys) for position, _ in enumerate(family)]
+    pairs = pairs_for(family, control_key, treatments, looks, thetas) if looks else []
+    analysis = analyse(settings, control_key, pairs)
     shown = next(n for n, (m, _) in enumerate(family) if m is metric)
     verdicts = {v.variant: v for v in analysis.verdicts if v.metric is metric}
-    totals = by_metric[shown][now]
     variants = []
     for key in keys:
-        sample = metric_sample(totals.get(key), metric.kind)
+        sample = series[(shown, key)].at(now)
         row: dict[str, Any] = {
             "key": key, "exposures": sample.n,
             "value": sample.mean if sample.n else None,
-            "conversions": totals[key].converters if key in totals else 0,
+            "conversions": int(history.at(metric.aggregate_key, key)[now, 0]),
             "total": sample.total,
         }
         row.update(_verdict_fields(verdicts.get(key)))
         variants.append(row)
-    srm = sample_ratio({k: metric_sample(totals.get(k), metric.kind).n for k in keys}, flag.rollout_weights)
+    srm = sample_ratio({k: series[(shown, k)].at(now).n for k in keys}, flag.rollout_weights)
     guardrails = _guardrails(analysis.verdicts)
     document: dict[str, Any] = {
         "experimentId": str(flag.id),
@@ -365,7 +342,7 @@ def results_document(flag: Flag, metric: Metric, family: Sequence[tuple[Metric, 
     }
     if interval is not None:
         document["interval"] = interval
-        document["series"] = _over_time(settings, control_key or "", pairs, metric, timeline, INTERVALS[interval])
+        document["series"] = _over_time(settings, control_key, pairs, metric, timeline, INTERVALS[interval])
     return document
 
 

@@ -10,8 +10,10 @@ control. Sample ratio mismatch is Pearson's chi-square test against the rollout 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 CONFIDENCE = 0.95
 SRM_THRESHOLD = 0.001  # the p-value below which the split is called a mismatch
@@ -46,6 +48,38 @@ class Sample:
         if self.n < 2:
             return 0.0
         return max(0.0, (self.squares - self.total * self.total / self.n) / (self.n - 1))
+
+
+@dataclass(frozen=True)
+class SampleSeries:
+    """A variant's `Sample` at every look, as arrays (one element per look, oldest first), so a
+    month of hourly looks is a few array operations rather than thousands of objects."""
+
+    n: np.ndarray
+    total: np.ndarray
+    squares: np.ndarray
+    covariate: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # Σx, Σx², Σxy
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+    def at(self, index: int) -> Sample:
+        covariate = None
+        if self.covariate is not None:
+            x, xx, xy = self.covariate
+            covariate = Covariate(float(x[index]), float(xx[index]), float(xy[index]))
+        return Sample(int(self.n[index]), float(self.total[index]), float(self.squares[index]), covariate)
+
+    @staticmethod
+    def of(samples: Sequence[Sample]) -> SampleSeries:
+        covariates = [s.covariate for s in samples]
+        covariate = None
+        if samples and all(c is not None for c in covariates):
+            covariate = tuple(np.array([getattr(c, name) for c in covariates], dtype=float)
+                              for name in ("total", "squares", "products"))
+        return SampleSeries(np.array([s.n for s in samples], dtype=float),
+                            np.array([s.total for s in samples], dtype=float),
+                            np.array([s.squares for s in samples], dtype=float), covariate)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

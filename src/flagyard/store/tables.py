@@ -457,6 +457,26 @@ job_leases = sa.Table(
 )
 
 
+# Every change anywhere and every sign-in, append-only (manage/model/audit.py). Nothing updates
+# or deletes a row.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_type", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=True),
+    sa.Column("project_id", sa.Integer, nullable=True),
+    sa.Column("before", Json, nullable=True),
+    sa.Column("after", Json, nullable=True),
+    sa.Column("client", sa.Text, nullable=True),
+    sa.Index("ix_audit_log_actor_id", "actor", "id"),
+    sqlite_autoincrement=True,
+)
+
+
 # --- console: people, their sessions, and the sign-in throttle --------------------------------
 
 users = sa.Table(
@@ -468,6 +488,8 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Signs in through the identity provider (ADR 0087); a user it created has no usable password.
+    sa.Column("sso", sa.Boolean, nullable=False, server_default=sa.false()),
     sqlite_autoincrement=True,
 )
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from flagyard.measure.analysis import Pair, analyse, analyse_over_time
+from flagyard.measure.analysis import Looks, Pair, analyse, analyse_over_time
 from flagyard.measure.cuped import pooled_theta
 from flagyard.measure.model.analysis import AnalysisSettings
 from flagyard.measure.model.metrics import Direction, Metric, MetricKind, Role
@@ -29,7 +29,7 @@ def looks(rng: np.random.Generator, control_rate: float, treatment_rate: float) 
 
 
 def ever_significant(settings: AnalysisSettings, experiment: list[tuple[Sample, Sample]]) -> bool:
-    pair = Pair(CONVERSION, "treatment", experiment, in_family=True)
+    pair = Pair(CONVERSION, "treatment", Looks.of(experiment), in_family=True)
     return any(a.verdicts[0].significant for a in analyse_over_time(settings, "control", [pair], list(range(LOOKS))))
 
 
@@ -54,7 +54,7 @@ def test_a_real_lift__found_by_the_sequential_test() -> None:
 
 def test_the_p_value_over_time_never_rises_and_the_last_point_is_the_headline() -> None:
     experiment = looks(np.random.default_rng(3), 0.10, 0.11)
-    pair = Pair(CONVERSION, "treatment", experiment, in_family=True)
+    pair = Pair(CONVERSION, "treatment", Looks.of(experiment), in_family=True)
     series = analyse_over_time(SEQUENTIAL, "control", [pair], list(range(LOOKS)))
     p_values = [a.verdicts[0].p_value for a in series]
     assert p_values == sorted(p_values, reverse=True)
@@ -72,7 +72,7 @@ def test_family__treatments_times_metrics__adjusted_as_statsmodels_and_guardrail
     secondary = Metric(event_type="signup", kind=MetricKind.CONVERSION, role=Role.SECONDARY, id=2)
     guardrail = Metric(event_type="refund", kind=MetricKind.CONVERSION, role=Role.GUARDRAIL,
                        direction=Direction.DECREASE, non_inferiority_margin=0.1, id=3)
-    pairs = [Pair(metric, variant, looks(rng, 0.1, rate), metric.role is not Role.GUARDRAIL)
+    pairs = [Pair(metric, variant, Looks.of(looks(rng, 0.1, rate)), metric.role is not Role.GUARDRAIL)
              for metric in (CONVERSION, secondary, guardrail)
              for variant, rate in (("a", 0.104), ("b", 0.11))]
     analysis = analyse(AnalysisSettings(test_type="ttest", multiple_testing=correction), "control", pairs)  # type: ignore[arg-type]
@@ -93,7 +93,7 @@ def test_guardrail__harm_false_within_margin_true_beyond_zero_null_in_between() 
         n = 10_000
         control = Sample(n, 100.0 * n, (100.0**2 + sd**2) * n)
         treatment = Sample(n, treatment_mean * n, (treatment_mean**2 + sd**2) * n)
-        pair = Pair(metric, "t", [(control, treatment)], in_family=False)
+        pair = Pair(metric, "t", Looks.of([(control, treatment)]), in_family=False)
         return analyse(T_TEST, "control", [pair]).verdicts[0].harm
 
     assert harm(100.0, 10) is False  # latency unchanged: well within +5 ms
@@ -117,7 +117,7 @@ def correlated_looks(rng: np.random.Generator, lift: float, users: int = 300) ->
 
 
 def cuped_pair(looks: list[tuple[Sample, Sample]]) -> Pair:
-    return Pair(REVENUE, "treatment", looks, True, [pooled_theta(look) for look in looks])
+    return Pair(REVENUE, "treatment", Looks.of(looks), True, np.array([pooled_theta(look) for look in looks]))
 
 
 CUPED = AnalysisSettings(sequential_effect=0.05, cuped=True)
@@ -135,7 +135,7 @@ def test_cuped__correlated_covariate__narrower_interval_and_the_removed_variance
     looks = correlated_looks(np.random.default_rng(22), lift=1.0)
     with_cuped = analyse(CUPED, "control", [cuped_pair(looks)]).verdicts[0]
     without = analyse(AnalysisSettings(sequential_effect=0.05), "control",
-                      [Pair(REVENUE, "treatment", looks, True)]).verdicts[0]
+                      [Pair(REVENUE, "treatment", Looks.of(looks), True)]).verdicts[0]
     assert with_cuped.interval is not None and without.interval is not None
     width = with_cuped.interval[1] - with_cuped.interval[0]
     assert width < 0.5 * (without.interval[1] - without.interval[0])

@@ -20,12 +20,13 @@ from flagyard.api.console.session import (
     set_sign_in_cookie,
     sign_in_token,
 )
+from flagyard.api.console.sign_in_options import SignInOptionsDep, sign_in_options
 from flagyard.errors import DomainError, Unauthenticated
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 
-def _safe_next(raw: str | None) -> str:
+def safe_next(raw: str | None) -> str:
     # Only a path inside the console: never an open redirect to another site.
     if raw and raw.startswith("/console") and "//" not in raw and "\\" not in raw:
         return raw
@@ -41,14 +42,20 @@ def front_door(request: Request, services: ConsoleDep) -> Response:
             return RedirectResponse("/console", status_code=303)
         except Unauthenticated:
             pass
-    return _sign_in_page(request)
+    return sign_in_page(request)
 
 
-def _sign_in_page(request: Request, error: DomainError | None = None, email: str = "") -> Response:
+def sign_in_page(request: Request, error: DomainError | None = None, email: str = "", *,
+                 form: str = "sign-in", next_: str | None = None) -> Response:
+    """The sign-in page; `error` is shown atop `form` ("sign-in": the password form, "sso":
+    the single sign-on button)."""
     token = sign_in_token(request)
+    options = sign_in_options(request)
     response = page(request, "sign_in.html", None, sign_in_token=token, email=email,
-                    next=_safe_next(request.query_params.get("next")),
-                    error=refusal("sign-in", error) if error else None)
+                    next=safe_next(next_ if next_ is not None else request.query_params.get("next")),
+                    password_sign_in=options.password,
+                    sso_label=options.oidc.provider_name if options.oidc else None,
+                    error=refusal(form, error) if error else None)
     if error is not None and error.code == "sign_in_throttled":
         response.headers["Retry-After"] = str(getattr(error, "retry_after", 1))
     set_sign_in_cookie(response, request, token)
@@ -56,16 +63,17 @@ def _sign_in_page(request: Request, error: DomainError | None = None, email: str
 
 
 @router.post("/console/sign-in")
-async def sign_in(request: Request, services: ConsoleDep) -> Response:
+async def sign_in(request: Request, services: ConsoleDep, options: SignInOptionsDep) -> Response:
     form = await request.form()
     email = str(form.get("email") or "")
     try:
+        options.require_password()
         check_sign_in_token(request, form)
         _, issued = await run_in_threadpool(services.users.sign_in, email,
                                             str(form.get("password") or ""), client_ip(request))
     except DomainError as error:
-        return _sign_in_page(request, error, email)
-    response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+        return sign_in_page(request, error, email)
+    response = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
     set_session_cookie(response, request, issued.token)
     return response
 

@@ -26,7 +26,7 @@ templates.env.globals["rollout_chart"] = charts.rollout_split
 templates.env.globals["activity_chart"] = charts.activity
 
 
-NAV = ("experiments", "flags", "activity", "debugger", "deployments", "webhooks", "keys", "users")
+NAV = ("experiments", "flags", "activity", "debugger", "deployments", "webhooks", "keys", "users", "audit")
 
 
 @dataclass(frozen=True)

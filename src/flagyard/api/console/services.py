@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flagyard.manage.audit import AuditService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_search import FlagSearchService
 from flagyard.manage.flags import FlagService
 from flagyard.manage.key_administration import KeyAdministration
 from flagyard.manage.restore import RestoreService
 from flagyard.manage.schedules import ScheduleService
+from flagyard.manage.single_sign_on import SingleSignOnService
 from flagyard.manage.users import UsersService
 from flagyard.manage.variants import VariantService
 from flagyard.manage.versions import VersionService
@@ -32,3 +34,5 @@ class ConsoleServices:
     results: ResultsService
     schedules: ScheduleService
     webhooks: WebhookService
+    audit: AuditService
+    single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

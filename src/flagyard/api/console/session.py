@@ -71,13 +71,14 @@ def writer_form(current: SignedInDep, form: FormDep) -> FormData:
 WriterFormDep = Annotated[FormData, Depends(writer_form)]
 
 
-def _secure(request: Request) -> bool:
+def secure_request(request: Request) -> bool:
+    """Cookies set for this request carry Secure: it came over HTTPS."""
     return request.url.scheme == "https"
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()),
-                        httponly=True, samesite="lax", secure=_secure(request), path="/")
+                        httponly=True, samesite="lax", secure=secure_request(request), path="/")
 
 
 def clear_session_cookie(response: Response) -> None:
@@ -90,7 +91,7 @@ def sign_in_token(request: Request) -> str:
 
 def set_sign_in_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(SIGN_IN_COOKIE, token, httponly=True, samesite="strict",
-                        secure=_secure(request), path="/")
+                        secure=secure_request(request), path="/")
 
 
 def check_sign_in_token(request: Request, form: FormData) -> None:

@@ -8,27 +8,32 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from flagyard.api.console import (
+    audit,
     auth,
     debugger,
     docs,
     history,
     item,
     listing,
+    oidc,
     operate,
     results,
     schedules,
     webhooks,
 )
 from flagyard.api.console.services import ConsoleServices
+from flagyard.api.console.sign_in_options import SignInOptions
 
 STATIC = Path(__file__).parent / "static"
 
 
-def install(app: FastAPI, services: ConsoleServices) -> None:
+def install(app: FastAPI, services: ConsoleServices,
+            sign_in: SignInOptions | None = None) -> None:
     app.state.console = services
+    app.state.sign_in_options = sign_in or SignInOptions(password=True)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     docs.install(app)
     # The catch-all patterns (`/console/p/{project}/{plural}`, `/console/{plural}/{id}/{action}`)
     # come after the fixed paths they would otherwise swallow.
-    for module in (auth, history, results, schedules, webhooks, debugger, operate, listing, item):
+    for module in (auth, oidc, history, results, schedules, webhooks, audit, debugger, operate, listing, item):
         app.include_router(module.router)

@@ -15,6 +15,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flagyard.request_context import client_address
+
 log = logging.getLogger("flagyard.requests")
 
 _ID_IN_PATH = re.compile(r"(?<!^/api)/\d+(?=/|$)")
@@ -71,6 +73,8 @@ class RequestObservability:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
         request_id = incoming if incoming.isprintable() and incoming else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
+        peer = scope.get("client")
+        client_address.set(peer[0] if peer else None)  # for the audit log
         started = time.perf_counter()
         status = 500
 

@@ -1,4 +1,4 @@
-"""People who sign in to the console: an email, a password hash and a role."""
+"""People who sign in to the console: an email, a password hash (or single sign-on) and a role."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class User:
     created_at: datetime
     id: int = 0
     disabled: bool = False
+    # Signs in through the identity provider (single sign-on), whose groups set the role.
+    sso: bool = False
 
     @property
     def can_write(self) -> bool:

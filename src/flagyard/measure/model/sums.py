@@ -37,6 +37,8 @@ SUM_NAMES = ("users", "excluded", "count_sum", "count_squares", "total_sum", "to
              "pre_users", "pre_count_sum", "pre_count_squares", "pre_total_sum", "pre_total_squares",
              "cross_users", "cross_count", "cross_total")
 USER_COUNTS = (USERS, EXCLUDED, PRE_USERS, CROSS_USERS)  # whole numbers; the others are floats
+# The sums results read, in this order (EXCLUDED is counted once, for the whole experiment).
+RESULT_SUMS = tuple(name for name in SUM_NAMES if name != "excluded")
 
 Sums = list[float]  # indexed by the names above
 SumsKey = tuple[int, str, str]  # (flag id, aggregate key, variant)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.errors import translate
+from flagyard.store.manage.audit_repository import AuditRepository
 from flagyard.store.manage.cohort_repository import CohortRepository
 from flagyard.store.manage.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.manage.flag_repository import FlagRepository
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
         self.webhooks = WebhookRepository(connection)
         self.deliveries = DeliveryRepository(connection)
         self.leases = LeaseRepository(connection)
+        self.audit = AuditRepository(connection)
         return self
 
     @property

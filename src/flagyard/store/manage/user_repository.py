@@ -19,13 +19,14 @@ class UserRepository:
     def add(self, user: User) -> int:
         user.id = inserted_id(self._conn.execute(sa.insert(users).values(
             email=user.email, password_hash=user.password_hash, role=user.role.value,
-            disabled=user.disabled, created_at=user.created_at,
+            disabled=user.disabled, created_at=user.created_at, sso=user.sso,
         )))
         return user.id
 
     def save(self, user: User) -> None:
         self._conn.execute(sa.update(users).where(users.c.id == user.id).values(
             password_hash=user.password_hash, role=user.role.value, disabled=user.disabled,
+            sso=user.sso,
         ))
 
     def get(self, user_id: int) -> User | None:
@@ -104,4 +105,5 @@ class FailureRepository:
 
 def _user(row: sa.RowMapping) -> User:
     return User(id=row["id"], email=row["email"], password_hash=row["password_hash"],
-                role=Role(row["role"]), disabled=row["disabled"], created_at=row["created_at"])
+                role=Role(row["role"]), disabled=row["disabled"], created_at=row["created_at"],
+                sso=row["sso"])

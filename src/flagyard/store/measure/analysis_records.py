@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from flagyard.manage.model.audit import changed_fields
 from flagyard.measure.ports import AnalysisChange
-from flagyard.store.tables import experiment_analysis, experiment_analysis_changes
+from flagyard.store.tables import audit_log, experiment_analysis, experiment_analysis_changes, flags
 
 a = experiment_analysis
 c = experiment_analysis_changes
@@ -23,9 +25,17 @@ def save_analysis(conn: sa.Connection, flag_id: int, settings: dict[str, Any]) -
 
 
 def record_change(conn: sa.Connection, change: AnalysisChange) -> None:
+    """The experiment's own record of the change, and the same change in the audit log."""
     conn.execute(sa.insert(c).values(
         flag_id=change.flag_id, changed_at=change.changed_at, actor=change.actor,
         subject=change.subject, before=change.before, after=change.after))
+    project_id = conn.execute(sa.select(flags.c.project_id).where(flags.c.id == change.flag_id)).scalar_one_or_none()
+    before, after = (change.before, change.after) if change.subject == "metrics" else \
+        changed_fields(change.before, change.after)
+    conn.execute(sa.insert(audit_log).values(
+        at=datetime.fromtimestamp(change.changed_at / 1000, tz=UTC), actor=change.actor,
+        action=f"experiment.{change.subject}_changed", subject_type="experiment", subject_id=str(change.flag_id),
+        project_id=project_id, before=before, after=after, client=change.client))
 
 
 def changes(conn: sa.Connection, flag_id: int, limit: int) -> list[AnalysisChange]:

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from itertools import groupby
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.measure.model.metrics import Metric
-from flagyard.measure.model.sums import HOUR_MS, HOUR_PREFIX, SUM_NAMES, hour_start
-from flagyard.measure.ports import AnalysisChange, VariantTotals
+from flagyard.measure.model.sums import HOUR_PREFIX, RESULT_SUMS, hour_start
+from flagyard.measure.ports import AnalysisChange, SumsHistory, VariantTotals
 from flagyard.store.measure import analysis_records
 from flagyard.store.measure.event_repository import SqlEventStore
 from flagyard.store.tables import experiment_variant_history, experiment_variant_stats
 
 v = experiment_variant_stats
 h = experiment_variant_history
-RESULT_SUMS = tuple(name for name in SUM_NAMES if name != "excluded")  # the sums results use
 # VariantTotals' name for each: a key's `users` are the users with an event, its converters.
 _FIELDS = tuple("converters" if name == "users" else name for name in RESULT_SUMS)
 
@@ -49,23 +48,32 @@ class SqlResultsReader:
         ).all()
         return _variant_totals(rows, aggregate_key)
 
-    def variant_history(self, flag_id: int, aggregate_key: str,
-                        bucket_ms: int) -> list[tuple[int, list[VariantTotals]]]:
-        """Adds up the hourly changes in time order, taking the totals at each bucket's end."""
-        rows = self._conn.execute(
-            sa.select(h.c.hour, h.c.aggregate_key, h.c.variant, *(h.c[n] for n in RESULT_SUMS))
-            .where(h.c.flag_id == flag_id, h.c.aggregate_key.in_(["", aggregate_key]))
-            .order_by(h.c.hour)
-        )
-        running: dict[tuple[str, str], list[float]] = {}
-        found = []
-        for start, changes in groupby(rows, key=lambda r: r.hour * HOUR_MS // bucket_ms * bucket_ms):
-            for _, key, variant, *change in changes:
-                sums = running.setdefault((key, variant), [0.0] * len(RESULT_SUMS))
-                for n, value in enumerate(change):
-                    sums[n] += value
-            found.append((start, _variant_totals([(*kv, *sums) for kv, sums in running.items()], aggregate_key)))
-        return found
+    def sums_history(self, flag_id: int, aggregate_keys: Sequence[str], *, history: bool) -> SumsHistory:
+        """One query, then NumPy: rows scattered into an (hours × sums) array per key and
+        variant, summed down the hours (a month is a few thousand rows; no object per row)."""
+        keys = sorted({"", *aggregate_keys})
+        mark = "%s" if self._conn.dialect.name == "postgresql" else "?"
+        columns = ", ".join(RESULT_SUMS)
+        where = f"flag_id = {mark} AND aggregate_key IN ({', '.join([mark] * len(keys))})"
+        if history:
+            rows = self._conn.exec_driver_sql(
+                f"SELECT hour, aggregate_key, variant, {columns} FROM experiment_variant_history "
+                f"WHERE {where} ORDER BY hour", (flag_id, *keys)).fetchall()
+        else:
+            rows = self._conn.exec_driver_sql(
+                f"SELECT 0, aggregate_key, variant, {columns} FROM experiment_variant_stats WHERE {where}",
+                (flag_id, *keys)).fetchall()
+        hours = sorted({row[0] for row in rows}) or [0]
+        position = {hour: n for n, hour in enumerate(hours)}
+        grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[(row[1], row[2])].append(row)
+        cumulative = {}
+        for pair, found in grouped.items():
+            changes = np.zeros((len(hours), len(RESULT_SUMS)))
+            changes[[position[row[0]] for row in found]] = [row[3:] for row in found]
+            cumulative[pair] = np.cumsum(changes, axis=0)
+        return SumsHistory(hours, cumulative)
 
     def excluded_users(self, flag_id: int) -> int:
         return int(self._conn.execute(

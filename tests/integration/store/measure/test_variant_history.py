@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from flagyard.measure.model.events import Event
 from flagyard.measure.model.metrics import Metric, MetricKind, property_key
-from flagyard.measure.model.sums import HOUR_MS
-from flagyard.measure.ports import VariantTotals
+from flagyard.measure.model.sums import HOUR_MS, RESULT_SUMS
+from flagyard.measure.ports import SumsHistory, VariantTotals
 from flagyard.measure.processing import Batch, rebuild_metric, store_batches
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
@@ -61,8 +61,20 @@ def totals(engine: Engine, flag_id: int, key: str) -> list[VariantTotals]:
 
 
 def history(engine: Engine, flag_id: int, key: str, bucket_ms: int) -> list[tuple[int, list[VariantTotals]]]:
+    """The key's totals as they stood at the end of each bucket with a change, read through
+    `sums_history` (the reader results use) and put in `variant_totals`' shape."""
     with engine.connect() as conn:
-        return SqlResultsReader(conn).variant_history(flag_id, key, bucket_ms)
+        found = SqlResultsReader(conn).sums_history(flag_id, [key], history=True)
+    ends = {hour * HOUR_MS // bucket_ms * bucket_ms: n for n, hour in enumerate(found.hours)}
+    return [(start, as_totals(found, key, n)) for start, n in sorted(ends.items())]
+
+
+def as_totals(found: SumsHistory, key: str, look: int) -> list[VariantTotals]:
+    names = ("converters",) + RESULT_SUMS[1:]
+    sums = (lambda variant: {}) if key == "" else (  # "" holds the exposed users alone
+        lambda variant: dict(zip(names, found.at(key, variant)[look].tolist(), strict=True)))
+    return [VariantTotals(variant, int(found.at("", variant)[look, 0]), **sums(variant))
+            for variant in sorted(found.variants()) if found.at("", variant)[look, 0] > 0]
 
 
 def history_hours(engine: Engine, flag_id: int, key: str) -> list[int]:
