@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from flagyard.measure.bandit import WEIGHT_TOTAL, chance_to_be_best, next_weights, ready  # noqa: E402
-from flagyard.measure.model.metrics import Direction, MetricKind  # noqa: E402
-from flagyard.measure.statistics import Sample  # noqa: E402
+from flagyard.measure.bandit import WEIGHT_TOTAL  # noqa: E402
 from tests.unit.measure import test_analysis as simulations  # noqa: E402
+from tests.unit.measure.test_bandit import simulate_bandit  # noqa: E402
 
 
 def share(flags: list[bool]) -> str:
@@ -41,25 +40,9 @@ def main() -> None:
     looks = simulations.correlated_looks(np.random.default_rng(22), lift=1.0)
     verdict = simulations.analyse(simulations.CUPED, "control", [simulations.cuped_pair(looks)]).verdicts[0]
     print(f"CUPED on a covariate that explains most of the metric: variance removed {verdict.variance_reduction:.1%}")
-    print(f"Bandit, arms converting 10 %, 11 %, 13 %, 30 reallocations of 3,000 users: {bandit():.1%} of the "
+    weights, _ = simulate_bandit()
+    print(f"Bandit, arms converting 10 %, 11 %, 13 %, 30 reallocations of 3,000 users: {weights['c'] / WEIGHT_TOTAL:.1%} of the "
           "traffic on the best arm at the end")
-
-
-def bandit() -> float:
-    """The best arm's share of the traffic after the last reallocation (as test_bandit.py runs it)."""
-    rng = np.random.default_rng(8)
-    rates = {"a": 0.10, "b": 0.11, "c": 0.13}
-    users, conversions = dict.fromkeys(rates, 0), dict.fromkeys(rates, 0)
-    weights = dict.fromkeys(rates, WEIGHT_TOTAL // 3)
-    for period in range(30):
-        split = rng.multinomial(3000, [weights[k] / sum(weights.values()) for k in rates])
-        for key, n in zip(rates, split, strict=True):
-            users[key] += int(n)
-            conversions[key] += int(rng.binomial(n, rates[key]))
-        arms = {k: Sample(users[k], float(conversions[k]), float(conversions[k])) for k in rates}
-        if ready(arms) is None:
-            weights = next_weights(chance_to_be_best(arms, MetricKind.CONVERSION, Direction.INCREASE, seed=period))
-    return weights["c"] / WEIGHT_TOTAL
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.console.browser import browser, shots  # noqa: F401 - the browser tests' fixtures
 from tests.console.support import signed_in_client
 from tests.support.server import Server, cli_env
 

@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from flagyard.api.console.audit import PAGE_SIZE
+from tests.console.browser import sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.factories import create_flag
 from tests.support.server import Server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PATCHES = PAGE_SIZE + 2  # with the flag's creation and a deployment: a second page of four
 
 
@@ -205,39 +201,16 @@ def test_a_date_range__includes_its_last_day(admin: Browserless, auditor: dict[s
 
 # --- in a browser -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("FLAGYARD_SCREENSHOTS")
-    directory = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
-def sign_in(browser: Any, server: Server, person: Person) -> Any:
-    context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto("/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/console/p/\d+/flags"))
-    return page
 
 
 def test_in_a_browser__an_admin_filters_the_log_with_the_keyboard(
         browser: Any, server: Server, people: Callable[[str], Person], auditor: dict[str, Any],
         shots: Path) -> None:
-    page = sign_in(browser, server, people("admin"))
+    page = sign_in_page(browser, server, people("admin"))
     page.get_by_role("link", name="Audit log").click()
     page.wait_for_url("**/console/audit")
     table = page.get_by_role("table", name="Audit records, newest first")

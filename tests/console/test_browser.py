@@ -7,57 +7,19 @@ the repository, so a person can look at them after the run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig, User
-from playwright.sync_api import sync_playwright
 
+from tests.console.browser import sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.console.events import exposed
 from tests.factories import create_flag, unique_key
 from tests.support.server import Server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("FLAGYARD_SCREENSHOTS")
-    directory = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    print(f"\nconsole screenshots: {directory}")
-    return directory
-
-
-def _sign_in(browser: Any, server: Server, person: Person, width: int = 1280) -> Any:
-    context = browser.new_context(base_url=server.base_url, viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.goto("/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/console/p/\d+/flags"))
-    return page
 
 
 def test_a_person_runs_a_flag_from_the_console(
@@ -72,7 +34,7 @@ def test_a_person_runs_a_flag_from_the_console(
     signed_out.goto("/")
     signed_out.screenshot(path=shots / "01-sign-in.png")
     signed_out.close()
-    page = _sign_in(browser, server, admin.person)
+    page = sign_in_page(browser, server, admin.person)
     # The first Tab reaches the skip link
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
@@ -211,7 +173,7 @@ def test_a_person_runs_a_flag_from_the_console(
     page.context.close()
 
     # A viewer sees the flag without a single write control, and a forged write is 403
-    look = _sign_in(browser, server, viewer)
+    look = sign_in_page(browser, server, viewer)
     look.goto(f"/console/flags/{flag_id}")
     assert look.locator("main form[method='post']").count() == 0
     assert look.get_by_role("button", name="Disable").count() == 0
@@ -240,7 +202,7 @@ def test_a_person_reads_an_experiments_results_and_records_the_decision(
     expected = api.get(f"/api/1/experiments/{flag_id}/results", params={"metricId": revenue["id"]}).json()
 
     # An editor finds it through the links and the search box, keyboard only for the search
-    page = _sign_in(browser, server, people("editor"))
+    page = sign_in_page(browser, server, people("editor"))
     page.get_by_role("link", name="Experiments").click()
     page.get_by_label("Search key or name").fill(key)
     page.keyboard.press("Enter")

@@ -8,58 +8,30 @@ test_browser.py, for a person to look at.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from flagyard.api.console.results_charts import difference_over_time
+from tests.console.browser import sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.console.events import T0, exposure, send
 from tests.factories import create_flag
 from tests.support.server import Server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DEFAULTS = {"testType": "sequential", "confidenceLevel": 0.95, "multipleTesting": "bonferroni",
             "cuped": False, "cupedWindowDays": 7, "sequentialEffect": 0.05}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("FLAGYARD_SCREENSHOTS")
-    directory = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
-def sign_in(browser: Any, server: Server, person: Person, width: int = 1280) -> Any:
-    context = browser.new_context(base_url=server.base_url, viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.goto("/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/console/p/\d+/flags"))
-    return page
 
 
 def experiment(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> tuple[str, str]:
@@ -119,7 +91,7 @@ def test_analysis__an_editor_changes_the_test_and_the_level__a_bad_value_changes
         people: Callable[[str], Person], viewer: Browserless) -> None:
     flag_id, _ = experiment(api, project_id, deployment)
     person = people("editor")
-    page = sign_in(browser, server, person)
+    page = sign_in_page(browser, server, person)
     page.goto(f"/console/experiments/{flag_id}/results")
     facts = page.locator("#analysis-facts")
     assert "Sequential test (valid whenever you look)" in facts.inner_text()
@@ -183,7 +155,7 @@ def test_guardrails__harm_is_warned_about_at_the_top__each_guardrail_in_words(
     flag_id = guarded["id"]
     expected = api.get(f"/api/1/experiments/{flag_id}/results", params={"metric": "purchase"}).json()
     assert expected["harm"] is True
-    page = sign_in(browser, server, people("editor"))
+    page = sign_in_page(browser, server, people("editor"))
     page.goto(f"/console/experiments/{flag_id}/results")
 
     warning = page.get_by_role("alert").filter(has_text="Guardrail harm")
@@ -204,7 +176,7 @@ def test_over_time__one_point_per_interval__the_numbers_are_the_apis_series(
         browser: Any, server: Server, api: httpx.Client, guarded: dict[str, Any],
         people: Callable[[str], Person]) -> None:
     flag_id = guarded["id"]
-    page = sign_in(browser, server, people("viewer"))
+    page = sign_in_page(browser, server, people("viewer"))
     for interval in ("day", "hour"):
         series = api.get(f"/api/1/experiments/{flag_id}/results",
                          params={"metric": "purchase", "interval": interval}).json()["series"]
@@ -240,7 +212,7 @@ def test_thresholds__before_the_minimum_samples__the_reason_instead_of_figures(
     expected = api.get(f"/api/1/experiments/{flag_id}/results").json()
     reason = next(v for v in expected["variants"] if v["key"] == "treatment")["threshold"]["reason"]
     assert "20 of the 25 conversions" in reason
-    page = sign_in(browser, server, people("viewer"))
+    page = sign_in_page(browser, server, people("viewer"))
     page.goto(f"/console/experiments/{flag_id}/results")
     row = page.locator('#results-table tr[data-variant="treatment"]')
     assert row.locator('[data-field="threshold"]').inner_text() == reason
@@ -280,7 +252,7 @@ def test_allocation__bandit_needs_a_primary_metric__then_is_saved_and_said(
         browser: Any, server: Server, api: httpx.Client, project_id: str, deployment: dict[str, str],
         people: Callable[[str], Person]) -> None:
     flag_id, _ = experiment(api, project_id, deployment)
-    page = sign_in(browser, server, people("editor"))
+    page = sign_in_page(browser, server, people("editor"))
     page.goto(f"/console/experiments/{flag_id}/results")
     # Without metrics, a bandit has nothing to optimise: the message by the field, nothing saved
     page.locator("#analysis-edit summary").click()

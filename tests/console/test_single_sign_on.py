@@ -4,7 +4,6 @@ pages), a flagyard set up for it, and a person in headless Chromium."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,16 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import sync_playwright
 
 from tests.console.conftest import create_user
 from tests.console.support import csrf_token, sign_in
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
 from tests.support.server import Server, free_port, fresh_database_url, running_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PROVIDER_NAME = "Company SSO"
 SSO_LINK = f"Sign in with {PROVIDER_NAME}"
 CALLBACK = "/console/sign-in/oidc/callback"
@@ -73,14 +68,6 @@ def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoSetup]:
         yield SsoSetup(server, provider)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _new_page(browser: Any, sso: SsoSetup) -> Any:

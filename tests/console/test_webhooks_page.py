@@ -10,9 +10,7 @@ test_browser.py, for a person to look at.
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,16 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook as Verifier
 
+from tests.console.browser import sign_in_page
 from tests.console.conftest import Browserless, Person, create_user
 from tests.support.server import Server, fresh_database_url, running_server
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Resolves nowhere here, so the shared server (which refuses private targets) accepts it.
 PUBLIC_URL = "https://hooks.example.com/flagyard"
 # A server of the browser test's own that may send to the receiver on 127.0.0.1, and retries fast.
@@ -185,22 +181,8 @@ def test_no_csrf_token__403(editor: Browserless, api: httpx.Client, project_id: 
 
 # --- in a browser -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    configured = os.environ.get("FLAGYARD_SCREENSHOTS")
-    directory = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -218,16 +200,6 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-def sign_in(browser: Any, server: Server, person: Person) -> Any:
-    context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.goto("/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/console/p/\d+/flags"))
-    return page
 
 
 def reload_until(page: Any, selector: str, timeout: float = 20_000) -> None:
@@ -243,7 +215,7 @@ def reload_until(page: Any, selector: str, timeout: float = 20_000) -> None:
 def test_browser__an_editor_creates_a_webhook__sends_a_test__sees_it_delivered(
         browser: Any, sending: tuple[Server, Person], receiver: Receiver, shots: Path) -> None:
     server, editor = sending
-    page = sign_in(browser, server, editor)
+    page = sign_in_page(browser, server, editor)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Webhooks")
     form = page.locator("form#webhook-new")

@@ -17,14 +17,14 @@ from flagyard.measure.model.metrics import Direction, MetricKind
 from flagyard.measure.statistics import Sample
 
 
-def test_bandit_simulation__most_traffic_moves_to_the_best_arm() -> None:
-    # Given three arms converting at 10 %, 11 % and 13 %, reallocated after every 3,000 users
+def simulate_bandit() -> tuple[dict[str, int], dict[str, int]]:
+    """Three arms converting at 10 %, 11 % and 13 %, reallocated after every 3,000 users, 30
+    times: the final weights and the users each arm got."""
     rng = np.random.default_rng(8)
     rates = {"a": 0.10, "b": 0.11, "c": 0.13}
     users = dict.fromkeys(rates, 0)
     conversions = dict.fromkeys(rates, 0)
     weights = dict.fromkeys(rates, WEIGHT_TOTAL // 3)
-    shares = []
     for period in range(30):
         split = rng.multinomial(3000, [weights[k] / sum(weights.values()) for k in rates])
         for key, n in zip(rates, split, strict=True):
@@ -33,9 +33,13 @@ def test_bandit_simulation__most_traffic_moves_to_the_best_arm() -> None:
         arms = {k: Sample(users[k], float(conversions[k]), float(conversions[k])) for k in rates}
         if ready(arms) is None:
             weights = next_weights(chance_to_be_best(arms, MetricKind.CONVERSION, Direction.INCREASE, seed=period))
-        shares.append(weights["c"] / WEIGHT_TOTAL)
-    # Then by the end most traffic goes to the best arm, and no arm starved below the floor
-    assert shares[-1] > 0.9
+    return weights, users
+
+
+def test_bandit_simulation__most_traffic_moves_to_the_best_arm() -> None:
+    weights, users = simulate_bandit()
+    # By the end most traffic goes to the best arm, and no arm starved below the floor
+    assert weights["c"] / WEIGHT_TOTAL > 0.9
     assert sum(users.values()) == 90_000 and users["c"] > 0.6 * 90_000
     assert min(weights.values()) >= FLOOR * WEIGHT_TOTAL
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 
+from flagyard.api.jobs.periodic import PeriodicJob
 from flagyard.errors import DomainError
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Kind
@@ -18,27 +18,17 @@ BANDIT = Principal(key_id=0, name="flagyard-bandit", project_ids=None, read_only
 log = logging.getLogger("flagyard.bandits")
 
 
-class BanditJob:
+class BanditJob(PeriodicJob):
     """Every `every_seconds`, asks which bandits are due and writes their new weights. Each
     process runs one; the measure wing's claim makes each interval's reallocation happen once."""
 
+    name = "flagyard-bandits"
+    failure = "bandit reallocation failed"
+
     def __init__(self, measure: MeasureServices, manage: ManageServices, every_seconds: float) -> None:
+        super().__init__(every_seconds)
         self._measure = measure
         self._manage = manage
-        self._every = every_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._every <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="flagyard-bandits", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def run_once(self) -> list[Reallocation]:
         written = []
@@ -51,10 +41,3 @@ class BanditJob:
                 continue
             written.append(reallocation)
         return written
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                self.run_once()
-            except Exception:  # the database may be away; the next round tries again
-                log.exception("bandit reallocation failed")
