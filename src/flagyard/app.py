@@ -25,6 +25,7 @@ from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMidd
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.ratelimit import RateLimitMiddleware
 from flagyard.api.jobs.bandits import BanditJob
+from flagyard.api.jobs.results_watch import ResultsWatchJob
 from flagyard.api.jobs.schedules import ScheduleJob
 from flagyard.api.jobs.webhook_sender import HttpWebhookSender
 from flagyard.api.jobs.webhooks import WebhookJob
@@ -79,6 +80,7 @@ from flagyard.measure.assignments import AssignmentRecorder
 from flagyard.measure.bandits import BanditAllocator
 from flagyard.measure.ingestion import IngestionService
 from flagyard.measure.results import ResultsService
+from flagyard.measure.results_watch import ResultsWatch
 from flagyard.measure.services import MeasureServices
 from flagyard.serve.cohort_download import CohortDownloadService
 from flagyard.serve.cohort_membership import CohortMembership
@@ -119,9 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bandit_job.start()
         schedule_job.start()
         webhook_job.start()
+        watch_job.start()
         try:
             yield
         finally:
+            watch_job.stop()
             webhook_job.stop()
             schedule_job.stop()
             bandit_job.stop()
@@ -151,8 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  events_per_second=settings.ingest_events_per_second)
     app.state.measure = measure = MeasureServices(
         ingestion=ingestion,
-        results=ResultsService(uow, results_reader_factory(engine), event_writer),
+        results=(results := ResultsService(uow, results_reader_factory(engine), event_writer)),
         bandits=BanditAllocator(uow, results_reader_factory(engine), event_writer),
+        watch=ResultsWatch(results, results_reader_factory(engine)),
     )
     app.state.serve = serve = ServeServices(
         serving=Serving(
@@ -185,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
     schedule_job = ScheduleJob(manage, settings.schedule_check_seconds)
     webhook_job = WebhookJob(manage.webhook_delivery, settings.webhook_check_seconds)
+    watch_job = ResultsWatchJob(measure, manage, settings.results_watch_seconds)
     api_errors.install(app)
     openapi.install(app)
 

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # With single sign-on on, false turns the password form off (it stays on without it).
     password_sign_in: bool = True
 
+    # How often each process reads running experiments' results to announce a sample ratio
+    # mismatch or a significant primary metric to webhooks (once each); 0: never.
+    results_watch_seconds: float = Field(default=300.0, ge=0)
+
     def retry_delays(self) -> list[float]:
         return [float(part) for part in self.webhook_retry_delays.split(",") if part.strip()]
 

@@ -20,7 +20,9 @@ from tests.support.server import Server, fresh_database_url, running_server, sta
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 SENDING = {"FLAGYARD_WEBHOOK_ALLOW_PRIVATE": "true", "FLAGYARD_WEBHOOK_CHECK_SECONDS": "0.1",
-           "FLAGYARD_WEBHOOK_RETRY_DELAYS": "0.3,0.3,0.3", "FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}
+           "FLAGYARD_WEBHOOK_RETRY_DELAYS": "0.3,0.3,0.3", "FLAGYARD_RATE_LIMIT_PER_SECOND": "0",
+           "FLAGYARD_RESULTS_WATCH_SECONDS": "0.3"}
+T0 = 1_790_000_000_000
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +219,53 @@ def test_keys__read_only_cannot_write__other_projects_cannot_see(
     assert api.patch(f"/api/1/webhooks/{hook_id}", json={"enabled": False}).json()["enabled"] is False
     assert api.delete(f"/api/1/webhooks/{hook_id}").status_code == 200
     assert api.get(f"/api/1/webhooks/{hook_id}").status_code == 404
+
+
+def running_experiment(sending: dict[str, Any], key: str) -> str:
+    api = sending["api"]
+    created = api.post("/api/1/experiments", json={"projectId": sending["project"], "key": key,
+                                                  "deployments": [sending["deployment"]["id"]]})
+    assert created.status_code == 200, created.text
+    flag_id = str(created.json()["id"])
+    assert api.put(f"/api/1/experiments/{flag_id}/metrics",
+                   json={"metrics": [{"eventType": "purchase", "role": "primary"}]}).status_code == 200
+    assert api.patch(f"/api/1/experiments/{flag_id}", json={"enabled": True}).status_code == 200
+    return flag_id
+
+
+def send_users(sending: dict[str, Any], flag_key: str, users: dict[str, int], buying: dict[str, float]) -> None:
+    events = []
+    for variant, count in users.items():
+        for n in range(count):
+            user = f"{flag_key}-{variant}-{n}"
+            events.append({"event_type": "[Experiment] Exposure", "user_id": user, "time": T0,
+                           "event_properties": {"[Experiment] Flag Key": flag_key, "[Experiment] Variant": variant}})
+            if n < buying[variant] * count:
+                events.append({"event_type": "purchase", "user_id": user, "time": T0 + 1000})
+    server: Server = sending["server"]
+    for n in range(0, len(events), 1000):
+        sent = httpx.post(f"{server.base_url}/batch",
+                          json={"api_key": sending["deployment"]["key"], "events": events[n:n + 1000]})
+        assert sent.json()["code"] == 200, sent.text
+
+
+def test_results_watch__srm_and_significance__each_announced_once(sending: dict[str, Any]) -> None:
+    api = sending["api"]
+    with webhook_receiver() as target:
+        key = f"watched-{uuid.uuid4().hex[:6]}"
+        hook = create_hook(api, sending["project"], target.url, filters={"flagKeys": [key]},
+                           events=["experiment.srm_detected", "experiment.significant"])
+        flag_id = running_experiment(sending, key)
+        api.put(f"/api/1/experiments/{flag_id}/analysis", json={"testType": "ttest"})
+        # When twice as many users land in control as the 50/50 weights allow, and treatment
+        # converts far better
+        send_users(sending, key, {"control": 400, "treatment": 200}, {"control": 0.2, "treatment": 0.5})
+        target.wait_for(2)
+        time.sleep(1.5)  # the watch has looked several times more
+        # Then each fact is announced once, signed, with what the results say
+        events = {verified(hook["secret"], r)["type"]: verified(hook["secret"], r) for r in target.requests}
+        assert len(target.requests) == 2 and set(events) == {"experiment.srm_detected", "experiment.significant"}
+        srm = events["experiment.srm_detected"]["data"]
+        assert srm["flagKey"] == key and srm["exposures"] == {"control": 400, "treatment": 200} and srm["pValue"] < 0.001
+        (winner,) = events["experiment.significant"]["data"]["variants"]
+        assert winner["key"] == "treatment" and winner["better"] is True and winner["adjustedPValue"] < 0.05

@@ -39,6 +39,8 @@ class AuditService:
             raise Invalid("limit must be from 1 to 1000", code="invalid_limit")
         if query.start and query.end and query.start > query.end:
             raise Invalid("start must not be after end", code="invalid_range")
+        if "\x00" in (query.actor or "") + (query.action or ""):
+            return []  # no record holds a NUL, and PostgreSQL refuses one in a query
         scoped = AuditQuery(query.start, query.end, query.actor, query.action, principal.project_ids)
         with self._uow(transaction=False) as uow:
             return uow.audit.page(scoped, before_id=before_id, limit=limit)

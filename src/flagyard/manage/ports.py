@@ -216,6 +216,12 @@ class WebhookSender(Protocol):
     def send(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult: ...
 
 
+class NoticeStore(Protocol):
+    def first(self, flag_id: int, notice: str, at: datetime) -> bool:
+        """Record that `notice` was given about the experiment; False when it already was."""
+        ...
+
+
 class AuditStore(Protocol):
     def add(self, record: AuditRecord) -> None: ...
     def page(self, query: AuditQuery, *, before_id: int | None, limit: int) -> list[AuditRecord]: ...
@@ -237,6 +243,7 @@ class UnitOfWork(Protocol):
     deliveries: DeliveryStore
     leases: LeaseStore
     audit: AuditStore
+    notices: NoticeStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

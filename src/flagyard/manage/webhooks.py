@@ -104,6 +104,20 @@ class WebhookService:
             uow.commit()
         return delivery
 
+    def notify_once(self, flag_id: int, event_type: str, data: Mapping[str, Any]) -> bool:
+        """Announce a fact about an experiment's results to the webhooks that want it, the first
+        time only (across processes and restarts); whether this call announced it."""
+        now = self._clock()
+        with self._uow(write=True) as uow:
+            flag = uow.flags.get(flag_id)
+            if flag is None or not uow.notices.first(flag_id, event_type, now):
+                return False
+            hooks = uow.webhooks.for_project(flag.project_id)
+            enqueue(uow, hooks, [event_type], flag.key, {"kind": flag.kind.value, "projectId": str(flag.project_id),
+                                                         "flagId": str(flag.id), "flagKey": flag.key, **data}, now)
+            uow.commit()
+        return True
+
     def deliveries(self, principal: Principal, webhook_id: int, limit: int = 50) -> list[tuple[Delivery, list[Attempt]]]:
         if not 1 <= limit <= 500:
             raise Invalid("limit must be from 1 to 500", code="invalid_limit")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flagyard.measure.bandits import BanditAllocator
 from flagyard.measure.ingestion import IngestionService
 from flagyard.measure.results import ResultsService
+from flagyard.measure.results_watch import ResultsWatch
 
 
 @dataclass(frozen=True)
@@ -14,3 +15,4 @@ class MeasureServices:
     ingestion: IngestionService
     results: ResultsService
     bandits: BanditAllocator
+    watch: ResultsWatch  # what running experiments' results show, for webhooks

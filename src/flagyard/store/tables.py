@@ -447,6 +447,15 @@ webhook_attempts = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# What has been announced about an experiment's results (SRM detected, significant): once each.
+experiment_notices = sa.Table(
+    "experiment_notices",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("notice", sa.String(64), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Work one process does at a time (sending webhooks): who holds it and until when.
 job_leases = sa.Table(
     "job_leases",

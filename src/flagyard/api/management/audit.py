@@ -17,7 +17,7 @@ from flagyard.manage.model.audit import AuditQuery, audit_document
 
 router = APIRouter(prefix="/api/1/audit", tags=["Audit"], responses=MANAGEMENT_ERRORS)
 
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str | None, Query()]
 
 
 def _query(start: str | None, end: str | None, actor: str | None, action: str | None) -> AuditQuery:

@@ -31,6 +31,8 @@ EVENT_TYPES: dict[str, str] = {
     "experiment.started": "an experiment started running for the first time",
     "experiment.ended": "a running experiment stopped, was decided or archived",
     "experiment.decision": "a decision was recorded on an experiment",
+    "experiment.srm_detected": "a running experiment's split no longer matches its weights (sample ratio mismatch)",
+    "experiment.significant": "a treatment of a running experiment became significant on the primary metric",
     "webhook.test": "the test button (always sent to the webhook tested)",
 }
 FORMATS = ("standard", "slack")

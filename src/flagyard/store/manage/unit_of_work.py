@@ -27,6 +27,7 @@ from flagyard.store.manage.version_repository import VersionRepository
 from flagyard.store.manage.webhook_repository import (
     DeliveryRepository,
     LeaseRepository,
+    NoticeRepository,
     WebhookRepository,
 )
 
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.deliveries = DeliveryRepository(connection)
         self.leases = LeaseRepository(connection)
         self.audit = AuditRepository(connection)
+        self.notices = NoticeRepository(connection)
         return self
 
     @property

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flagyard.manage.model.webhooks import Attempt, Delivery, Webhook
 from flagyard.store.db import inserted_id
-from flagyard.store.tables import webhook_attempts, webhook_deliveries, webhooks
+from flagyard.store.tables import experiment_notices, webhook_attempts, webhook_deliveries, webhooks
 
 w, d, a = webhooks, webhook_deliveries, webhook_attempts
 
@@ -129,3 +132,15 @@ class LeaseRepository:
             (name, owner, now_ms + ttl_ms, now_ms)).first()
         return row is not None
 
+
+
+class NoticeRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._conn = connection
+
+    def first(self, flag_id: int, notice: str, at: datetime) -> bool:
+        """An insert that does nothing when the notice was given: a row back means it is new."""
+        insert = postgresql_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        statement = (insert(experiment_notices).values(flag_id=flag_id, notice=notice, at=at)
+                     .on_conflict_do_nothing().returning(experiment_notices.c.flag_id))
+        return self._conn.execute(statement).first() is not None

@@ -17,7 +17,11 @@ from flagyard.measure.model.sums import HOUR_PREFIX, RESULT_SUMS, hour_start
 from flagyard.measure.ports import AnalysisChange, SumsHistory, VariantTotals
 from flagyard.store.measure import analysis_records
 from flagyard.store.measure.event_repository import SqlEventStore
-from flagyard.store.tables import experiment_variant_history, experiment_variant_stats
+from flagyard.store.tables import (
+    experiment_metrics,
+    experiment_variant_history,
+    experiment_variant_stats,
+)
 
 v = experiment_variant_stats
 h = experiment_variant_history
@@ -37,6 +41,10 @@ class SqlResultsReader:
 
     def analysis_changes(self, flag_id: int, limit: int) -> list[AnalysisChange]:
         return analysis_records.changes(self._conn, flag_id, limit)
+
+    def experiments_with_metrics(self) -> list[int]:
+        m = experiment_metrics
+        return [flag_id for (flag_id,) in self._conn.execute(sa.select(m.c.flag_id).distinct())]
 
     def analysed_experiments(self) -> list[tuple[int, dict[str, Any]]]:
         return analysis_records.analysed_experiments(self._conn)
