@@ -221,8 +221,10 @@ def test_experiment__sdks_send_exposures_and_events__results_match_an_independen
     chosen = api.put(f"/api/1/experiments/{ids['checkout-exp']}/analysis",
                      json={"testType": "ttest", "multipleTesting": "none", "cuped": True})
     assert chosen.status_code == 200, chosen.text
-    body = api.get(f"/api/1/experiments/{ids['checkout-exp']}/results",
-                   params={"metric": "purchase", "property": "revenue"}).json()
+    answer = api.get(f"/api/1/experiments/{ids['checkout-exp']}/results",
+                     params={"metric": "purchase", "property": "revenue"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
     treatment = next(row for row in body["variants"] if row["key"] == "treatment")
     y = per_user_values(variants, purchases, "mean")
     x = per_user_values(variants, earlier, "mean")

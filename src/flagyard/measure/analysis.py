@@ -115,7 +115,7 @@ class _Estimate:
 def _estimate(pair: Pair, index: int) -> _Estimate | None:
     control, treatment = pair.looks[index]
     if pair.thetas is not None:
-        adjusted = adjust(control, treatment, pair.thetas[index])
+        adjusted = adjust(control, treatment, float(pair.thetas[index]))
         if adjusted is None:
             return None
         return _Estimate(adjusted.difference, adjusted.variance, adjusted.theta, adjusted.variance_reduction)
@@ -162,7 +162,7 @@ def analyse_over_time(settings: AnalysisSettings, control_key: str, pairs: Seque
 def _verdict(settings: AnalysisSettings, pair: Pair, control: Sample, found: _Figures,
              adjusted_p: float | None, alpha: float) -> Verdict:
     decisive_p = adjusted_p if pair.in_family else found.p_value
-    significant = decisive_p is not None and decisive_p < settings.alpha
+    significant = decisive_p is not None and bool(decisive_p < settings.alpha)
     increase = pair.metric.direction is Direction.INCREASE
     good = found.difference > 0 if increase else found.difference < 0
     guardrail = pair.metric.role is Role.GUARDRAIL
@@ -172,7 +172,7 @@ def _verdict(settings: AnalysisSettings, pair: Pair, control: Sample, found: _Fi
         relative_difference=found.difference / control.mean if control.mean != 0 else None,
         std_error=found.std_error, p_value=found.p_value, adjusted_p_value=adjusted_p,
         interval=found.interval, interval_level=1 - alpha,
-        significant=significant, better=good if significant else None,
+        significant=significant, better=bool(good) if significant else None,
         harm=_harm(pair.metric, found.interval, control.mean) if guardrail else None,
         chance_to_beat_control=_chance(found, pair.metric.direction),
         tau_squared=found.tau_squared,

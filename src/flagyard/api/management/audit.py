@@ -20,6 +20,10 @@ router = APIRouter(prefix="/api/1/audit", tags=["Audit"], responses=MANAGEMENT_E
 Text = Annotated[str | None, Query()]
 
 
+class JsonLinesResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
+
+
 def _query(start: str | None, end: str | None, actor: str | None, action: str | None) -> AuditQuery:
     return AuditQuery(start=query_moment(start, "start", end_of_day=False),
                       end=query_moment(end, "end", end_of_day=True), actor=actor or None, action=action or None)
@@ -37,9 +41,11 @@ def list_audit(principal: PrincipalDep, services: ServicesDep, start: Text = Non
     return body
 
 
-@router.get("/export", summary="The audit log as JSON lines, newest first (keys for every project)")
+@router.get("/export", summary="The audit log as JSON lines, newest first (keys for every project)",
+            responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                             "description": "one audit record (as GET /api/1/audit shows it) per line"}})
 def export_audit(principal: PrincipalDep, services: ServicesDep, start: Text = None, end: Text = None,
-                 actor: Text = None, action: Text = None) -> StreamingResponse:
+                 actor: Text = None, action: Text = None) -> JsonLinesResponse:
     records = services.audit.export(principal, _query(start, end, actor, action))
     first = next(records, None)  # refusals (a key for some projects) are raised before streaming
 
@@ -49,5 +55,4 @@ def export_audit(principal: PrincipalDep, services: ServicesDep, start: Text = N
             for record in records:
                 yield orjson.dumps(audit_document(record)) + b"\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson",
-                             headers={"content-disposition": 'attachment; filename="flagyard-audit.jsonl"'})
+    return JsonLinesResponse(lines(), headers={"content-disposition": 'attachment; filename="flagyard-audit.jsonl"'})
