@@ -215,7 +215,6 @@ def _sequential(settings: AnalysisSettings, pair: Pair, alpha: float, points: Se
     wanted = set(points)
     found: dict[int, _Figures] = {}
     running_p, low, high = math.inf, -math.inf, math.inf
-    seen = False
     for index, ok, d, p, h, v in zip(range(start, last + 1), valid[start:last + 1].tolist(),
                                      difference[start:last + 1].tolist(), p_values[start:last + 1].tolist(),
                                      half[start:last + 1].tolist(), variance[start:last + 1].tolist(),
@@ -226,8 +225,7 @@ def _sequential(settings: AnalysisSettings, pair: Pair, alpha: float, points: Se
         low, high = max(low, d - h), min(high, d + h)
         if low > high:  # disjoint: the newest look, on the most data, is the better interval
             low, high = d - h, d + h
-        seen = True
-        if index in wanted and seen:
+        if index in wanted:
             found[index] = _Figures(d, math.sqrt(v), running_p, (low, high), tau_squared,
                                     _estimate(pair, index) or _Estimate(d, v))
     return found

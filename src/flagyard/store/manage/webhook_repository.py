@@ -58,10 +58,13 @@ def _values(hook: Webhook) -> dict[str, Any]:
             "enabled": hook.enabled, "created_by": hook.created_by, "created_at": hook.created_at}
 
 
-def _webhook(row: Any) -> Webhook:
-    return Webhook(project_id=row.project_id, url=row.url, events=list(row.events), secret=row.secret,
-                   format=row.format, name=row.name, flag_keys=list(row.flag_keys), enabled=row.enabled,
-                   created_by=row.created_by, created_at=row.created_at, id=row.id)
+def _webhook(row: Any, prefix: str = "") -> Webhook:
+    """A webhook from a row of its table, or from a join's columns labelled with `prefix`."""
+    v = row._mapping
+    return Webhook(project_id=v[f"{prefix}project_id"], url=v[f"{prefix}url"], events=list(v[f"{prefix}events"]),
+                   secret=v[f"{prefix}secret"], format=v[f"{prefix}format"], name=v[f"{prefix}name"],
+                   flag_keys=list(v[f"{prefix}flag_keys"]), enabled=v[f"{prefix}enabled"],
+                   created_by=v[f"{prefix}created_by"], created_at=v[f"{prefix}created_at"], id=v[f"{prefix}id"])
 
 
 class DeliveryRepository:
@@ -81,14 +84,7 @@ class DeliveryRepository:
             .select_from(d.join(w, w.c.id == d.c.webhook_id))
             .where(d.c.state == "pending", d.c.next_attempt_at <= now_ms)
             .order_by(d.c.next_attempt_at, d.c.id).limit(limit))
-        found = []
-        for row in rows:
-            values = row._mapping  # the w_ columns are the webhook's
-            hook = Webhook(project_id=values["w_project_id"], url=values["w_url"], events=list(values["w_events"]),
-                           secret=values["w_secret"], format=values["w_format"], name=values["w_name"],
-                           flag_keys=list(values["w_flag_keys"]), enabled=values["w_enabled"],
-                           created_by=values["w_created_by"], created_at=values["w_created_at"], id=values["w_id"])
-            found.append((_delivery(row), hook))
+        found = [(_delivery(row), _webhook(row, "w_")) for row in rows]
         return found
 
     def record(self, delivery: Delivery, attempt: Attempt) -> None:
