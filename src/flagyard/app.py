@@ -31,6 +31,7 @@ from flagyard.api.jobs.webhook_sender import HttpWebhookSender
 from flagyard.api.jobs.webhooks import WebhookJob
 from flagyard.api.management import audit as audit_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
+from flagyard.api.management import change_requests as change_request_routes
 from flagyard.api.management import results as results_routes
 from flagyard.api.management import webhooks as webhook_routes
 from flagyard.api.management.flags import collection_router
@@ -52,7 +53,9 @@ from flagyard.api.sdk.broadcast import StreamHub
 from flagyard.api.sdk.fast_path import SdkFastPath
 from flagyard.api.sdk.stream_wire import StreamingApp
 from flagyard.config import Settings
+from flagyard.manage.approvals import reviewed
 from flagyard.manage.audit import AuditService
+from flagyard.manage.change_requests import ChangeRequestService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_listing import RenderedFlags
@@ -166,25 +169,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cohort_download=CohortDownloadService(evaluation_uow, keys.authenticate),
         propagator=propagator,
     )
+    # The services that change one flag at a time open a change request when its deployment
+    # requires approval (manage/approvals.py, ADR 0089).
+    held = reviewed(uow)
     app.state.manage = manage = ManageServices(
-        flags=FlagService(uow),
-        variants=VariantService(uow),
-        deployments=DeploymentService(uow),
+        flags=FlagService(held),
+        variants=VariantService(held),
+        deployments=DeploymentService(held),
         versions=VersionService(uow),
         groups=GroupService(uow),
         listing=RenderedFlags(uow, lambda flag: dump_json(flag_document(flag))),
         search=FlagSearchService(flag_search_reader(engine)),
-        restore=RestoreService(uow),
+        restore=RestoreService(held),
         cohorts=CohortService(uow),
         project_export=ProjectExportService(uow),
         project_import=ProjectImportService(uow),
         keys=KeyAdministration(keys),
         users=UsersService(uow),
-        schedules=ScheduleService(uow),
+        schedules=ScheduleService(held),
         webhooks=WebhookService(uow, webhook_sender),
         audit=AuditService(uow),
         webhook_delivery=WebhookDelivery(uow, webhook_sender, owner=f"{socket.gethostname()}:{os.getpid()}",
                                          retry_delays=settings.retry_delays()),
+        change_requests=ChangeRequestService(uow),
         single_sign_on=single_sign_on(uow, settings),
     )
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
@@ -218,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(results_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(change_request_routes.router)
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
         app.include_router(schedule_router(kind, plural))
@@ -227,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         serving=serve.serving, keys=manage.keys, users=manage.users, results=measure.results,
         schedules=manage.schedules, webhooks=manage.webhooks,
         audit=manage.audit,
+        groups=manage.groups,
         single_sign_on=manage.single_sign_on,
     ), sign_in=SignInOptions.from_settings(settings))
 

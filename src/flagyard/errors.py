@@ -53,6 +53,17 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class PendingApproval(DomainError):
+    """Not a failure: the change was held for review as change request `change_request_id`
+    (its deployment requires approval), and nothing else was written. The API answers 202."""
+
+    default_code = "pending_approval"
+
+    def __init__(self, message: str, *, change_request_id: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.change_request_id = change_request_id
+
+
 class Unavailable(DomainError):
     """The database cannot be reached (or is locked by someone else) right now; retry later.
 

@@ -23,7 +23,8 @@ VARIANT = {"key", "name", "description", "payload", "rolloutWeight"}
 SEGMENT = {"name", "conditions", "percentage", "bucketingKey", "rolloutWeights"}
 CONDITION = {"type", "prop", "op", "values"}
 DEPENDENCIES = {"flags", "operator"}
-DEPLOYMENT = {"id", "projectId", "label", "key", "type", "deleted"}
+# Amplitude's six keys, and flagyard's approval setting (docs/approvals.md).
+DEPLOYMENT = {"id", "projectId", "label", "key", "type", "deleted", "requireApproval"}
 VERSION = {"version", "createdAt", "createdBy", "flagConfig"}  # per item (seed 002)
 VERSION_RECORD = {"id", "flagId", *VERSION}  # /api/1/versions (seed 003)
 HOLDOUT = {

@@ -131,6 +131,36 @@ def test_redirect__not_followed_and_logged_as_a_failed_attempt(sending: dict[str
         assert elsewhere.requests == []
 
 
+def test_change_request__opened_approved_applied__each_announced(sending: dict[str, Any],
+                                                                 receiver: Receiver) -> None:
+    api, server = sending["api"], sending["server"]
+    guarded = server.create_deployment(sending["project"], f"guarded-{uuid.uuid4().hex[:6]}", require_approval=True)
+    key = f"reviewed-{uuid.uuid4().hex[:6]}"
+    flag_id = new_flag(api, sending["project"], guarded, key)
+    hook = create_hook(api, sending["project"], receiver.url, filters={"flagKeys": [key]}, events=[
+        "change_request.opened", "change_request.approved", "change_request.applied", "flag.version.created"])
+    before = len(receiver.requests)
+    # When a change is held, approved by a second key and applied
+    held = api.patch(f"/api/1/flags/{flag_id}", json={"rolloutPercentage": 25})
+    assert held.status_code == 202, held.text
+    request_id = held.json()["changeRequestId"]
+    with httpx.Client(base_url=server.base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {server.create_key('reviewer@example.com')}"}) as reviewer:
+        assert reviewer.post(f"/api/1/change-requests/{request_id}/approve").status_code == 200
+    assert api.post(f"/api/1/change-requests/{request_id}/apply").status_code == 200
+    mine = [r for r in receiver.wait_for(before + 4)[before:] if key.encode() in r.body]
+    # Then each step is one signed event, and the applied version is announced as any other
+    events = [verified(hook["secret"], r) for r in mine]
+    assert [e["type"] for e in events if e["type"].startswith("change_request.")] == [
+        "change_request.opened", "change_request.approved", "change_request.applied"]
+    opened = events[0]["data"]
+    assert opened["changeRequest"]["id"] == request_id and opened["actor"] == "hook-owner@example.com"
+    assert opened["changes"] == [{"path": "rolloutPercentage", "from": 0, "to": 25}]
+    assert [e["data"]["actor"] for e in events[1:3]] == ["reviewer@example.com", "hook-owner@example.com"]
+    (version,) = [e for e in events if e["type"] == "flag.version.created"]
+    assert version["data"]["version"] == 2
+
+
 def test_slack_format__a_readable_text(sending: dict[str, Any], receiver: Receiver) -> None:
     api = sending["api"]
     key = f"slack-{uuid.uuid4().hex[:6]}"

@@ -102,17 +102,23 @@ class Server:
     def create_project(self, name: str = "test project") -> str:
         return self.cli("projects", "create", "--name", name).stdout.strip()
 
-    def create_deployment(self, project_id: str, label: str | None = None, type_: str = "server") -> dict[str, str]:
+    def create_deployment(self, project_id: str, label: str | None = None, type_: str = "server",
+                          require_approval: bool = False) -> dict[str, str]:
         label = label or f"deployment-{uuid.uuid4().hex[:6]}"
-        out = self.cli("deployments", "create", "--project", project_id, "--label", label, "--type", type_)
-        return json.loads(out.stdout)
+        args = ["deployments", "create", "--project", project_id, "--label", label, "--type", type_]
+        if require_approval:
+            args.append("--require-approval")
+        return json.loads(self.cli(*args).stdout)
 
-    def create_key(self, name: str = "tester", projects: tuple[str, ...] = (), read_only: bool = False) -> str:
+    def create_key(self, name: str = "tester", projects: tuple[str, ...] = (), read_only: bool = False,
+                   bypass_approvals: bool = False) -> str:
         args = ["keys", "create", "--name", name]
         for project in projects:
             args += ["--project", project]
         if read_only:
             args.append("--read-only")
+        if bypass_approvals:
+            args.append("--bypass-approvals")
         return self.cli(*args).stdout.strip()
 
 

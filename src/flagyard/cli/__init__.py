@@ -108,13 +108,28 @@ def deployments_create(
     project: Annotated[int, typer.Option(help="Project id.")],
     label: Annotated[str, typer.Option(help="Deployment label, e.g. production.")],
     type_: Annotated[str, typer.Option("--type", help="server or client.")] = "server",
+    require_approval: Annotated[bool, typer.Option(
+        "--require-approval", help="Changes to its flags become change requests someone else approves.")] = False,
 ) -> None:
     """Create a deployment; prints {"id": ..., "key": ...}."""
     try:
-        deployment = DeploymentService(_uow()).create(OPERATOR, project, label, type_)
+        deployment = DeploymentService(_uow()).create(OPERATOR, project, label, type_, require_approval)
     except DomainError as error:
         _fail(error)
     typer.echo(json.dumps({"id": str(deployment.id), "key": deployment.key}))
+
+
+@deployments_app.command("require-approval")
+def deployments_require_approval(
+    deployment: Annotated[int, typer.Argument(help="Deployment id.")],
+    off: Annotated[bool, typer.Option("--off", help="Stop requiring approval.")] = False,
+) -> None:
+    """Make changes to the deployment's flags wait for approval (or, with --off, apply at once)."""
+    try:
+        DeploymentService(_uow()).edit(OPERATOR, deployment, {"require_approval": not off})
+    except DomainError as error:
+        _fail(error)
+    typer.echo(f"deployment {deployment}: approval {'not ' if off else ''}required")
 
 
 @keys_app.command("create")
@@ -122,10 +137,13 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who uses the key; recorded as createdBy.")],
     project: Annotated[list[int] | None, typer.Option(help="Limit the key to this project (repeatable).")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Allow reads only.")] = False,
+    bypass_approvals: Annotated[bool, typer.Option(
+        "--bypass-approvals",
+        help="Write directly to flags on deployments that require approval (recorded in the audit log).")] = False,
 ) -> None:
     """Create a management key; prints the key (shown only once)."""
     try:
-        issued = KeyService(_uow()).create(name, project or [], read_only)
+        issued = KeyService(_uow()).create(name, project or [], read_only, bypass_approvals=bypass_approvals)
     except DomainError as error:
         _fail(error)
     typer.echo(issued.secret)
@@ -138,6 +156,8 @@ def keys_list() -> None:
         scope = ",".join(map(str, key.project_ids)) or "all"
         status = "revoked" if key.revoked_at else "active"
         mode = "read-only" if key.read_only else "read-write"
+        if key.bypass_approvals:
+            mode += ",bypasses-approvals"
         typer.echo(f"{key.id}\t{key.name}\t{key.hint}…\tprojects={scope}\t{mode}\t{status}")
 
 

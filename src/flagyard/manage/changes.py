@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flagyard.manage.approvals import hold_for_review
 from flagyard.manage.audit import record
 from flagyard.manage.model.access import Principal
-from flagyard.manage.model.document import flag_document
+from flagyard.manage.model.document import BOOKKEEPING, flag_document
 from flagyard.manage.model.flags import Flag, Kind, visible_flag
 from flagyard.manage.model.versions import Version
 from flagyard.manage.notifications import notify_version
@@ -34,15 +36,21 @@ def record_change(uow: UnitOfWork, flag: Flag, principal: Principal, now: dateti
     uow.commit()
 
 
-def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime) -> None:
+def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datetime, *,
+                   approval: Approval | None = None) -> None:
     """Save the flag and append its next version; the caller commits (a write that changes
-    several flags, such as a group and its members, commits them together)."""
+    several flags, such as a group and its members, commits them together). A change the
+    approval gate holds raises `ApprovalNeeded` before anything is written."""
+    previous = uow.versions.get(flag.id, flag.version) if flag.version >= 1 else None
+    before = previous.flag_config if previous else None
     flag.version += 1
     flag.last_modified_at = now
     flag.last_modified_by = principal.name
+    document = flag_document(flag)
+    if approval is None:
+        hold_for_review(uow, principal, flag, before, document, now)
     uow.flags.save(flag)
     uow.projects.bump_revision(flag.project_id)
-    document = flag_document(flag)
     uow.versions.add(
         Version(
             flag_id=flag.id,
@@ -51,17 +59,21 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
             created_at=now,
             created_by=principal.name,
             flag_config=document,
+            approved_by=approval.approver if approval else None,
+            change_request_id=approval.change_request_id if approval else None,
         )
     )
-    previous = uow.versions.get(flag.id, flag.version - 1) if flag.version > 1 else None
-    before = previous.flag_config if previous else None
     record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
-           flag.project_id, now, before, document, ignore=_BOOKKEEPING)
+           flag.project_id, now, before, document, ignore=BOOKKEEPING)
     notify_version(uow, flag, before, document, principal.name, now)
 
 
-# Fields every version changes: the audit record shows what the change itself did.
-_BOOKKEEPING = frozenset({"version", "lastModifiedAt", "lastModifiedBy"})
+@dataclass(frozen=True)
+class Approval:
+    """A version applied from an approved change request."""
+
+    approver: str
+    change_request_id: int
 
 
 def _verb(before: dict[str, Any] | None, after: dict[str, Any]) -> str:

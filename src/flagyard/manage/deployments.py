@@ -22,10 +22,11 @@ class DeploymentService:
         self._uow = uow_factory
         self._clock = clock
 
-    def create(self, principal: Principal, project_id: int, label: str, type_: str = "server") -> Deployment:
+    def create(self, principal: Principal, project_id: int, label: str, type_: str = "server",
+               require_approval: bool = False) -> Deployment:
         principal.require_write()
         principal.require_project(project_id)
-        deployment = new_deployment(project_id, label, type_, self._clock())
+        deployment = new_deployment(project_id, label, type_, self._clock(), require_approval)
         with self._uow(write=True) as uow:
             if uow.projects.get(project_id) is None:
                 raise NotFound(f"project {project_id} not found", code="project_not_found")
@@ -64,6 +65,8 @@ class DeploymentService:
                 )
             if "archive" in changes:
                 deployment.deleted = bool(changes["archive"])
+            if "require_approval" in changes:
+                deployment.require_approval = bool(changes["require_approval"])
             uow.deployments.save(deployment)
             uow.projects.bump_revision(deployment.project_id)
             record(uow, principal, "deployment.updated", "deployment", deployment.id, deployment.project_id,
@@ -120,4 +123,5 @@ def _visible(uow: UnitOfWork, principal: Principal, deployment_id: int) -> Deplo
 
 
 def _audited(deployment: Deployment) -> dict[str, Any]:
-    return {"label": deployment.label, "type": deployment.type, "archived": deployment.deleted}
+    return {"label": deployment.label, "type": deployment.type, "archived": deployment.deleted,
+            "requireApproval": deployment.require_approval}

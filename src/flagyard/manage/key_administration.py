@@ -22,9 +22,10 @@ class KeyAdministration:
         actor.require_admin()
         return self._keys.all_keys()
 
-    def create(self, actor: User, name: str, project_ids: Sequence[int], read_only: bool) -> IssuedKey:
+    def create(self, actor: User, name: str, project_ids: Sequence[int], read_only: bool,
+               bypass_approvals: bool = False) -> IssuedKey:
         actor.require_admin()
-        return self._keys.create(name, project_ids, read_only, actor=actor.email)
+        return self._keys.create(name, project_ids, read_only, actor=actor.email, bypass_approvals=bypass_approvals)
 
     def revoke(self, actor: User, key_id: int) -> ManagementKey:
         actor.require_admin()

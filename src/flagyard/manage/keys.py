@@ -45,8 +45,9 @@ class KeyService:
             return uow.projects.all()
 
     def create(self, name: str, project_ids: Sequence[int] = (), read_only: bool = False,
-               actor: str = OPERATOR.name) -> IssuedKey:
-        """A new key; `actor` is who asked (the CLI's operator, or a console admin)."""
+               actor: str = OPERATOR.name, bypass_approvals: bool = False) -> IssuedKey:
+        """A new key; `actor` is who asked (the CLI's operator, or a console admin).
+        `bypass_approvals`: its writes skip change requests (automation with its own review)."""
         name = name.strip()
         if not name:
             raise Invalid("name must not be empty", code="invalid_name")
@@ -58,6 +59,7 @@ class KeyService:
             read_only=read_only,
             created_at=self._clock(),
             project_ids=sorted(set(project_ids)),
+            bypass_approvals=bypass_approvals,
         )
         with self._uow(write=True) as uow:
             for project_id in key.project_ids:
@@ -65,7 +67,8 @@ class KeyService:
                     raise NotFound(f"project {project_id} not found", code="project_not_found")
             uow.keys.add(key)
             record(uow, actor, "key.created", "key", key.id, None, key.created_at, None,
-                   {"name": key.name, "hint": key.hint, "readOnly": key.read_only, "projectIds": key.project_ids})
+                   {"name": key.name, "hint": key.hint, "readOnly": key.read_only, "projectIds": key.project_ids,
+                    "bypassApprovals": key.bypass_approvals})
             uow.commit()
         return IssuedKey(key, secret)
 
@@ -101,4 +104,5 @@ class KeyService:
             name=key.name,
             project_ids=frozenset(key.project_ids) if key.project_ids else None,
             read_only=key.read_only,
+            bypasses_approval=key.bypass_approvals,
         )

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from flagyard.manage.model.access import ManagementKey
 from flagyard.manage.model.audit import AuditQuery, AuditRecord
+from flagyard.manage.model.change_requests import ChangeRequest, Comment, Status
 from flagyard.manage.model.cohorts import Cohort
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.flags import Flag, Kind, Member
@@ -227,6 +228,19 @@ class AuditStore(Protocol):
     def page(self, query: AuditQuery, *, before_id: int | None, limit: int) -> list[AuditRecord]: ...
 
 
+class ChangeRequestStore(Protocol):
+    def add(self, request: ChangeRequest) -> int: ...
+    def save(self, request: ChangeRequest) -> None: ...
+    def get(self, request_id: int, *, for_update: bool = False) -> ChangeRequest | None:
+        """With its comments, oldest first."""
+        ...
+    def page(self, *, project_ids: Collection[int] | None, flag_id: int | None, statuses: Collection[Status],
+             before_id: int | None, limit: int) -> list[ChangeRequest]:
+        """Newest first, without comments."""
+        ...
+    def add_comment(self, request_id: int, comment: Comment) -> None: ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -244,6 +258,7 @@ class UnitOfWork(Protocol):
     leases: LeaseStore
     audit: AuditStore
     notices: NoticeStore
+    change_requests: ChangeRequestStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

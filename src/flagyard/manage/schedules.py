@@ -14,6 +14,7 @@ from datetime import datetime
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from flagyard.manage.approvals import hold_schedule_for_review
 from flagyard.manage.audit import record
 from flagyard.manage.changes import load_flag
 from flagyard.manage.edits import apply_edit, edit_flag
@@ -63,14 +64,9 @@ class ScheduleService:
         with self._uow(write=True) as uow:
             # Locked, so the pending count and the rehearsal see the flag as the commit leaves it.
             flag = load_flag(uow, principal, kind, flag_id, for_update=True)
-            schedule = new_schedule(plan, flag.id, flag.project_id, principal.name, now)
-            _rehearse(uow, flag, plan)
-            check_pending_count(uow.schedules.count_pending(flag.id))
-            uow.schedules.add(schedule)
-            record(uow, principal, "schedule.created", "schedule", schedule.id, flag.project_id, now, None,
-                   {"flagId": str(flag.id), "kind": schedule.kind.value,
-                    "steps": [{"at": step.at.isoformat(), "patch": patch_document(step.changes)}
-                              for step in schedule.steps]})
+            schedule = add_schedule(uow, flag, plan, principal.name, now)
+            # Checked first, so a change request never holds a schedule the flag would refuse.
+            hold_schedule_for_review(uow, principal, flag, plan, now)
             uow.commit()
         return schedule
 
@@ -151,6 +147,20 @@ class ScheduleService:
         log.info("schedule %s step %s refused by flag %s: %s", step.schedule_id, step.position,
                  due.flag_id, message)
         return Fired(step.schedule_id, step.id, StepState.FAILED, error=message)
+
+
+def add_schedule(uow: UnitOfWork, flag: Flag, plan: Plan, author: str, now: datetime) -> Schedule:
+    """Store the plan as the flag's schedule (loaded for update), if its times are ahead and the
+    flag would accept every step now; otherwise `Invalid` naming the field. The caller commits."""
+    schedule = new_schedule(plan, flag.id, flag.project_id, author, now)
+    _rehearse(uow, flag, plan)
+    check_pending_count(uow.schedules.count_pending(flag.id))
+    uow.schedules.add(schedule)
+    record(uow, author, "schedule.created", "schedule", schedule.id, flag.project_id, now, None,
+           {"flagId": str(flag.id), "kind": schedule.kind.value,
+            "steps": [{"at": step.at.isoformat(), "patch": patch_document(step.changes)}
+                      for step in schedule.steps]})
+    return schedule
 
 
 def _rehearse(uow: UnitOfWork, flag: Flag, plan: Plan) -> None:

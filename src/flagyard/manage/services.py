@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flagyard.manage.audit import AuditService
+from flagyard.manage.change_requests import ChangeRequestService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_listing import RenderedFlags
@@ -43,4 +44,5 @@ class ManageServices:
     webhooks: WebhookService
     audit: AuditService
     webhook_delivery: WebhookDelivery  # sends the outbox (api/jobs/webhooks.py runs it)
+    change_requests: ChangeRequestService  # changes held for approval, opened by the writes
     single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound
+from flagyard.manage.approvals import refuse_unreviewable
 from flagyard.manage.changes import load_flag, load_for_write, record_change
 from flagyard.manage.model import rules
 from flagyard.manage.model.access import Principal
@@ -99,6 +100,7 @@ class VariantService:
         with self._uow(write=True) as uow:
             flag = load_for_write(uow, principal, kind, flag_id)
             variant = flag.variant(key)
+            refuse_unreviewable(uow, principal, flag)
             if change(_ids(uow, which), variant.id):
                 record_change(uow, flag, principal, now)
 

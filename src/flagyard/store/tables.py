@@ -68,6 +68,8 @@ deployments = sa.Table(
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Changes to its flags become change requests that someone else approves.
+    sa.Column("require_approval", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("project_id", "label"),
     sqlite_autoincrement=True,
 )
@@ -169,6 +171,9 @@ versions = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False, index=True),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("flag_config", Json, nullable=False),
+    # Set on a version applied from a change request.
+    sa.Column("approved_by", sa.Text, nullable=True),
+    sa.Column("change_request_id", sa.Integer, nullable=True),
     # The guard behind "versions run 1, 2, 3 with no duplicate".
     sa.UniqueConstraint("flag_id", "version"),
     sqlite_autoincrement=True,
@@ -184,6 +189,8 @@ management_keys = sa.Table(
     sa.Column("read_only", sa.Boolean, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    # Writes directly to flags on deployments that require approval (and is recorded doing so).
+    sa.Column("bypass_approvals", sa.Boolean, nullable=False, server_default=sa.false()),
     sqlite_autoincrement=True,
 )
 
@@ -261,6 +268,47 @@ schedule_steps = sa.Table(
     sa.UniqueConstraint("schedule_id", "position"),
     # Every process asks for the due pending steps every second: a short range of this index.
     sa.Index("ix_schedule_steps_state_at", "state", "at"),
+    sqlite_autoincrement=True,
+)
+
+# --- change requests: changes held for approval (manage/change_requests.py) ------------------
+
+change_requests = sa.Table(
+    "change_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("flag_key", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),  # "version" or "schedule"
+    sa.Column("base_version", sa.Integer, nullable=False),
+    sa.Column("proposed", Json, nullable=False),
+    sa.Column("deployments", Json, nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("author_identity", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reviewed_by", sa.Text, nullable=True),
+    sa.Column("reviewed_at", Timestamp, nullable=True),
+    sa.Column("applied_by", sa.Text, nullable=True),
+    sa.Column("applied_at", Timestamp, nullable=True),
+    sa.Column("applied_version", sa.Integer, nullable=True),
+    sa.Column("schedule_id", sa.Integer, nullable=True),
+    sa.Index("ix_change_requests_project_id_id", "project_id", "id"),
+    sa.Index("ix_change_requests_flag_id_status", "flag_id", "status"),
+    sqlite_autoincrement=True,
+)
+
+change_request_comments = sa.Table(
+    "change_request_comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("change_request_id", sa.ForeignKey("change_requests.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
     sqlite_autoincrement=True,
 )
 

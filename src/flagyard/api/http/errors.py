@@ -18,6 +18,7 @@ from flagyard import errors
 log = logging.getLogger("flagyard.api")
 
 STATUS: dict[type[errors.DomainError], int] = {
+    errors.PendingApproval: 202,  # not a failure: the change waits for review (its own body)
     errors.Invalid: 400,
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
@@ -49,6 +50,9 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def domain_error_response(error: errors.DomainError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 500)
+    if isinstance(error, errors.PendingApproval):
+        return JSONResponse({"changeRequestId": str(error.change_request_id), "message": error.message},
+                            status_code=status)
     headers = None
     if isinstance(error, errors.RateLimited | errors.Unavailable):
         headers = {"Retry-After": str(error.retry_after)}

@@ -13,7 +13,7 @@ from flagyard.measure.bandits import Reallocation
 from flagyard.measure.services import MeasureServices
 
 # The author of every reallocation in the experiment's history.
-BANDIT = Principal(key_id=0, name="flagyard-bandit", project_ids=None, read_only=False)
+BANDIT = Principal(key_id=0, name="flagyard-bandit", project_ids=None, read_only=False, bypasses_approval=True)
 
 log = logging.getLogger("flagyard.bandits")
 

@@ -16,7 +16,7 @@ from flagyard.api.management.responses import ok
 from flagyard.api.schemas.flags import RolloutWeightsIn, _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
-    OK_TEXT_RESPONSE,
+    OK_OR_HELD_TEXT_RESPONSE,
     DeploymentListOut,
     ExperimentListOut,
     FlagListOut,
@@ -50,26 +50,26 @@ def beta_router(kind: Kind, plural: str, create_in: type[_CreateBase],
     def get(id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.get(principal, kind, path_id(id, label)))
 
-    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
+    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut, held=True))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
         return flag_document(services.flags.edit(principal, kind, path_id(id, label), cast(_PatchBase, body).edits()))
 
     if kind is Kind.EXPERIMENT:
 
-        @router.post("/{id}/activate", response_class=PlainTextResponse, summary="Activate", responses=OK_TEXT_RESPONSE)
+        @router.post("/{id}/activate", response_class=PlainTextResponse, summary="Activate", responses=OK_OR_HELD_TEXT_RESPONSE)
         def activate(id: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
             services.flags.set_enabled(principal, kind, path_id(id, label), True)
             return ok()
 
-        @router.post("/{id}/deactivate", response_class=PlainTextResponse, summary="Deactivate", responses=OK_TEXT_RESPONSE)
+        @router.post("/{id}/deactivate", response_class=PlainTextResponse, summary="Deactivate", responses=OK_OR_HELD_TEXT_RESPONSE)
         def deactivate(id: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
             services.flags.set_enabled(principal, kind, path_id(id, label), False)
             return ok()
 
         @router.post("/{id}/rollout-weights", response_class=PlainTextResponse,
                      summary="Replace the rollout weights of the variants",
-                     responses=OK_TEXT_RESPONSE)
+                     responses=OK_OR_HELD_TEXT_RESPONSE)
         def rollout_weights(id: str, body: RolloutWeightsIn, principal: PrincipalDep,
                             services: ServicesDep) -> PlainTextResponse:
             services.flags.set_rollout_weights(principal, kind, path_id(id, label), body.rollout_weights)

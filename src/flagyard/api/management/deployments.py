@@ -34,7 +34,8 @@ def list_deployments(principal: PrincipalDep, services: ServicesDep, limit: int 
 @router.post("", summary="Create a deployment", **documented(DeploymentCreatedOut))
 def create_deployment(body: DeploymentCreateIn, principal: PrincipalDep,
                       services: ServicesDep) -> dict[str, str]:
-    deployment = services.deployments.create(principal, body.project_id, body.label, body.type)
+    deployment = services.deployments.create(principal, body.project_id, body.label, body.type,
+                                             body.require_approval)
     return {"id": str(deployment.id)}
 
 

@@ -72,7 +72,7 @@ def collection_router(
     def get(id: str, principal: PrincipalDep, services: ServicesDep) -> FastJSONResponse:
         return FastJSONResponse(flag_document(services.flags.get(principal, kind, path_id(id, label))))
 
-    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut))
+    @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut, held=True))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
              services: ServicesDep) -> dict[str, Any]:
         flag = services.flags.edit(principal, kind, path_id(id, label), cast(_PatchBase, body).edits())

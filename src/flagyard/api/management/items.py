@@ -21,6 +21,7 @@ from flagyard.api.schemas.flags import (
 )
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
+    OK_OR_HELD_TEXT_RESPONSE,
     OK_TEXT_RESPONSE,
     DeploymentOut,
     VariantOut,
@@ -65,18 +66,18 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
     def get_variant(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
         return variant_document(services.variants.get(principal, kind, fid(id), variantKey))
 
-    @router.post("/{id}/variants", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Create a variant")
+    @router.post("/{id}/variants", response_class=PlainTextResponse, responses=OK_OR_HELD_TEXT_RESPONSE, summary="Create a variant")
     def create_variant(id: str, body: VariantIn, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
         services.variants.create(principal, kind, fid(id), body.model_dump())
         return ok()
 
-    @router.patch("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Edit a variant")
+    @router.patch("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_OR_HELD_TEXT_RESPONSE, summary="Edit a variant")
     def edit_variant(id: str, variantKey: str, body: VariantPatchIn, principal: PrincipalDep,
                      services: ServicesDep) -> PlainTextResponse:
         services.variants.edit(principal, kind, fid(id), variantKey, body.changes())
         return ok()
 
-    @router.delete("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Remove a variant")
+    @router.delete("/{id}/variants/{variantKey}", response_class=PlainTextResponse, responses=OK_OR_HELD_TEXT_RESPONSE, summary="Remove a variant")
     def remove_variant(id: str, variantKey: str, principal: PrincipalDep, services: ServicesDep) -> PlainTextResponse:
         services.variants.remove(principal, kind, fid(id), variantKey)
         return ok()
@@ -144,13 +145,13 @@ def item_router(kind: Kind, prefix: str, tag: str) -> APIRouter:
     def list_deployments(id: str, principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
         return [deployment_document(d) for d in services.deployments.for_flag(principal, kind, fid(id))]
 
-    @router.post("/{id}/deployments", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE, summary="Add deployments")
+    @router.post("/{id}/deployments", response_class=PlainTextResponse, responses=OK_OR_HELD_TEXT_RESPONSE, summary="Add deployments")
     def add_deployments(id: str, body: DeploymentLinksIn, principal: PrincipalDep,
                         services: ServicesDep) -> PlainTextResponse:
         services.deployments.link(principal, kind, fid(id), body.deployments)
         return ok()
 
-    @router.delete("/{id}/deployments/{deploymentId}", response_class=PlainTextResponse, responses=OK_TEXT_RESPONSE,
+    @router.delete("/{id}/deployments/{deploymentId}", response_class=PlainTextResponse, responses=OK_OR_HELD_TEXT_RESPONSE,
                    summary="Remove a deployment")
     def remove_deployment(id: str, deploymentId: str, principal: PrincipalDep,
                           services: ServicesDep) -> PlainTextResponse:

@@ -23,7 +23,7 @@ def restore_router(kind: Kind, plural: str) -> APIRouter:
             f"{kind.value} (variants, weights, targeting, deployments, tags, enabled, ...). User "
             "and cohort inclusions are not part of versions: those of variants kept by key stay."
         ),
-        **documented(VersionOut),
+        **documented(VersionOut, held=True),
     )
     def restore(id: str, versionId: str, request: Request, principal: PrincipalDep) -> dict[str, Any]:
         version = manage_services(request).restore.restore(principal, kind, path_id(id, kind.label), path_id(versionId, "Version"))

@@ -28,7 +28,7 @@ def schedule_router(kind: Kind, plural: str) -> APIRouter:
         return path_id(raw, "Schedule")
 
     @router.post("/{id}/schedules", summary=f"Schedule a change or a ramp of a {kind.value}",
-                 **documented(ScheduleOut))
+                 **documented(ScheduleOut, held=True))
     def create_schedule(id: str, body: schedule_in, principal: PrincipalDep,  # type: ignore[valid-type]
                         services: ServicesDep) -> dict[str, Any]:
         plan = cast(_ScheduleIn, body).plan()

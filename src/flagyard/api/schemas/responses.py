@@ -123,6 +123,7 @@ class DeploymentOut(_Out):
     key: str
     type: Literal["server", "client"]
     deleted: bool
+    requireApproval: bool = Field(description="changes to its flags become change requests")
 
 
 class DeploymentListOut(_Out):
@@ -226,15 +227,34 @@ _ERROR_STATUSES = {
     401: "Missing, unknown or revoked key",
     403: "The key may not see this project, or is read-only and this is a write",
     404: "No such flag, experiment, variant, deployment, version, holdout, mutex or slot",
-    409: "The key is already used in the project",
+    409: "A conflict: the key is already used in the project, a change needs approval that cannot be "
+         "requested this way, or a change request is stale or closed",
     413: "The body is larger than the server accepts",
     429: "Over the per-key rate limit; see Retry-After",
     503: "The database is unreachable; nothing was changed; retry after Retry-After",
 }
 
-def documented(model: Any) -> dict[str, Any]:
-    """Route options that document a 200 body without re-validating it at run time."""
-    return {"response_model": None, "responses": {200: {"model": model, "description": "OK"}}}
+class PendingApprovalOut(_Out):
+    changeRequestId: str
+    message: str
+
+
+# A write to a flag on a deployment that requires approval (docs/approvals.md).
+HELD_FOR_APPROVAL: dict[int | str, dict[str, Any]] = {
+    202: {"model": PendingApprovalOut,
+          "description": "Held for approval: a deployment serving the flag requires it, so a change request "
+                         "was opened and nothing else changed"},
+}
+OK_OR_HELD_TEXT_RESPONSE = {**OK_TEXT_RESPONSE, **HELD_FOR_APPROVAL}
+
+
+def documented(model: Any, *, held: bool = False) -> dict[str, Any]:
+    """Route options that document a 200 body without re-validating it at run time; `held`: a
+    write that a deployment's approval rule may turn into a change request (202)."""
+    responses: dict[int | str, dict[str, Any]] = {200: {"model": model, "description": "OK"}}
+    if held:
+        responses.update(HELD_FOR_APPROVAL)
+    return {"response_model": None, "responses": responses}
 
 
 MANAGEMENT_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -23,6 +23,7 @@ class ManagementKey:
     project_ids: list[int] = field(default_factory=list)  # empty: every project
     id: int = 0
     revoked_at: datetime | None = None
+    bypass_approvals: bool = False  # automation with its own review (flags as code)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Principal:
     name: str
     project_ids: frozenset[int] | None  # None: every project
     read_only: bool
+    # Writes straight to flags on deployments that require approval (keys made with
+    # --bypass-approvals, and the system's own writers); everyone else opens a change request.
+    bypasses_approval: bool = False
 
     def can_see(self, project_id: int) -> bool:
         return self.project_ids is None or project_id in self.project_ids
@@ -62,4 +66,4 @@ def same_hash(a: str, b: str) -> bool:
 
 
 # The operator at the command line: every project, full rights.
-OPERATOR = Principal(key_id=0, name="cli", project_ids=None, read_only=False)
+OPERATOR = Principal(key_id=0, name="cli", project_ids=None, read_only=False, bypasses_approval=True)

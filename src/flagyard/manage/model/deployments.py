@@ -24,6 +24,8 @@ class Deployment:
     created_at: datetime
     id: int = 0
     deleted: bool = False
+    # Changes to the flags it serves wait for someone else's approval (change requests).
+    require_approval: bool = False
 
 
 def check_label(label: str) -> str:
@@ -35,7 +37,8 @@ def check_label(label: str) -> str:
     return label
 
 
-def new_deployment(project_id: int, label: str, type_: str, now: datetime) -> Deployment:
+def new_deployment(project_id: int, label: str, type_: str, now: datetime,
+                   require_approval: bool = False) -> Deployment:
     if type_ not in DEPLOYMENT_TYPES:
         raise Invalid("type must be one of server, client", code="invalid_value")
     secret = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
@@ -45,6 +48,7 @@ def new_deployment(project_id: int, label: str, type_: str, now: datetime) -> De
         key=f"{type_}-{secret}",
         type=type_,
         created_at=now,
+        require_approval=require_approval,
     )
 
 
@@ -56,6 +60,7 @@ def deployment_document(deployment: Deployment) -> dict[str, Any]:
         "key": deployment.key,
         "type": deployment.type,
         "deleted": deployment.deleted,
+        "requireApproval": deployment.require_approval,
     }
 
 

@@ -21,6 +21,10 @@ _CONTAINERS = (list, dict)
 _FLAG_NULLS = {setting.document_name: None for setting in FLAG_FIELDS if setting.experiment_only}
 
 
+# Fields every version changes: they say when and by whom, not what changed.
+BOOKKEEPING = frozenset({"version", "lastModifiedAt", "lastModifiedBy"})
+
+
 def _copied(value: Any) -> Any:
     """A copy of JSON-shaped data: lists and objects anew, the immutable rest as is (several
     times cheaper than copy.deepcopy, whose bookkeeping dominated a document's cost)."""

@@ -50,3 +50,11 @@ def restore(flag: Flag, document: dict[str, Any]) -> None:
     flag.started = flag.started or flag.enabled
     if flag.rolled_out_variant is not None and flag.rolled_out_variant not in keys:
         raise Invalid("the version's rolledOutVariant names no variant", code="unknown_variant")
+
+
+def adopt(flag: Flag, document: dict[str, Any]) -> None:
+    """`restore`, archived state included: a change request may archive or unarchive."""
+    archived = bool(document.get("deleted"))
+    flag.deleted = False
+    restore(flag, document)
+    flag.deleted = archived

@@ -113,6 +113,19 @@ class Plan:
         return "patch" if self.kind is ScheduleKind.CHANGE else f"ramp[{index}]"
 
 
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """A plan as JSON, kept while a change request waits for approval (`plan_from_document`)."""
+    return {"kind": plan.kind.value, "name": plan.name,
+            "steps": [{"at": iso(step.at), "patch": patch_document(step.changes), "changes": step.changes}
+                      for step in plan.steps]}
+
+
+def plan_from_document(document: Mapping[str, Any]) -> Plan:
+    steps = tuple(PlannedStep(datetime.fromisoformat(step["at"].replace("Z", "+00:00")), dict(step["changes"]))
+                  for step in document["steps"])
+    return Plan(ScheduleKind(document["kind"]), steps, document.get("name"))
+
+
 def new_schedule(plan: Plan, flag_id: int, project_id: int, author: str, now: datetime) -> Schedule:
     """The schedule, if the plan's times and steps are acceptable now (`Invalid` naming the
     field otherwise). Whether the flag accepts each patch is checked by the caller."""
@@ -146,7 +159,9 @@ def check_pending_count(pending: int) -> None:
 
 def scheduler(schedule_id: int) -> Principal:
     """The author of the versions a schedule writes, in the flag's history."""
-    return Principal(key_id=0, name=f"scheduler (schedule {schedule_id})", project_ids=None, read_only=False)
+    # A schedule on a protected deployment was approved when it was made (ADR 0089).
+    return Principal(key_id=0, name=f"scheduler (schedule {schedule_id})", project_ids=None, read_only=False,
+                     bypasses_approval=True)
 
 
 def is_late(at: datetime, applied_at: datetime) -> bool:

@@ -18,15 +18,21 @@ class Version:
     created_by: str
     flag_config: dict[str, Any]
     id: int = 0
+    approved_by: str | None = None  # a version applied from a change request: who approved it
+    change_request_id: int | None = None
 
 
 def version_document(version: Version) -> dict[str, Any]:
-    return {
+    document = {
         "version": version.version,
         "createdAt": iso(version.created_at),
         "createdBy": version.created_by,
         "flagConfig": version.flag_config,
     }
+    if version.change_request_id is not None:
+        document["approvedBy"] = version.approved_by
+        document["changeRequestId"] = str(version.change_request_id)
+    return document
 
 
 def version_record(version: Version) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flagyard.errors import Invalid
+from flagyard.manage.model.document import BOOKKEEPING
 
 # Every event a webhook may ask for, with what it means.
 EVENT_TYPES: dict[str, str] = {
@@ -33,6 +34,10 @@ EVENT_TYPES: dict[str, str] = {
     "experiment.decision": "a decision was recorded on an experiment",
     "experiment.srm_detected": "a running experiment's split no longer matches its weights (sample ratio mismatch)",
     "experiment.significant": "a treatment of a running experiment became significant on the primary metric",
+    "change_request.opened": "a change to a flag on a deployment that requires approval is waiting for review",
+    "change_request.approved": "a change request was approved",
+    "change_request.rejected": "a change request was rejected",
+    "change_request.applied": "an approved change request was applied (a new version, or a schedule made)",
     "webhook.test": "the test button (always sent to the webhook tested)",
 }
 FORMATS = ("standard", "slack")
@@ -129,12 +134,9 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[
     return found
 
 
-_BOOKKEEPING = {"version", "lastModifiedAt", "lastModifiedBy"}
-
-
 def _diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str, found: list[dict[str, Any]]) -> None:
     for key in list(after) + [k for k in before if k not in after]:
-        if not prefix and key in _BOOKKEEPING:
+        if not prefix and key in BOOKKEEPING:
             continue
         old, new = before.get(key), after.get(key)
         path = f"{prefix}{key}"

@@ -69,6 +69,7 @@ class DeploymentRepository:
                 type=deployment.type,
                 deleted=deployment.deleted,
                 created_at=deployment.created_at,
+                require_approval=deployment.require_approval,
             )
         ))
         return deployment.id
@@ -77,7 +78,8 @@ class DeploymentRepository:
         self._conn.execute(
             sa.update(deployments)
             .where(deployments.c.id == deployment.id)
-            .values(label=deployment.label, deleted=deployment.deleted)
+            .values(label=deployment.label, deleted=deployment.deleted,
+                    require_approval=deployment.require_approval)
         )
 
     def set_key(self, deployment_id: int, key: str) -> None:
@@ -128,4 +130,5 @@ def _deployment(row: sa.RowMapping) -> Deployment:
         type=row["type"],
         deleted=row["deleted"],
         created_at=row["created_at"],
+        require_approval=row["require_approval"],
     )

@@ -32,6 +32,7 @@ class KeyRepository:
                 key_hash=key.key_hash,
                 hint=key.hint,
                 read_only=key.read_only,
+                bypass_approvals=key.bypass_approvals,
                 created_at=key.created_at,
             )
         ))
@@ -87,4 +88,5 @@ def _key(row: sa.RowMapping, project_ids: list[int]) -> ManagementKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         project_ids=project_ids,
+        bypass_approvals=row["bypass_approvals"],
     )

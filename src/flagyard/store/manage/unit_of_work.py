@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.errors import translate
 from flagyard.store.manage.audit_repository import AuditRepository
+from flagyard.store.manage.change_request_repository import ChangeRequestRepository
 from flagyard.store.manage.cohort_repository import CohortRepository
 from flagyard.store.manage.deployment_repository import DeploymentRepository, ProjectRepository
 from flagyard.store.manage.flag_repository import FlagRepository
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.leases = LeaseRepository(connection)
         self.audit = AuditRepository(connection)
         self.notices = NoticeRepository(connection)
+        self.change_requests = ChangeRequestRepository(connection)
         return self
 
     @property

@@ -24,6 +24,8 @@ class VersionRepository:
                 created_at=version.created_at,
                 created_by=version.created_by,
                 flag_config=version.flag_config,
+                approved_by=version.approved_by,
+                change_request_id=version.change_request_id,
             )
         )
 
@@ -90,4 +92,6 @@ def _version(row: sa.RowMapping) -> Version:
         created_at=row["created_at"],
         created_by=row["created_by"],
         flag_config=row["flag_config"],
+        approved_by=row["approved_by"],
+        change_request_id=row["change_request_id"],
     )
