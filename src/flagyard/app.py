@@ -32,6 +32,7 @@ from flagyard.api.jobs.webhooks import WebhookJob
 from flagyard.api.management import audit as audit_routes
 from flagyard.api.management import beta, cohorts, deployments, items, project_files, versions
 from flagyard.api.management import change_requests as change_request_routes
+from flagyard.api.management import lifecycle as lifecycle_routes
 from flagyard.api.management import results as results_routes
 from flagyard.api.management import webhooks as webhook_routes
 from flagyard.api.management.flags import collection_router
@@ -58,6 +59,7 @@ from flagyard.manage.audit import AuditService
 from flagyard.manage.change_requests import ChangeRequestService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_listing import RenderedFlags
 from flagyard.manage.flag_search import FlagSearchService
 from flagyard.manage.flags import FlagService
@@ -192,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_delivery=WebhookDelivery(uow, webhook_sender, owner=f"{socket.gethostname()}:{os.getpid()}",
                                          retry_delays=settings.retry_delays()),
         change_requests=ChangeRequestService(uow),
+        lifecycle=ExperimentLifecycle(held),
         single_sign_on=single_sign_on(uow, settings),
     )
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
@@ -226,6 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(change_request_routes.router)
+    app.include_router(lifecycle_routes.router)
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
         app.include_router(schedule_router(kind, plural))

@@ -241,6 +241,15 @@ class ChangeRequestStore(Protocol):
     def add_comment(self, request_id: int, comment: Comment) -> None: ...
 
 
+class RunStore(Protocol):
+    def link(self, flag_id: int, previous_id: int) -> None:
+        """Record experiment `flag_id` as the next run of `previous_id` (which has none yet)."""
+        ...
+    def chain(self, flag_id: int) -> list[int]:
+        """Ids of every run of the experiment, oldest first (just `flag_id` if it has none)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -259,6 +268,7 @@ class UnitOfWork(Protocol):
     audit: AuditStore
     notices: NoticeStore
     change_requests: ChangeRequestStore
+    runs: RunStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -8,6 +8,7 @@ from flagyard.manage.audit import AuditService
 from flagyard.manage.change_requests import ChangeRequestService
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_listing import RenderedFlags
 from flagyard.manage.flag_search import FlagSearchService
 from flagyard.manage.flags import FlagService
@@ -45,4 +46,5 @@ class ManageServices:
     audit: AuditService
     webhook_delivery: WebhookDelivery  # sends the outbox (api/jobs/webhooks.py runs it)
     change_requests: ChangeRequestService  # changes held for approval, opened by the writes
+    lifecycle: ExperimentLifecycle  # start, stop, decide, new runs
     single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

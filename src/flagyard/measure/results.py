@@ -31,6 +31,7 @@ from flagyard.measure.model.metrics import (
     check_metric_list,
     filtered_key,
     metric_document,
+    metric_fields,
     metric_from_fields,
     parse_kind,
     with_primary,
@@ -110,6 +111,13 @@ class ResultsService:
         job = partial(_change_analysis, project_id=flag.project_id, flag_id=flag_id, fields=dict(fields), actor=principal.name,
                       now_ms=self._now_ms(), client=client_address.get())
         return self._writer.submit(job, (flag.project_id,)).result()
+
+    def copy_design(self, principal: Principal, from_id: int, to_id: int) -> None:
+        """Give experiment `to_id` (a new run) the metrics and analysis settings of `from_id`."""
+        metrics = self.metrics(principal, from_id)
+        if metrics:
+            self.set_metrics(principal, to_id, [metric_fields(m) for m in metrics])
+        self.set_analysis(principal, to_id, analysis_document(self.analysis(principal, from_id)))
 
     def analysis_changes(self, principal: Principal, flag_id: int, limit: int = 100) -> list[AnalysisChange]:
         """The record of changes to the metrics and settings, newest first."""

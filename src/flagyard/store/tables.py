@@ -271,6 +271,15 @@ schedule_steps = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# An experiment made as a new run of another (manage/experiment_lifecycle.py): each run has at
+# most one next run, so the runs of an experiment form one chain.
+experiment_runs = sa.Table(
+    "experiment_runs",
+    metadata,
+    sa.Column("flag_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("previous_id", sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False, unique=True),
+)
+
 # --- change requests: changes held for approval (manage/change_requests.py) ------------------
 
 change_requests = sa.Table(

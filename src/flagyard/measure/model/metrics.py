@@ -161,6 +161,13 @@ def check_metric_list(metrics: list[Metric]) -> None:
         seen.add(identity)
 
 
+def metric_fields(metric: Metric) -> dict[str, Any]:
+    """The metric as `metric_from_fields` takes it (to copy it to another experiment)."""
+    return {"event_type": metric.event_type, "kind": metric.kind.value, "property": metric.property,
+            "filters": metric.filters, "name": metric.name, "role": metric.role.value,
+            "direction": metric.direction.value, "non_inferiority_margin": metric.non_inferiority_margin}
+
+
 def metric_document(metric: Metric) -> dict[str, Any]:
     return {
         "id": metric.id,

@@ -18,6 +18,7 @@ from flagyard.store.manage.deployment_repository import DeploymentRepository, Pr
 from flagyard.store.manage.flag_repository import FlagRepository
 from flagyard.store.manage.inclusion_repository import InclusionRepository
 from flagyard.store.manage.key_repository import KeyRepository
+from flagyard.store.manage.run_repository import RunRepository
 from flagyard.store.manage.schedule_repository import ScheduleRepository
 from flagyard.store.manage.user_repository import (
     FailureRepository,
@@ -78,6 +79,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(connection)
         self.notices = NoticeRepository(connection)
         self.change_requests = ChangeRequestRepository(connection)
+        self.runs = RunRepository(connection)
         return self
 
     @property
