@@ -19,22 +19,19 @@ class RunRepository:
 
     def chain(self, flag_id: int) -> list[int]:
         """The ids of every run of the experiment `flag_id` belongs to, oldest first."""
-        earlier: list[int] = []
-        current = flag_id
-        while len(earlier) < _MAX_RUNS:
-            previous = self._conn.execute(sa.select(experiment_runs.c.previous_id)
-                                          .where(experiment_runs.c.flag_id == current)).scalar()
-            if previous is None:
-                break
-            earlier.append(previous)
-            current = previous
-        later: list[int] = []
-        current = flag_id
-        while len(later) < _MAX_RUNS:
-            following = self._conn.execute(sa.select(experiment_runs.c.flag_id)
-                                           .where(experiment_runs.c.previous_id == current)).scalar()
-            if following is None:
-                break
-            later.append(following)
-            current = following
+        earlier = self._walk(flag_id, experiment_runs.c.previous_id, experiment_runs.c.flag_id)
+        later = self._walk(flag_id, experiment_runs.c.flag_id, experiment_runs.c.previous_id)
         return [*reversed(earlier), flag_id, *later]
+
+    def _walk(self, start: int, step: sa.Column[int], by: sa.Column[int]) -> list[int]:
+        """Follow the links from `start`: each next id is `step` of the row whose `by` is the
+        current one."""
+        found: list[int] = []
+        current = start
+        while len(found) < _MAX_RUNS:
+            following = self._conn.execute(sa.select(step).where(by == current)).scalar()
+            if following is None:
+                return found
+            found.append(following)
+            current = following
+        return found
