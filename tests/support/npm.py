@@ -28,7 +28,7 @@ def npm_packages(*specs: str) -> Path:
         return target
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is not installed: `apt-get install -y nodejs npm` (.ci/run does)")
+        raise RuntimeError("npm is not installed: `apt-get install -y nodejs npm` (./scripts/test does as root)")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=target.parent))
     try:
