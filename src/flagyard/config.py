@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A cohort's members uploaded as one file (a million ids is some 40 MB): the one body
+    # allowed past max_body_bytes, streamed to a temporary file, never held in memory.
+    max_member_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     # Amplitude documents 100 requests per second per key; 0 turns the limit off.
     rate_limit_per_second: float = Field(default=100.0, ge=0)
     # Upgrade a schema that is behind instead of refusing to start.

@@ -1,4 +1,5 @@
-"""Managing cohorts: create, read, rename, archive, and change members in batches.
+"""Managing cohorts: create, read, rename, archive, change members in batches or from a whole
+file, and say which flags target them.
 
 Each call is one transaction that locks the cohort row, so a batch lands whole or not at all
 and `size` always equals the number of member rows. Cohort changes append no flag version
@@ -7,13 +8,14 @@ and `size` always equals the number of member rows. Cohort changes append no fla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Forbidden, Invalid, NotFound
 from flagyard.manage.audit import record
 from flagyard.manage.model.access import Principal
+from flagyard.manage.model.cohort_uses import CohortUse, cohort_uses
 from flagyard.manage.model.cohorts import (
     MAX_BATCH,
     Cohort,
@@ -21,8 +23,12 @@ from flagyard.manage.model.cohorts import (
     is_cohort_id,
     new_cohort,
 )
+from flagyard.manage.model.member_file import MemberFile, Uploaded, UploadMode
 from flagyard.manage.model.paging import Page, PageRequest
 from flagyard.manage.ports import UnitOfWork, UnitOfWorkFactory
+
+_FILE_ACTIONS = {UploadMode.ADD: "cohort.members_added", UploadMode.REMOVE: "cohort.members_removed",
+                 UploadMode.REPLACE: "cohort.members_replaced"}
 
 # Applies a change to the members and the size; returns whether the members changed.
 MemberChange = Callable[[UnitOfWork, Cohort, Sequence[str]], bool]
@@ -132,6 +138,70 @@ class CohortService:
                        self._clock(), {"size": size}, {"size": cohort.size, "sent": len(member_ids)})
                 uow.commit()
         return cohort
+
+    # --- whole files, and reading members ------------------------------------------------
+
+    def upload(self, principal: Principal, public_id: str, mode: UploadMode, members: MemberFile) -> Uploaded:
+        """Add, remove or replace members from a whole file, all or nothing (ADR 0102).
+
+        Every line is checked before the write begins, so a bad file holds no lock and changes
+        nothing; then one transaction changes the members a batch at a time, reading the file
+        again, and commits once.
+        """
+        principal.require_write()
+        with self._uow() as uow:
+            _visible(uow, principal, public_id)
+        checked = members.check()
+        with self._uow(write=True) as uow:
+            cohort = _visible(uow, principal, public_id, for_update=True)
+            if cohort.archived:
+                raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
+                              code="cohort_archived")
+            size = cohort.size
+            if mode is UploadMode.REPLACE:
+                uow.cohorts.clear_members(cohort.id)
+                cohort.size = 0
+            changed = 0
+            for batch in members.batches():
+                if mode is UploadMode.REMOVE:
+                    removed = uow.cohorts.remove_members(cohort.id, batch)
+                    cohort.size -= removed
+                    changed += removed
+                else:
+                    added = uow.cohorts.add_members(cohort.id, batch)
+                    cohort.size += added
+                    changed += added
+            if changed or mode is UploadMode.REPLACE:
+                cohort.touch(principal.name, self._clock())
+                uow.cohorts.save(cohort)
+                # The same actions as the batch routes', with the file's count of ids.
+                record(uow, principal, _FILE_ACTIONS[mode], "cohort", cohort.public_id,
+                       cohort.project_id, self._clock(), {"size": size},
+                       {"size": cohort.size, "sent": checked.ids})
+                uow.commit()
+        return Uploaded(mode=mode, ids=checked.ids, changed=changed, size=cohort.size)
+
+    def member_chunks(self, principal: Principal, public_id: str,
+                      chunk_size: int = MAX_BATCH) -> Iterator[list[str]]:
+        """The members, `chunk_size` at a time, streamed from one read transaction. Access is
+        checked now, before the first chunk is asked for."""
+        with self._uow() as uow:
+            cohort = _visible(uow, principal, public_id)
+
+        def chunks() -> Iterator[list[str]]:
+            with self._uow() as uow:
+                yield from uow.cohorts.member_chunks(cohort.id, chunk_size)
+
+        return chunks()
+
+    def uses(self, principal: Principal, project_id: int) -> dict[str, list[CohortUse]]:
+        """By cohort id, the project's flags and experiments that target it (archived ones
+        included, marked), through a segment condition or a variant's cohort inclusions."""
+        principal.require_project(project_id)
+        with self._uow() as uow:
+            flags = uow.flags.cohort_targeting(project_id)
+            included = uow.inclusions.cohorts.for_variants([v.id for f in flags for v in f.variants])
+        return cohort_uses(flags, included)
 
 
 def _check_batch(member_ids: Sequence[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from flagyard.clock import Clock, utc_now
 from flagyard.errors import Invalid, NotFound
 from flagyard.manage.changes import append_version, load_flag
-from flagyard.manage.membership import join, leave
+from flagyard.manage.membership import join, leave, parents_of
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind
 from flagyard.manage.model.groups import (
@@ -59,12 +59,35 @@ class GroupService:
             return load_flag(uow, principal, kind, group_id)
 
     def page(self, principal: Principal, kind: Kind, include_archived: bool,
-             page: PageRequest) -> Page[Flag]:
+             page: PageRequest, project_id: int | None = None) -> Page[Flag]:
+        """Newest first, of every project the principal sees, or of `project_id` only."""
+        project_ids = principal.project_ids
+        if project_id is not None:
+            principal.require_project(project_id)
+            project_ids = frozenset({project_id})
         with self._uow() as uow:
-            items = uow.flags.page(kind=kind, project_ids=principal.project_ids, key=None,
+            items = uow.flags.page(kind=kind, project_ids=project_ids, key=None,
                                    include_archived=include_archived, before_id=page.cursor,
                                    limit=page.limit + 1)
         return Page.from_overfetch(items, page.limit, lambda g: g.id)
+
+    def member_flags(self, principal: Principal, group: Flag) -> list[Flag]:
+        """The experiments and holdouts in `group` (as read with it), by id, for showing them."""
+        principal.require_project(group.project_id)
+        with self._uow() as uow:
+            found = uow.flags.get_many([member.id for member in group.members])
+        return sorted(found, key=lambda flag: flag.id)
+
+    def groups_of(self, principal: Principal, flag: Flag) -> list[tuple[Flag, tuple[str, ...]]]:
+        """The holdouts and mutexes `flag` is in, each with the variants it allows (its slot)."""
+        principal.require_project(flag.project_id)
+        parents = parents_of(flag)
+        if not parents:
+            return []
+        with self._uow() as uow:
+            found = uow.flags.get_many(list(parents))
+        return [(group, parents[group.id]) for group in sorted(found, key=lambda g: g.id)
+                if group.kind.is_group]
 
     def edit(self, principal: Principal, kind: Kind, group_id: int,
              changes: Mapping[str, Any]) -> Flag:

@@ -11,11 +11,12 @@ from starlette.responses import Response
 
 from flagyard.api.console.context import ConsoleRoute, plural_kind, project_context
 from flagyard.api.console.diff import diff
+from flagyard.api.console.pending import held
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.http.deps import path_id
-from flagyard.errors import DomainError
+from flagyard.errors import DomainError, PendingApproval
 from flagyard.manage.model.document import flag_document, iso
 from flagyard.manage.model.paging import PageRequest
 from flagyard.manage.users import SignedIn
@@ -61,6 +62,8 @@ def restore(request: Request, services: ConsoleDep, current: SignedInDep, form: 
     try:
         version = services.restore.restore(current.user.principal(), kind, flag_id,
                                            path_id(number, "Version"))
+    except PendingApproval as pending:
+        return held(f"/console/{plural}/{flag_id}/history", pending)
     except DomainError as error:
         return history_page(request, services, current, plural, flag_id, refusal("restore", error))
     return done(f"/console/{plural}/{flag_id}/history",

@@ -17,6 +17,10 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from flagyard.api.console.context import ConsoleRoute, plural_kind, project_context
+from flagyard.api.console.dependency_view import flag_dependencies
+from flagyard.api.console.groups import experiment_groups
+from flagyard.api.console.lifecycle_view import lifecycle_view
+from flagyard.api.console.pending import held
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
@@ -30,10 +34,13 @@ from flagyard.api.schemas.flags import (
     VariantIn,
     VariantPatchIn,
 )
-from flagyard.errors import DomainError, Invalid, NotFound
+from flagyard.errors import DomainError, Invalid, NotFound, PendingApproval
+from flagyard.manage.change_requests import RequestFilter
 from flagyard.manage.model.access import Principal
+from flagyard.manage.model.change_requests import ChangeRequest, Status
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.flags import Flag, Kind
+from flagyard.manage.model.paging import PageRequest
 from flagyard.manage.model.schedules import schedule_document
 from flagyard.manage.model.targeting import CONDITION_OPS
 from flagyard.manage.users import SignedIn
@@ -46,10 +53,12 @@ COMMON_PROPERTIES = ("user_id", "device_id", "country", "city", "region", "langu
 SHOWN_INCLUSIONS = 100  # a variant may include a million ids; the page lists the first ones
 RAMP_ROWS = 5  # the schedule form's ramp steps; empty rows are left out
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
+SHOWN_CHANGE_REQUESTS = 20  # the open and approved ones; the change requests page has them all
 
 
 def item_page(request: Request, services: ConsoleServices, current: SignedIn, plural: str,
-              flag_id: int, error: FormError | None = None) -> Response:
+              flag_id: int, error: FormError | None = None, typed: dict[str, str] | None = None) -> Response:
+    """`typed`: what the refused form held, for the forms that show it again."""
     kind = plural_kind(plural)
     principal = current.user.principal()
     flag = services.flags.get(principal, kind, flag_id)
@@ -59,10 +68,21 @@ def item_page(request: Request, services: ConsoleServices, current: SignedIn, pl
         for variant in flag.variants
     }
     schedules = [schedule_document(s) for s in services.schedules.for_flag(principal, kind, flag.id)]
+    groups = experiment_groups(services, principal, flag) if kind is Kind.EXPERIMENT else []
     return page(request, "item.html", current, error=error, kind=kind, plural=plural,
                 flag=flag_document(flag), inclusions=inclusions, shown=SHOWN_INCLUSIONS, operators=OPERATORS,
-                properties=COMMON_PROPERTIES, schedules=schedules, ramp_rows=RAMP_ROWS,
+                properties=COMMON_PROPERTIES, schedules=schedules, ramp_rows=RAMP_ROWS, groups=groups,
+                change_requests=awaiting(services, principal, flag.id),
+                dependencies=flag_dependencies(services, current, flag),
+                lifecycle=lifecycle_view(services, principal, flag, schedules) if kind is Kind.EXPERIMENT else None,
+                typed=typed or {},
                 **project_context(services, current, flag.project_id))
+
+
+def awaiting(services: ConsoleServices, principal: Principal, flag_id: int) -> list[ChangeRequest]:
+    """The flag's change requests still to be reviewed or applied, newest first."""
+    filters = RequestFilter(flag_id=flag_id, statuses=[Status.OPEN, Status.APPROVED])
+    return services.change_requests.page(principal, filters, PageRequest(limit=SHOWN_CHANGE_REQUESTS)).items
 
 
 @router.get("/console/{plural}/{id}")
@@ -80,6 +100,8 @@ def act(request: Request, services: ConsoleDep, current: SignedInDep, form: Writ
     try:
         flag = services.flags.get(principal, kind, flag_id)
         message = change(Edit(services, principal, kind, flag, form))
+    except PendingApproval as pending:
+        return held(f"/console/{plural}/{flag_id}", pending)
     except (DomainError, ValidationError) as error:
         return item_page(request, services, current, plural, flag_id, refusal(form_id, error))
     return done(f"/console/{plural}/{flag_id}", message)

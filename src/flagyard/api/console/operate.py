@@ -38,7 +38,8 @@ def create_deployment(request: Request, services: ConsoleDep, current: SignedInD
     try:
         deployment = services.deployments.create(current.user.principal(), ctx["project"].id,
                                                  str(form.get("label") or ""),
-                                                 str(form.get("type") or "server"))
+                                                 str(form.get("type") or "server"),
+                                                 form.get("requireApproval") == "true")
     except DomainError as error:
         return deployments_page(request, services, current, project, refusal("deployment-new", error))
     return done(f"/console/p/{project}/deployments", f"Deployment {deployment.label} created")
@@ -54,6 +55,22 @@ def rotate(request: Request, services: ConsoleDep, current: SignedInDep, form: W
         return deployments_page(request, services, current, project, refusal(f"deployment-{id}", error))
     return done(f"/console/p/{project}/deployments",
                 f"New SDK key for {deployment.label}; the old key no longer works")
+
+
+@router.post("/console/p/{project}/deployments/{id}/approval")
+def require_approval(request: Request, services: ConsoleDep, current: SignedInDep, form: WriterFormDep,
+                     project: str, id: str) -> Response:
+    """Turn on or off whether changes to the flags it serves wait for approval."""
+    deployment_id = path_id(id, "Deployment")
+    required = form.get("requireApproval") == "true"
+    try:
+        deployment = services.deployments.edit(current.user.principal(), deployment_id,
+                                               {"require_approval": required})
+    except DomainError as error:
+        return deployments_page(request, services, current, project, refusal(f"deployment-{id}", error))
+    return done(f"/console/p/{project}/deployments",
+                f"Changes to flags on {deployment.label} now need approval" if required else
+                f"Changes to flags on {deployment.label} no longer need approval")
 
 
 # --- management keys (admins) -------------------------------------------------------------
@@ -74,7 +91,7 @@ def create_key(request: Request, services: ConsoleDep, current: SignedInDep, for
     try:
         issued = services.keys.create(current.user, str(form.get("name") or ""),
                                       [path_id(str(p), "Project") for p in form.getlist("projects")],
-                                      form.get("readOnly") == "true")
+                                      form.get("readOnly") == "true", form.get("bypassApprovals") == "true")
     except DomainError as error:
         return keys_page(request, services, current, refusal("key-new", error))
     # The key is shown once, in this answer, and never again.

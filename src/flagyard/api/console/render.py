@@ -26,7 +26,8 @@ templates.env.globals["rollout_chart"] = charts.rollout_split
 templates.env.globals["activity_chart"] = charts.activity
 
 
-NAV = ("experiments", "flags", "activity", "debugger", "deployments", "webhooks", "keys", "users", "audit")
+NAV = ("experiments", "flags", "activity", "debugger", "deployments", "webhooks", "keys", "users", "audit",
+       "groups", "cohorts", "dependencies")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from flagyard.api.console.charts import PALETTE
 from flagyard.api.console.context import ConsoleRoute, project_context
+from flagyard.api.console.pending import held
 from flagyard.api.console.render import FormError, done, page, refusal
 from flagyard.api.console.results_charts import (
     difference_over_time,
@@ -52,7 +53,7 @@ from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.flags import ExperimentPatchIn
 from flagyard.api.schemas.results import MetricsIn
-from flagyard.errors import DomainError, Invalid
+from flagyard.errors import DomainError, Invalid, PendingApproval
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.document import flag_document, iso
 from flagyard.manage.model.flags import Kind
@@ -258,6 +259,8 @@ def record_decision(request: Request, services: ConsoleDep, current: SignedInDep
     try:
         changes = ExperimentPatchIn.model_validate(body).edits()
         flag = services.flags.edit(current.user.principal(), Kind.EXPERIMENT, flag_id, changes)
+    except PendingApproval as pending:
+        return held(_url(flag_id, _text(form, "metric")), pending)
     except (DomainError, ValidationError) as error:
         return results_page(request, services, current, flag_id, refusal("decision", error),
                             {k: str(v) for k, v in form.items()})

@@ -19,11 +19,12 @@ from starlette.responses import Response
 
 from flagyard.api.console.context import ConsoleRoute, plural_kind
 from flagyard.api.console.item import RAMP_ROWS, item_page
+from flagyard.api.console.pending import held
 from flagyard.api.console.render import FormError, done, refusal
 from flagyard.api.console.session import ConsoleDep, SignedInDep, WriterFormDep
 from flagyard.api.http.deps import path_id
 from flagyard.api.schemas.schedules import ExperimentScheduleIn, FlagScheduleIn
-from flagyard.errors import DomainError
+from flagyard.errors import DomainError, PendingApproval
 from flagyard.manage.model.flags import Kind
 from flagyard.manage.model.schedules import Plan
 
@@ -92,6 +93,8 @@ def _act(request: Request, services: ConsoleDep, current: SignedInDep, plural: s
     flag_id = path_id(id, kind.label)
     try:
         message = change(kind, flag_id)
+    except PendingApproval as pending:
+        return held(f"/console/{plural}/{flag_id}", pending)
     except (DomainError, ValidationError) as error:
         return item_page(request, services, current, plural, flag_id, refused(error))
     return done(f"/console/{plural}/{flag_id}", message)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flagyard.manage.audit import AuditService
+from flagyard.manage.change_requests import ChangeRequestService
+from flagyard.manage.cohorts import CohortService
+from flagyard.manage.dependency_graph import DependencyGraphService
 from flagyard.manage.deployments import DeploymentService
+from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_search import FlagSearchService
 from flagyard.manage.flags import FlagService
+from flagyard.manage.groups import GroupService
 from flagyard.manage.key_administration import KeyAdministration
 from flagyard.manage.restore import RestoreService
 from flagyard.manage.schedules import ScheduleService
@@ -35,4 +40,9 @@ class ConsoleServices:
     schedules: ScheduleService
     webhooks: WebhookService
     audit: AuditService
+    groups: GroupService
+    change_requests: ChangeRequestService
+    cohorts: CohortService
+    dependency_graph: DependencyGraphService
+    lifecycle: ExperimentLifecycle
     single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

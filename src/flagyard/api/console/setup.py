@@ -10,10 +10,16 @@ from fastapi.staticfiles import StaticFiles
 from flagyard.api.console import (
     audit,
     auth,
+    change_requests,
+    cohorts,
     debugger,
+    dependencies,
     docs,
+    experiment_creation,
+    groups,
     history,
     item,
+    lifecycle,
     listing,
     oidc,
     operate,
@@ -35,5 +41,6 @@ def install(app: FastAPI, services: ConsoleServices,
     docs.install(app)
     # The catch-all patterns (`/console/p/{project}/{plural}`, `/console/{plural}/{id}/{action}`)
     # come after the fixed paths they would otherwise swallow.
-    for module in (auth, oidc, history, results, schedules, webhooks, audit, debugger, operate, listing, item):
+    for module in (auth, oidc, history, results, schedules, webhooks, audit, debugger, operate, groups,
+                   change_requests, cohorts, dependencies, experiment_creation, lifecycle, listing, item):
         app.include_router(module.router)

@@ -6,6 +6,9 @@ always gets 401 (and a read-only key 403 on a write), whatever the body holds.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -26,9 +29,11 @@ def is_management_path(path: str) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (path pattern, limit): the few routes that take a file, e.g. a cohort's members.
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
         # Read (and drop) this much of a refused body before answering, so the client finishes
         # sending and then reads the 413; closing on unread data would reset the connection.
         self.drain_bytes = max(64 * max_bytes, 64 * 1024 * 1024)
@@ -37,10 +42,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["path"] in OWN_BODY_LIMIT_PATHS:
             await self.app(scope, receive, send)
             return
+        max_bytes = next((limit for pattern, limit in self.larger if pattern.fullmatch(scope["path"])),
+                         self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
+        if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > max_bytes):
             await _drain(receive, {"type": "http.request", "more_body": True}, self.drain_bytes)
-            await self._too_large()(scope, receive, send)
+            await self._too_large(max_bytes)(scope, receive, send)
             return
         received = 0
 
@@ -49,19 +56,19 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     await _drain(receive, message, self.drain_bytes)
                     # An HTTPException passes through FastAPI's body reading unchanged.
-                    raise HTTPException(413, self._message(), headers={"Connection": "close"})
+                    raise HTTPException(413, self._message(max_bytes), headers={"Connection": "close"})
             return message
 
         await self.app(scope, limited, send)
 
-    def _message(self) -> str:
-        return f"request body is larger than {self.max_bytes} bytes"
+    def _message(self, max_bytes: int) -> str:
+        return f"request body is larger than {max_bytes} bytes"
 
-    def _too_large(self) -> JSONResponse:
-        response = error_response(413, "payload_too_large", self._message())
+    def _too_large(self, max_bytes: int) -> JSONResponse:
+        response = error_response(413, "payload_too_large", self._message(max_bytes))
         response.headers["Connection"] = "close"
         return response
 

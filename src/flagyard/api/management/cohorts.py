@@ -1,9 +1,11 @@
-"""/api/1/cohorts: list, create, get, edit or archive, and members in batches."""
+"""/api/1/cohorts: list, create, get, edit or archive, and members in batches or from a file."""
 
 from __future__ import annotations
 
+import tempfile
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from flagyard.api.http.deps import PrincipalDep, SettingsDep, manage_services, query_id
@@ -13,11 +15,13 @@ from flagyard.api.schemas.cohorts import (
     CohortListOut,
     CohortOut,
     CohortPatchIn,
+    MemberFileOut,
     MembersIn,
 )
 from flagyard.api.schemas.responses import MANAGEMENT_ERRORS, CreatedOut, documented
 from flagyard.manage.cohorts import CohortService
 from flagyard.manage.model.cohorts import cohort_document
+from flagyard.manage.model.member_file import FileFormat, MemberFile, UploadMode
 
 
 def _cohorts(request: Request) -> CohortService:
@@ -76,3 +80,31 @@ def remove_members(id: str, body: MembersIn, principal: PrincipalDep,
 def replace_members(id: str, body: MembersIn, principal: PrincipalDep,
                     cohorts: CohortsDep) -> dict[str, Any]:
     return cohort_document(cohorts.replace_members(principal, id, body.member_ids))
+
+
+# The file route's path, for the body limit that lets a file of members past the usual one.
+FILE_PATH = r"/api/1/cohorts/[A-Za-z0-9]{1,32}/members/file"
+_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One member id per line (format=text), or CSV rows with the id in the first "
+                       "column (format=csv); UTF-8, blank lines skipped",
+        "content": {"text/plain": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post("/{id}/members/file", summary="Add, remove or replace members from a file of ids, all or nothing",
+             openapi_extra=_FILE_BODY, **documented(MemberFileOut))
+async def members_from_file(id: str, request: Request, principal: PrincipalDep, cohorts: CohortsDep,
+                            mode: UploadMode = UploadMode.ADD, format: FileFormat = FileFormat.TEXT,
+                            header: bool = False) -> dict[str, Any]:
+    """The body is spooled to a temporary file as it arrives; every line is checked (a bad
+    one is a 400 naming the first bad lines, nothing changed), then the file is applied in one
+    transaction (ADR 0102)."""
+    with tempfile.TemporaryFile() as spool:
+        async for chunk in request.stream():
+            await to_thread.run_sync(spool.write, chunk)
+        result = await to_thread.run_sync(
+            lambda: cohorts.upload(principal, id, mode, MemberFile(spool, format, header)))
+    return {"mode": result.mode.value, "ids": result.ids, "changed": result.changed, "size": result.size}

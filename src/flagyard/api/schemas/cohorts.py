@@ -71,6 +71,13 @@ class CohortOut(_Out):
     archived: bool
 
 
+class MemberFileOut(_Out):
+    mode: str = Field(description="add, remove or replace")
+    ids: int = Field(description="Ids in the file (blank lines skipped; repeats counted)")
+    changed: int = Field(description="Members added (add, replace) or removed (remove)")
+    size: int = Field(description="Members afterwards")
+
+
 class CohortListOut(_Out):
     cohorts: list[CohortOut]
     nextCursor: int | None = Field(default=None, description="Absent on the last page")

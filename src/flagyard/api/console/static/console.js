@@ -68,3 +68,89 @@
     }
   });
 })();
+
+// Cohort member files: sent with a progress bar (the form still works without this), and the
+// CSV format chosen when the file's name says so.
+(function () {
+  "use strict";
+
+  function megabytes(bytes) { return (bytes / 1048576).toFixed(1) + " MB"; }
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[data-member-file]") || !input.files.length) return;
+    var format = input.form.querySelector("select[name=format]");
+    if (format && /\.csv$/i.test(input.files[0].name)) format.value = "csv";
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.hasAttribute("data-upload") || !window.FormData) return;
+    var mode = form.querySelector("input[name=mode]:checked");
+    if (mode && mode.value === "replace" &&
+        !window.confirm("Replace every member of this cohort with the ids in the file?")) {
+      event.preventDefault();
+      return;
+    }
+    event.preventDefault();
+    var box = form.querySelector("[data-upload-progress]");
+    var bar = box.querySelector("progress");
+    var status = box.querySelector("[data-upload-status]");
+    var button = form.querySelector("button[type=submit]");
+    var shown = -1;
+    box.hidden = false;
+    bar.value = 0;
+    button.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    status.textContent = "Sending the file…";
+
+    var request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    request.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      var percent = Math.floor(100 * e.loaded / e.total);
+      bar.value = percent;
+      // Words every tenth, so a screen reader is not flooded.
+      if (Math.floor(percent / 10) !== shown) {
+        shown = Math.floor(percent / 10);
+        status.textContent = "Sending: " + megabytes(e.loaded) + " of " + megabytes(e.total) + " (" + percent + "%)";
+      }
+    });
+    request.upload.addEventListener("load", function () {
+      bar.removeAttribute("value");  // indeterminate while the server checks and saves
+      status.textContent = "Sent. Checking every line, then saving…";
+    });
+    request.addEventListener("load", function () {
+      var type = request.getResponseHeader("content-type") || "";
+      if (request.status < 300 && /[?&]done=/.test(request.responseURL)) {
+        window.location.assign(request.responseURL);
+        return;
+      }
+      if (type.indexOf("text/html") === 0) {
+        // The page again, with the refusal by its field: show its main part in place.
+        var page = new DOMParser().parseFromString(request.responseText, "text/html");
+        var main = page.querySelector("main");
+        if (main) {
+          document.querySelector("main").replaceWith(main);
+          var invalid = main.querySelector("[aria-invalid=true]") || main.querySelector("[role=alert]");
+          if (invalid) { if (!invalid.hasAttribute("tabindex") && !invalid.matches("input, select, textarea")) invalid.setAttribute("tabindex", "-1"); invalid.focus(); }
+          return;
+        }
+      }
+      var message = "The upload was refused (" + request.status + ")";
+      try { message = JSON.parse(request.responseText).error.message; } catch (e) { /* not JSON */ }
+      fail(message);
+    });
+    request.addEventListener("error", function () { fail("The upload failed: the connection was lost. Nothing was changed; try again."); });
+
+    function fail(message) {
+      bar.value = 0;
+      status.textContent = message;
+      status.classList.add("field-error");
+      button.disabled = false;
+      form.removeAttribute("aria-busy");
+    }
+
+    request.send(new FormData(form));
+  });
+})();
