@@ -53,15 +53,20 @@ def targets(api: httpx.Client, project_id: str, deployment: dict[str, str]) -> d
         api.post(f"/api/1/{kind}/{item_id}/variants/{variant}/users", json={"inclusions": ["u1", "u2"]})
     schedules = {f"{kind}-schedule": api.post(f"/api/1/{kind}/{item_id}/schedules", json=SCHEDULE).json()["id"]
                  for kind, item_id in (("flags", flag), ("experiments", experiment))}
+    guarded = api.post("/api/1/deployments", json={"projectId": project_id, "label": "auth-guarded",
+                                                  "requireApproval": True}).json()["id"]
+    held = create_flag(api, project_id, "flags", deployments=[guarded])
+    change_request = api.patch(f"/api/1/flags/{held}", json={"name": "held"}).json()["changeRequestId"]
     return {"flags": flag, "experiments": experiment, "deployments": deployment["id"], "project": project_id,
             "holdouts": create_holdout(api, project_id), "mutexes": create_mutex(api, project_id),
-            "cohorts": create_cohort(api, project_id), **schedules,
+            "cohorts": create_cohort(api, project_id), "change-requests": change_request, **schedules,
             "webhooks": api.post("/api/1/webhooks", json={"projectId": project_id, "url": "https://hooks.example.com/auth",
                                                           "events": ["flag.enabled"]}).json()["id"]}
 
 
 def _kind(path: str) -> str:
-    return next((kind for kind in ("cohorts", "webhooks", "flags", "experiments", "holdouts", "mutexes")
+    return next((kind for kind in ("cohorts", "webhooks", "change-requests", "flags", "experiments", "holdouts",
+                                   "mutexes")
                  if f"/api/1/{kind}" in path or path.startswith(f"/{kind}")),
                 "deployments")
 
@@ -109,6 +114,9 @@ BODIES: list[tuple[str, str, Any]] = [
     ("PUT", r"/analysis$", {"testType": "ttest"}),
     ("POST", r"^/api/1/webhooks$", {"url": "https://hooks.example.com/new", "events": ["flag.enabled"]}),
     ("PATCH", r"/webhooks/[^/]+$", {"name": "changed"}),
+    ("POST", r"/change-requests/[^/]+/comments$", {"body": "a comment"}),
+    ("POST", r"/experiments/[^/]+/decision$", {"decision": "continue-running"}),
+    ("POST", r"/experiments/[^/]+/runs$", {"key": "auth-next-run"}),
 ]
 
 

@@ -44,6 +44,7 @@ class Route:
     method: str
     path: str
     body_schema: str | None  # the component name of the JSON body, None for a route without one
+    body_optional: bool = False  # no body (empty, or JSON null) is a request like any other
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -76,8 +77,12 @@ def write_routes(spec: dict[str, Any]) -> list[Route]:
             if method not in WRITE_METHODS:
                 continue
             schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            name = schema["$ref"].rsplit("/", 1)[-1] if schema else None
-            routes.append(Route(method.upper(), path, name))
+            # An optional body is "anyOf: [its schema, null]".
+            ref = next((s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s), None) if schema else None
+            ref = schema.get("$ref", ref) if schema else None
+            name = ref.rsplit("/", 1)[-1] if ref else None
+            optional = bool(schema) and not operation["requestBody"].get("required", False)
+            routes.append(Route(method.upper(), path, name, optional))
     return sorted(routes, key=str)
 
 
@@ -106,6 +111,7 @@ class Targets:
     mutex: str
     cohort: str
     webhook: str
+    change_request: str
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +133,13 @@ def targets(api: httpx.Client, project_id: str) -> Targets:
     webhook = api.post("/api/1/webhooks", json={"projectId": project_id, "url": "https://hooks.example.com/bad-input",
                                                 "events": ["flag.enabled"]})
     assert webhook.status_code == 200, webhook.text
+    guarded = api.post("/api/1/deployments", json={"projectId": project_id, "label": unique_key("bad-guarded"),
+                                                  "requireApproval": True}).json()["id"]
+    held = api.patch(f"/api/1/flags/{create_flag(api, project_id, 'flags', deployments=[guarded])}",
+                     json={"name": "held"})
+    assert held.status_code == 202, held.text
     return Targets(project_id, flag, experiment, parent, deployment_id, holdout, mutex, cohort,
-                   webhook.json()["id"])
+                   webhook.json()["id"], held.json()["changeRequestId"])
 
 
 def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
@@ -151,6 +162,7 @@ def state(api: httpx.Client, targets: Targets) -> dict[str, Any]:
         "metrics": api.get(f"/api/1/experiments/{targets.experiment}/metrics").json(),
         "webhook": api.get(f"/api/1/webhooks/{targets.webhook}").json(),
         "webhooks": api.get("/api/1/webhooks").json(),
+        "change_request": api.get(f"/api/1/change-requests/{targets.change_request}").json(),
     }
 
 
@@ -161,6 +173,8 @@ def kind_of(path: str) -> str:
         return "cohorts"
     if path.startswith("/api/1/webhooks"):
         return "webhooks"
+    if path.startswith("/api/1/change-requests"):
+        return "change-requests"
     for kind in ("flags", "experiments", "holdouts", "mutexes"):
         if kind in path:
             return kind
@@ -171,7 +185,7 @@ def fill(path: str, targets: Targets, **overrides: str) -> str:
     kind = kind_of(path)
     item = {"flags": targets.flag, "experiments": targets.experiment, "deployments": targets.deployment,
             "holdouts": targets.holdout, "mutexes": targets.mutex, "cohorts": targets.cohort,
-            "webhooks": targets.webhook}[kind]
+            "webhooks": targets.webhook, "change-requests": targets.change_request}[kind]
     values = {"id": item, "variantKey": "on" if kind == "flags" else "control", "userIndex": "0", "versionId": "1",
               "deploymentId": targets.deployment, "slotIndex": "1", "scheduleId": "1", **overrides}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -228,8 +242,13 @@ def examples(targets: Targets, kind: str) -> dict[str, dict[str, Any]]:
         "BulkRemoveIn": {"users": ["u1"]},
         "DeploymentLinksIn": {"deployments": [targets.deployment]},
         "RolloutWeightsIn": {"rolloutWeights": {"control": 1}},
-        "DeploymentCreateIn": {"projectId": targets.project_id, "label": "l", "type": "server"},
-        "DeploymentPatchIn": {"label": "l", "archive": False},
+        "DeploymentCreateIn": {"projectId": targets.project_id, "label": "l", "type": "server",
+                               "requireApproval": False},
+        "DeploymentPatchIn": {"label": "l", "archive": False, "requireApproval": False},
+        "ReviewIn": {"comment": "looks right"},
+        "CommentIn": {"body": "a comment"},
+        "DecisionIn": {"decision": "rollout", "variant": variant, "reason": "won"},
+        "NewRunIn": {"key": "never-run", "name": "n", "newBucketingSalt": False},
         "ProjectFile": {"formatVersion": 1, "deployments": [], "flags": [], "experiments": []},
         # Nested objects
         "TargetSegmentIn": segment,
@@ -395,6 +414,8 @@ def body_inputs(route: Route, components: dict[str, Any], targets: Targets) -> l
     for what, path, body in field_mutations(route.body_schema, components, values):
         inputs.append(BadInput(f"{what}", dumps(body), path))
     inputs += key_inputs(route, example)
+    if route.body_optional:
+        inputs = [bad for bad in inputs if bad.raw not in (b"", b"null")]
     return inputs
 
 

@@ -250,5 +250,5 @@ def test_reading_and_reviewing_needs_the_rights(read_only_api: httpx.Client, oth
     assert_error(other_project_api.get(f"/api/1/change-requests/{request_id}"), 403)
     assert request_id not in [r["id"] for r in other_project_api.get("/api/1/change-requests").json()["changeRequests"]]
     assert_error(api.get("/api/1/change-requests/999999"), 404, code="change_request_not_found")
-    assert_error(api.get("/api/1/change-requests", params={"status": "pending"}), 400, "status")
+    assert api.get("/api/1/change-requests", params={"status": "pending"}).json() == {"changeRequests": []}
     assert_error(api.get("/api/1/change-requests", params={"flagId": "x"}), 400, "flagId")

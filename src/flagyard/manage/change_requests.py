@@ -51,7 +51,7 @@ class Reviewed:
 class RequestFilter:
     project_id: int | None = None
     flag_id: int | None = None
-    statuses: Collection[Status] = ()
+    statuses: Collection[str] = ()  # status names; one that is no status matches nothing
 
 
 class ChangeRequestService:

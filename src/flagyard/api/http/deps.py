@@ -53,7 +53,7 @@ def path_id(raw: str, what: str) -> int:
     """Ids in paths are decimal; anything else names nothing."""
     if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31:
         return int(raw)
-    raise NotFound(f"{what} {raw} not found", code=f"{what.lower()}_not_found")
+    raise NotFound(f"{what} {raw} not found", code=f"{what.lower().replace(' ', '_')}_not_found")
 
 
 def query_id(raw: str, field: str) -> int:

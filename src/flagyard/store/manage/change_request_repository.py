@@ -45,7 +45,7 @@ class ChangeRequestRepository:
                 .order_by(change_request_comments.c.id)).mappings()]
         return request
 
-    def page(self, *, project_ids: Collection[int] | None, flag_id: int | None, statuses: Collection[Status],
+    def page(self, *, project_ids: Collection[int] | None, flag_id: int | None, statuses: Collection[str],
              before_id: int | None, limit: int) -> list[ChangeRequest]:
         """Newest first, without comments."""
         query = sa.select(change_requests)
@@ -54,7 +54,7 @@ class ChangeRequestRepository:
         if flag_id is not None:
             query = query.where(change_requests.c.flag_id == flag_id)
         if statuses:
-            query = query.where(change_requests.c.status.in_([s.value for s in statuses]))
+            query = query.where(change_requests.c.status.in_(list(statuses)))
         if before_id is not None:
             query = query.where(change_requests.c.id < before_id)
         rows = self._conn.execute(query.order_by(change_requests.c.id.desc()).limit(limit)).mappings()
