@@ -6,11 +6,26 @@ each), then times over HTTP: the export, the import into an empty project (one t
 the same import again (nothing to do), and a dry run. Prints seconds and flags per second.
 
     .venv/bin/python benchmarks/project_files.py [--flags 300]
+
+With --sizes, `flagyard import FILE` itself is timed as an operator runs it (the whole command,
+from its start), for project files of each size (flags shaped as above, every tenth depending
+on the one before, as YAML, the export's default, or --format json): into an empty project on
+a fresh database (SQLite; PostgreSQL: a fresh database on --postgres-url, or a throwaway
+cluster), then the same file again (nothing to do). Medians of --rounds. With --baseline-src
+(another checkout's src directory, see benchmarks/restart.py) each round runs the baseline's
+command and this tree's in turn, and the ratios baseline / this tree are printed.
+
+    .venv/bin/python benchmarks/project_files.py --sizes 1000,3000,10000 [--rounds 3]
+        [--format yaml|json] [--baseline-src /tmp/before/src] [--postgres-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +34,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from restart import SOURCE, databases, env_for  # noqa: E402
+
+from flagyard.manage import project_file_codec  # noqa: E402
+from tests.support.postgres import postgres_bin  # noqa: E402
 from tests.support.server import fresh_database_url, run_cli, running_server  # noqa: E402
 
 
@@ -44,10 +63,94 @@ def timed(action):  # type: ignore[no-untyped-def]
     return time.perf_counter() - start, result
 
 
+def project_file(count: int) -> dict[str, object]:
+    """The document `make_project` would export, every tenth flag depending on the one before."""
+    flags = [{
+        "key": f"flag-{i:05d}", "enabled": True, "deployments": ["prod"], "rolloutPercentage": 50,
+        "parentDependencies": ({"operator": "all", "flags": {f"flag-{i - 1:05d}": ["treatment"]}}
+                               if i % 10 == 1 else None),
+        "variants": [{"key": "control"},
+                     {"key": "treatment", "payload": {"n": i, "on": True},
+                      "users": [f"user-{i}-{j}" for j in range(20)]}],
+        "targetSegments": [{"name": "pros", "percentage": 100, "rolloutWeights": {"treatment": 1},
+                            "conditions": [{"type": "property", "prop": "gp:plan", "op": "is",
+                                            "values": ["pro"]}]}],
+    } for i in range(count)]
+    return {"formatVersion": 1, "deployments": [{"label": "prod", "type": "server"}], "flags": flags}
+
+
+def flagyard(source: Path, url: str, *args: str) -> tuple[float, str]:
+    """Run `flagyard ARGS` with the given tree; (seconds, stdout)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "flagyard", *args], env=env_for(source, url),
+                          capture_output=True, text=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"flagyard {args[0]} failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - started, done.stdout
+
+
+def cli_import(source: Path, url: str, file: Path, count: int) -> tuple[float, float]:
+    """(seconds of the first import into an empty project, of the same import again)."""
+    flagyard(source, url, "db", "upgrade")
+    project = flagyard(source, url, "projects", "create", "--name", "target")[1].strip()
+    first, out = flagyard(source, url, "import", str(file), "--project", project)
+    assert f"applied {count + 1} changes" in out, out[-300:]
+    again, out = flagyard(source, url, "import", str(file), "--project", project)
+    assert "nothing to apply" in out, out[-300:]
+    return first, again
+
+
+def cli_benchmark(args: argparse.Namespace) -> None:
+    trees = {"this tree": SOURCE}
+    if args.baseline_src:
+        trees = {"baseline": args.baseline_src.resolve(), **trees}
+    for kind in ("SQLite", "PostgreSQL"):
+        if kind.lower() not in args.databases.lower().split(","):
+            continue
+        if kind == "PostgreSQL" and not args.postgres_url and postgres_bin() is None:
+            print("PostgreSQL: skipped (no --postgres-url and no server binaries)")
+            continue
+        for size in (int(n) for n in args.sizes.split(",")):
+            times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+            with tempfile.TemporaryDirectory() as tmp:
+                file = Path(tmp) / f"project.{args.format}"
+                file.write_text(project_file_codec.dump(project_file(size), args.format))
+                mib = file.stat().st_size / 2**20
+                for round_ in range(args.rounds):
+                    order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+                    names = [f"{name.replace(' ', '_')}_{round_}" for name in order]
+                    with databases(kind, args.postgres_url, Path(tmp), names) as urls:
+                        for name, database in zip(order, names, strict=True):
+                            times[name].append(cli_import(trees[name], urls[database], file, size))
+            print(f"\n{kind}: flagyard import of {size:,} flags ({args.format}, "
+                  f"{mib:.1f} MiB), medians of {args.rounds}")
+            print(f"  {'':<18} {'into empty':>11} {'again':>9}")
+            medians = {}
+            for name, found in times.items():
+                first = statistics.median(t[0] for t in found)
+                again = statistics.median(t[1] for t in found)
+                medians[name] = {"first": round(first, 3), "again": round(again, 3)}
+                print(f"  {name:<18} {first:9.2f} s {again:7.2f} s")
+            if "baseline" in medians:
+                before, after = medians["baseline"], medians["this tree"]
+                print(f"  {'baseline / this':<18} {before['first'] / after['first']:10.1f}x "
+                      f"{before['again'] / after['again']:8.1f}x")
+            print("  " + json.dumps({"database": kind, "flags": size, "format": args.format, **medians}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flags", type=int, default=300)
+    parser.add_argument("--sizes", help="time `flagyard import` at these sizes, e.g. 1000,3000,10000")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--baseline-src", type=Path, help="src directory of the code to compare with")
+    parser.add_argument("--postgres-url", default=os.environ.get("FLAGYARD_TEST_DATABASE_URL"))
+    parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
+    if args.sizes:
+        cli_benchmark(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database_url(Path(tmp))
         source = run_cli(url, "projects", "create", "--name", "source").stdout.strip()

@@ -1,26 +1,37 @@
 """flagyard against Unleash 7.5.1, side by side on one machine, the same load generator for both.
 
 Sets up, all in a temp dir: a throwaway PostgreSQL 15 cluster (Debian's initdb/pg_ctl, run as
-the `postgres` user, on a free port; never the machine's shared server), unleash-server 7.5.1
-from npm (installed once into --unleash-dir), and `flagyard serve` (one worker) on its own
-database in that cluster. Loads the same N flags into both (two variants, a JSON payload, a
-two-condition targeting rule, a 50 % rollout; flagyard through its API, Unleash through its
-batch import), then runs wrk against each in turns (A B A B):
+the `postgres` user, on a free port; never the machine's shared server unless --postgres-url
+names it, then fresh databases are created there and dropped afterwards), unleash-server 7.5.1
+from npm (installed once into --unleash-dir), and `flagyard serve` (one worker each) on a SQLite
+file and on its own PostgreSQL database. Loads the same N flags into all three (two variants, a
+JSON payload, a two-condition targeting rule, a 50 % rollout; flagyard through its API, Unleash
+through its batch import), then runs wrk against each in turns (flagyard on SQLite, Unleash,
+flagyard on PostgreSQL, Unleash, ...) and compares each flagyard with Unleash's median:
 
-| what | flagyard | Unleash |
+| row | flagyard | Unleash |
 | --- | --- | --- |
-| config endpoint | GET /sdk/v2/flags?eval_mode=remote | GET /api/client/features |
-| per-user evaluation | POST /sdk/v2/vardata (a new user each request) | GET /api/frontend?userId=… |
-| admin list | GET /api/1/flags?limit=1000 | GET /api/admin/projects/default/features |
+| config | GET /sdk/v2/flags?eval_mode=remote | GET /api/client/features |
+| get | GET /sdk/v2/vardata, the user base64 in X-Amp-Exp-User (browser, iOS, Android) | GET /api/frontend?userId=… |
+| post | POST /sdk/v2/vardata, the user in the body (server SDKs) | GET /api/frontend?userId=… |
+| list | GET /api/1/flags?limit=1000 | GET /api/admin/projects/default/features |
+
+Every evaluation request carries a user no request of the run sent before (per wrk thread and
+per round), so no cache of repeated users helps either server; assignment tracking is left on.
 
     .venv/bin/python benchmarks/unleash_side_by_side.py [--sizes 50,1000] [--seconds 10]
+        [--rounds 2] [--rows config,get,post,list] [--databases sqlite,postgresql]
+        [--postgres-url postgresql://postgres:postgres@127.0.0.1:5432/postgres]
 
-Needs: Node 20 and npm (Debian), wrk (`apt-get install -y wrk`), PostgreSQL 15 binaries.
+Needs: Node 20 and npm (Debian), wrk (`apt-get install -y wrk`), PostgreSQL 15 binaries (or
+--postgres-url).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
 import json
 import os
 import shutil
@@ -29,18 +40,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Result, row, run_wrk  # noqa: E402
 from vardata_throughput import make_flags  # noqa: E402
 
-from tests.support.server import cli_env, free_port, run_cli, wait_until_up  # noqa: E402
+from tests.support.server import (  # noqa: E402
+    cli_env,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    run_cli,
+    wait_until_up,
+)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 UNLEASH_VERSION = "7.5.1"
@@ -51,9 +72,9 @@ FRONTEND_TOKEN = "default:development.bench-frontend-token"
 START_UNLEASH = """
 const unleash = require('unleash-server');
 unleash.start({
-  db: { host: '127.0.0.1', port: Number(process.env.PGPORT), user: 'postgres', password: '',
-        database: 'unleash', ssl: false },
-  server: { port: Number(process.env.UNLEASH_PORT) },
+  db: { host: process.env.PGHOST, port: Number(process.env.PGPORT), user: process.env.PGUSER,
+        password: process.env.PGPASSWORD, database: process.env.PGDATABASE, ssl: false },
+  server: { host: '127.0.0.1', port: Number(process.env.UNLEASH_PORT) },
   logLevel: 'error',
   authentication: { initApiTokens: [
     { environment: '*', project: '*', secret: 'ADMIN', type: 'admin', tokenName: 'bench-admin' },
@@ -72,7 +93,8 @@ def as_postgres(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str
 
 
 @contextmanager
-def postgres_cluster(tmp: Path) -> Iterator[int]:
+def postgres_cluster(tmp: Path) -> Iterator[str]:
+    """A throwaway cluster; yields the URL of its `postgres` database."""
     data = tmp / "pgdata"
     data.mkdir()
     shutil.chown(data, "postgres", "postgres")
@@ -83,12 +105,18 @@ def postgres_cluster(tmp: Path) -> Iterator[int]:
                 f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200",
                 "start")
     try:
-        for name in ("unleash", "flagyard"):
-            as_postgres("psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-                        f"CREATE DATABASE {name}")
-        yield port
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+
+
+@contextmanager
+def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
+    url = create_postgres_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin_url, url)
 
 
 def install_unleash(directory: Path) -> Path:
@@ -102,8 +130,24 @@ def install_unleash(directory: Path) -> Path:
     return directory
 
 
+@dataclass(frozen=True)
+class Flagyard:
+    label: str
+    base: str
+    deployment_key: str
+    admin_key: str
+    project: str
+    deployment_id: str
+
+
 @contextmanager
-def flagyard_server(url: str) -> Iterator[str]:
+def flagyard_server(label: str, url: str) -> Iterator[Flagyard]:
+    """`flagyard serve` (one worker) on a new database with one project, deployment and key."""
+    run_cli(url, "db", "upgrade")
+    project = run_cli(url, "projects", "create", "--name", "bench").stdout.strip()
+    deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
+                                    "--label", "production").stdout)
+    admin_key = run_cli(url, "keys", "create", "--name", "bench").stdout.strip()
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "flagyard", "serve", "--port", str(port)],
                                env=cli_env(url, FLAGYARD_RATE_LIMIT_PER_SECOND="0"),
@@ -111,18 +155,21 @@ def flagyard_server(url: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process, timeout=180)  # a loaded machine may take a while
-        yield base
+        yield Flagyard(label, base, deployment["key"], admin_key, project, deployment["id"])
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
 @contextmanager
-def unleash_server(directory: Path, pg_port: int) -> Iterator[str]:
+def unleash_server(directory: Path, database_url: str) -> Iterator[str]:
     script = directory / "bench_start.js"
     script.write_text(START_UNLEASH)
     port = free_port()
-    env = {**os.environ, "PGPORT": str(pg_port), "UNLEASH_PORT": str(port), "NODE_ENV": "production"}
+    db = sa.make_url(database_url)
+    env = {**os.environ, "PGHOST": db.host or "127.0.0.1", "PGPORT": str(db.port or 5432),
+           "PGUSER": db.username or "postgres", "PGPASSWORD": db.password or "",
+           "PGDATABASE": db.database or "unleash", "UNLEASH_PORT": str(port), "NODE_ENV": "production"}
     process = subprocess.Popen(["node", str(script)], cwd=directory, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -202,13 +249,68 @@ def _unleash_export(names: list[str]) -> dict[str, object]:
     }
 
 
-def flagyard_vardata_lua(deployment_key: str) -> str:
-    return f"""
+# Each wrk thread numbers its requests; a user's id is the run's tag, the thread's number and
+# the request's, so no two requests of a run, a thread or a round share a user.
+_USERS_LUA = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 n = 0
-request = function()
+local function next_user()
   n = n + 1
-  local plan = (n % 3 == 0) and "free" or "pro"
-  local body = '{{"user_id":"u' .. n .. '","device_id":"d' .. n .. '","country":"DE","user_properties":{{"plan":"' .. plan .. '"}}}}'
+  return string.format("%d%08d", tid, n), (n % 3 == 0) and "free" or "pro"
+end
+"""
+
+
+def _run_tag() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def flagyard_get_lua(deployment_key: str) -> str:
+    """GET with the user in X-Amp-Exp-User, base64url without padding as the browser SDK sends
+    it. Encoding in Lua per request would take wrk's CPU from the server on a two-core machine,
+    so the header is joined from pieces encoded here: every piece but the last is a multiple of
+    three bytes long (JSON whitespace pads them), and the nine-digit id is three-digit groups
+    looked up in a table of their encodings."""
+    tag = _run_tag()
+
+    def aligned(before: str, after: str) -> str:  # spaces where JSON allows them
+        return before + " " * (-(len(before) + len(after)) % 3) + after
+
+    head = aligned("{", f'"user_id":"u{tag}')
+    middle = aligned('",', f'"device_id":"d{tag}')
+    tails = {plan: _b64(f'","country":"DE","user_properties":{{"plan":"{plan}"}}}}')
+             for plan in ("pro", "free")}
+    groups = ",".join(f'["{i:03d}"]="{_b64(f"{i:03d}")}"' for i in range(1000))
+    return _USERS_LUA + f"""
+local groups = {{{groups}}}
+local function encoded(id)
+  return groups[id:sub(1, 3)] .. groups[id:sub(4, 6)] .. groups[id:sub(7, 9)]
+end
+request = function()
+  local id, plan = next_user()
+  local ids = encoded(id)
+  local user = "{_b64(head)}" .. ids .. "{_b64(middle)}" .. ids ..
+    ((plan == "pro") and "{tails["pro"]}" or "{tails["free"]}")
+  return wrk.format("GET", "/sdk/v2/vardata?v=0", {{["Authorization"]="Api-Key {deployment_key}",
+    ["X-Amp-Exp-User"]=user}})
+end
+"""
+
+
+def flagyard_post_lua(deployment_key: str) -> str:
+    return _USERS_LUA + f"""
+request = function()
+  local id, plan = next_user()
+  local body = '{{"user_id":"u{_run_tag()}' .. id .. '","device_id":"d' .. id ..
+    '","country":"DE","user_properties":{{"plan":"' .. plan .. '"}}}}'
   return wrk.format("POST", "/sdk/v2/vardata?v=0", {{["Authorization"]="Api-Key {deployment_key}",
     ["Content-Type"]="application/json"}}, body)
 end
@@ -216,23 +318,74 @@ end
 
 
 def unleash_frontend_lua() -> str:
-    return f"""
-n = 0
+    return _USERS_LUA + f"""
 request = function()
-  n = n + 1
-  local plan = (n % 3 == 0) and "free" or "pro"
-  return wrk.format("GET", "/api/frontend?userId=u" .. n .. "&properties%5Bplan%5D=" .. plan ..
-    "&properties%5Bcountry%5D=DE", {{["Authorization"]="{FRONTEND_TOKEN}"}})
+  local id, plan = next_user()
+  return wrk.format("GET", "/api/frontend?userId=u{_run_tag()}" .. id .. "&properties%5Bplan%5D=" ..
+    plan .. "&properties%5Bcountry%5D=DE", {{["Authorization"]="{FRONTEND_TOKEN}"}})
 end
 """
 
 
-def in_turns(rounds: int, a: Callable[[], Result], b: Callable[[], Result]) -> tuple[Result, Result]:
-    ours, theirs = [], []
+Wrk = Callable[..., Result]  # run_wrk with the run's duration and connections
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    title: str
+    ours: Callable[[Flagyard, Wrk], Result]
+    theirs: Callable[[str, Wrk], Result]
+    min_ratio: float  # the target: at least this many times Unleash's requests per second
+    p99_share: float  # ... with a p99 below this share of Unleash's
+
+    def verdict(self, ours: Result, theirs: Result) -> str:
+        met = ours.rps >= self.min_ratio * theirs.rps and ours.p99_ms < self.p99_share * theirs.p99_ms
+        share = "lower" if self.p99_share == 1 else f"below {self.p99_share:.2g} of Unleash's"
+        return f"target >= {self.min_ratio:g}x with a p99 {share}: {'met' if met else 'NOT met'}"
+
+
+def _frontend(un: str, wrk: Wrk) -> Result:
+    return wrk(f"{un}/api/frontend", lua=unleash_frontend_lua())
+
+
+ROWS = {
+    "config": Row(
+        "config", "config endpoint (GET /sdk/v2/flags?eval_mode=remote vs /api/client/features)",
+        lambda fy, wrk: wrk(f"{fy.base}/sdk/v2/flags?v=0&eval_mode=remote",
+                            headers={"Authorization": f"Api-Key {fy.deployment_key}"}),
+        lambda un, wrk: wrk(f"{un}/api/client/features", headers={"Authorization": CLIENT_TOKEN}),
+        2, 1),
+    "get": Row(
+        "get", "evaluation, browser and mobile SDKs (GET /sdk/v2/vardata + X-Amp-Exp-User vs "
+               "/api/frontend), a new user each request",
+        lambda fy, wrk: wrk(f"{fy.base}/sdk/v2/vardata", lua=flagyard_get_lua(fy.deployment_key)),
+        _frontend, 4, 1 / 3),
+    "post": Row(
+        "post", "evaluation, server SDKs (POST /sdk/v2/vardata vs /api/frontend), "
+                "a new user each request",
+        lambda fy, wrk: wrk(f"{fy.base}/sdk/v2/vardata", lua=flagyard_post_lua(fy.deployment_key)),
+        _frontend, 4, 1 / 3),
+    "list": Row(
+        "list", "admin list (GET /api/1/flags?limit=1000 vs /api/admin/projects/default/features)",
+        lambda fy, wrk: wrk(f"{fy.base}/api/1/flags?limit=1000",
+                            headers={"Authorization": f"Bearer {fy.admin_key}"}),
+        lambda un, wrk: wrk(f"{un}/api/admin/projects/default/features",
+                            headers={"Authorization": ADMIN_TOKEN}),
+        2, 1),
+}
+
+
+def in_turns(rounds: int, ours: list[Callable[[], Result]], theirs: Callable[[], Result]
+             ) -> tuple[list[Result], Result]:
+    """Each flagyard, then Unleash, in turns (A B A' B ...); the median of each one's rounds."""
+    mine: list[list[Result]] = [[] for _ in ours]
+    unleash: list[Result] = []
     for _ in range(rounds):
-        ours.append(a())
-        theirs.append(b())
-    return _median(ours), _median(theirs)
+        for results, run in zip(mine, ours, strict=True):
+            results.append(run())
+            unleash.append(theirs())
+    return [_median(results) for results in mine], _median(unleash)
 
 
 def _median(results: list[Result]) -> Result:
@@ -240,11 +393,17 @@ def _median(results: list[Result]) -> Result:
                   statistics.median(r.p99_ms for r in results), sum(r.errors for r in results))
 
 
-def check_same_flags(fy_base: str, deployment_key: str, un_base: str, count: int) -> None:
-    ours = httpx.get(f"{fy_base}/sdk/v2/flags?eval_mode=remote",
-                     headers={"Authorization": f"Api-Key {deployment_key}"}).json()
+def check_same_flags(servers: list[Flagyard], un_base: str, count: int) -> None:
+    for fy in servers:
+        ours = httpx.get(f"{fy.base}/sdk/v2/flags?eval_mode=remote",
+                         headers={"Authorization": f"Api-Key {fy.deployment_key}"}).json()
+        assert len(ours) == count, (fy.label, len(ours))
+        user = _b64(json.dumps({"user_id": "u1", "device_id": "d1", "country": "DE",
+                                "user_properties": {"plan": "pro"}}))
+        got = httpx.get(f"{fy.base}/sdk/v2/vardata?v=0", headers={
+            "Authorization": f"Api-Key {fy.deployment_key}", "X-Amp-Exp-User": user}).json()
+        assert len(got) == count and got["bench-0"]["key"] == "treatment", (fy.label, got)
     theirs = httpx.get(f"{un_base}/api/client/features", headers={"Authorization": CLIENT_TOKEN}).json()
-    assert len(ours) == count, len(ours)
     assert len(theirs["features"]) == count, len(theirs["features"])
     deadline = time.monotonic() + 60  # Unleash's frontend API refreshes its flags on a timer
     while True:
@@ -262,53 +421,51 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"some of {','.join(ROWS)}")
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="flagyard's databases: sqlite, postgresql or both")
+    parser.add_argument("--postgres-url", help="a running PostgreSQL server to create fresh "
+                        "databases on (Unleash's and flagyard's) instead of a throwaway cluster")
     parser.add_argument("--unleash-dir", type=Path,
                         default=Path.home() / ".cache" / "flagyard-bench" / "unleash-7.5.1")
     args = parser.parse_args()
+    rows = [ROWS[name] for name in args.rows.split(",")]
+    databases = args.databases.split(",")
+    if not set(databases) <= {"sqlite", "postgresql"}:
+        raise SystemExit("--databases takes sqlite, postgresql or both")
     unleash_dir = install_unleash(args.unleash_dir)
     sizes = [int(size) for size in args.sizes.split(",")]
-    w = {"seconds": args.seconds, "connections": args.connections}
-    with tempfile.TemporaryDirectory() as tmp_name, postgres_cluster(Path(tmp_name)) as pg_port:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}/flagyard"
-        run_cli(url, "db", "upgrade")
-        project = run_cli(url, "projects", "create", "--name", "bench").stdout.strip()
-        deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
-                                        "--label", "production").stdout)
-        admin_key = run_cli(url, "keys", "create", "--name", "bench").stdout.strip()
-        dkey = deployment["key"]
-        with flagyard_server(url) as fy, unleash_server(unleash_dir, pg_port) as un:
-            loaded = 0
-            for size in sizes:
-                make_flags(fy, admin_key, project, deployment["id"], loaded, size - loaded)
-                load_unleash(un, loaded, size - loaded)
-                loaded = size
-                check_same_flags(fy, dkey, un, size)
-                print(f"\n{size} flags in each; wrk -c{args.connections} -d{args.seconds}s, "
-                      f"median of {args.rounds} rounds in turns; one flagyard worker, one Node process")
-                pairs = [
-                    ("config endpoint",
-                     lambda: run_wrk(f"{fy}/sdk/v2/flags?v=0&eval_mode=remote", **w,
-                                     headers={"Authorization": f"Api-Key {dkey}"}),
-                     lambda: run_wrk(f"{un}/api/client/features", **w,
-                                     headers={"Authorization": CLIENT_TOKEN})),
-                    ("per-user evaluation",
-                     lambda: run_wrk(f"{fy}/sdk/v2/vardata", **w, lua=flagyard_vardata_lua(dkey)),
-                     lambda: run_wrk(f"{un}/api/frontend", **w, lua=unleash_frontend_lua())),
-                    ("admin list",
-                     lambda: run_wrk(f"{fy}/api/1/flags?limit=1000", **w,
-                                     headers={"Authorization": f"Bearer {admin_key}"}),
-                     lambda: run_wrk(f"{un}/api/admin/projects/default/features", **w,
-                                     headers={"Authorization": ADMIN_TOKEN})),
-                ]
-                for label, ours, theirs in pairs:
-                    a, b = in_turns(args.rounds, ours, theirs)
-                    print(f" {label}:")
-                    print(row("flagyard", a))
-                    print(row("Unleash 7.5.1", b))
-                    verdict = "met" if a.rps >= 2 * b.rps and a.p99_ms < b.p99_ms else "NOT met"
-                    print(f"  ratio {a.rps / b.rps:.2f}x req/s, p99 {a.p99_ms:.1f} vs {b.p99_ms:.1f} ms"
-                          f" (target >= 2x with a lower p99: {verdict}); load average"
-                          f" {os.getloadavg()[0]:.2f}", flush=True)
+    wrk: Wrk = functools.partial(run_wrk, seconds=args.seconds, connections=args.connections)
+    with tempfile.TemporaryDirectory() as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        admin_url = args.postgres_url or stack.enter_context(postgres_cluster(tmp))
+        unleash_db = stack.enter_context(fresh_database(admin_url, "unleash_bench"))
+        servers = []
+        for database in databases:
+            url = (f"sqlite:///{tmp}/flagyard.db" if database == "sqlite"
+                   else stack.enter_context(fresh_database(admin_url, "flagyard_bench")))
+            label = "flagyard, SQLite" if database == "sqlite" else "flagyard, PostgreSQL"
+            servers.append(stack.enter_context(flagyard_server(label, url)))
+        un = stack.enter_context(unleash_server(unleash_dir, unleash_db))
+        loaded = 0
+        for size in sizes:
+            for fy in servers:
+                make_flags(fy.base, fy.admin_key, fy.project, fy.deployment_id, loaded, size - loaded)
+            load_unleash(un, loaded, size - loaded)
+            loaded = size
+            check_same_flags(servers, un, size)
+            print(f"\n{size} flags in each; wrk -c{args.connections} -d{args.seconds}s, "
+                  f"median of {args.rounds} rounds in turns; one flagyard worker each, one Node process")
+            for r in rows:
+                mine, theirs = in_turns(args.rounds, [functools.partial(r.ours, fy, wrk) for fy in servers],
+                                        functools.partial(r.theirs, un, wrk))
+                print(f" {r.title}:")
+                print(row("Unleash 7.5.1 (PostgreSQL)", theirs))
+                for fy, ours in zip(servers, mine, strict=True):
+                    print(row(fy.label, ours))
+                    print(f"    {fy.label}: {ours.rps / theirs.rps:.2f}x req/s, p99 {ours.p99_ms:.1f}"
+                          f" vs {theirs.p99_ms:.1f} ms ({r.verdict(ours, theirs)})")
+                print(f"  load average {os.getloadavg()[0]:.2f}", flush=True)
 
 
 if __name__ == "__main__":

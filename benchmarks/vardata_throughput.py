@@ -1,8 +1,12 @@
-"""Requests per second of remote evaluation (`POST /sdk/v2/vardata`) against a real server.
+"""Requests per second of remote evaluation (`/sdk/v2/vardata`, GET and POST) against a real server.
 
 Starts `flagyard serve --workers 2` on a fresh SQLite file, creates 1 and then 50 enabled
 flags with segments and a split, and drives the endpoint from client processes that each
-keep one connection alive (like the SDKs do).
+keep one connection alive (like the SDKs do): `POST` with the user as the body (server SDKs)
+and `GET` with the user base64 in `X-Amp-Exp-User` (browser, iOS, Android). Every request
+carries a user no request sent before, except in the last row, where each client cycles
+through 100 users of its own: the answer to a repeated identical request is reused while the
+flags stay the same (serve/answer_cache.py).
 
     .venv/bin/python benchmarks/vardata_throughput.py [--seconds 5] [--clients 4]
 """
@@ -10,6 +14,7 @@ keep one connection alive (like the SDKs do).
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import multiprocessing
@@ -42,15 +47,22 @@ def make_flags(base_url: str, key: str, project: str, deployment: str, start: in
             api.patch(f"/api/1/flags/{flag_id}", json={"enabled": True}).raise_for_status()
 
 
-def client_loop(port: int, deployment_key: str, seconds: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def client_loop(port: int, deployment_key: str, seconds: float, method: str, client: int,
+                pool: int | None, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     conn = http.client.HTTPConnection("127.0.0.1", port)
     headers = {"Authorization": f"Api-Key {deployment_key}", "Content-Type": "application/json"}
+    run = time.monotonic_ns()  # no two runs share a user
     done = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        user = {"user_id": f"u{done}", "device_id": f"d{done}", "country": "DE",
-                "user_properties": {"plan": "pro" if done % 3 else "free"}}
-        conn.request("POST", "/sdk/v2/vardata?v=0", body=json.dumps(user), headers=headers)
+        n = done % pool if pool else done
+        user = {"user_id": f"u{run}-{client}-{n}", "device_id": f"d{run}-{client}-{n}",
+                "country": "DE", "user_properties": {"plan": "pro" if n % 3 else "free"}}
+        if method == "POST":
+            conn.request("POST", "/sdk/v2/vardata?v=0", body=json.dumps(user), headers=headers)
+        else:
+            encoded = base64.urlsafe_b64encode(json.dumps(user).encode()).decode().rstrip("=")
+            conn.request("GET", "/sdk/v2/vardata?v=0", headers={**headers, "X-Amp-Exp-User": encoded})
         response = conn.getresponse()
         response.read()
         assert response.status == 200, response.status
@@ -58,10 +70,12 @@ def client_loop(port: int, deployment_key: str, seconds: float, out: multiproces
     out.put(done)
 
 
-def measure(port: int, deployment_key: str, seconds: float, clients: int) -> float:
+def measure(port: int, deployment_key: str, seconds: float, clients: int, method: str,
+            pool: int | None = None) -> float:
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    procs = [multiprocessing.Process(target=client_loop, args=(port, deployment_key, seconds, queue))
-             for _ in range(clients)]
+    procs = [multiprocessing.Process(target=client_loop,
+                                     args=(port, deployment_key, seconds, method, client, pool, queue))
+             for client in range(clients)]
     started = time.monotonic()
     for proc in procs:
         proc.start()
@@ -76,6 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
+    rows: list[tuple[str, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         project = run_cli(url, "projects", "create", "--name", "bench").stdout.strip()
@@ -85,13 +100,20 @@ def main() -> None:
         with running_server(url, "--workers", "2") as server:
             port = int(server.base_url.rsplit(":", 1)[1])
             make_flags(server.base_url, key, project, deployment["id"], 0, 1)
-            one = measure(port, deployment["key"], args.seconds, args.clients)
+            for method in ("POST", "GET"):
+                rows.append((f"{method}, 1 flag", measure(port, deployment["key"], args.seconds,
+                                                          args.clients, method), 1))
             make_flags(server.base_url, key, project, deployment["id"], 1, 49)
             time.sleep(1)  # let both workers notice the new revision
-            fifty = measure(port, deployment["key"], args.seconds, args.clients)
-    print(f"POST /sdk/v2/vardata, 2 server workers, {args.clients} keep-alive clients, {args.seconds:.0f} s each")
-    print(f"  1 flag:   {one:8.0f} requests/s")
-    print(f"  50 flags: {fifty:8.0f} requests/s  ({fifty * 50:.0f} flag evaluations/s)")
+            for method in ("POST", "GET"):
+                rows.append((f"{method}, 50 flags", measure(port, deployment["key"], args.seconds,
+                                                            args.clients, method), 50))
+            rows.append(("GET, 50 flags, 100 users per client again and again",
+                         measure(port, deployment["key"], args.seconds, args.clients, "GET", pool=100), 50))
+    print(f"/sdk/v2/vardata, 2 server workers, {args.clients} keep-alive clients, {args.seconds:.0f} s each;"
+          " a new user each request unless said")
+    for label, rate, flags in rows:
+        print(f"  {label:<54} {rate:8.0f} requests/s  ({rate * flags:.0f} flag evaluations/s)")
 
 
 if __name__ == "__main__":

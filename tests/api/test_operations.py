@@ -3,23 +3,61 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.support.server import Server, fresh_database_url, run_cli, running_server
+
+
+def _ready(base_url: str) -> httpx.Response:
+    """/ready once it says ready (a process just started may still be building its snapshots)."""
+    deadline = time.monotonic() + 30
+    while (answer := httpx.get(f"{base_url}/ready", timeout=10)).status_code != 200 and time.monotonic() < deadline:
+        assert answer.json()["reason"] == "building the deployments' snapshots", answer.json()
+        time.sleep(0.05)
+    return answer
 
 
 def test_health_and_ready__running_server__answer_without_a_key(server: Server) -> None:
     # When
     health = httpx.get(f"{server.base_url}/health")
-    ready = httpx.get(f"{server.base_url}/ready")
+    ready = _ready(server.base_url)
     # Then
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+@pytest.mark.skipif(not os.environ.get("FLAGYARD_TEST_DATABASE_URL"),
+                    reason="PostgreSQL: a table lock holds a starting process's build")
+def test_ready__snapshots_still_building__503_naming_it_then_ready(tmp_path: Path) -> None:
+    # Given a database with a deployment, whose version rows another session holds locked
+    url = fresh_database_url(tmp_path)
+    run_cli(url, "db", "upgrade")
+    project = run_cli(url, "projects", "create", "--name", "building").stdout.strip()
+    key = json.loads(run_cli(url, "deployments", "create", "--project", project, "--label", "prod").stdout)["key"]
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as locker:
+            locker.exec_driver_sql("LOCK TABLE versions IN ACCESS EXCLUSIVE MODE")
+            with running_server(url) as server:
+                # When a process starts and is asked while its build waits for the lock
+                held = httpx.get(f"{server.base_url}/ready", timeout=10)
+                # Then it is not ready, and says why
+                assert held.status_code == 503
+                assert held.json() == {"status": "unavailable", "reason": "building the deployments' snapshots"}
+                # and once the build can read, it is ready, with the snapshot built
+                locker.rollback()
+                assert _ready(server.base_url).status_code == 200
+                flags = httpx.get(f"{server.base_url}/sdk/v2/flags", headers={"Authorization": f"Api-Key {key}"})
+                assert flags.status_code == 200 and flags.json() == []
+    finally:
+        engine.dispose()
 
 
 def test_request_id__given_by_client__is_echoed(api: httpx.Client) -> None:

@@ -219,3 +219,71 @@ def test_export__yaml_format_over_http__same_document(
 
 def test_export__unknown_project__404(api: httpx.Client) -> None:
     assert api.get("/api/1/projects/999999/export").status_code == 404
+
+
+def _many_flags(count: int) -> dict[str, Any]:
+    """A document of `count` flags: every fifth depends on the one before, each includes users."""
+    return {"formatVersion": 1, "deployments": [{"label": "production"}], "flags": [{
+        "key": f"bulk-{i:03d}", "enabled": True, "deployments": ["production"], "rolloutPercentage": 40,
+        "parentDependencies": {"flags": {f"bulk-{i - 1:03d}": ["treatment"]}} if i % 5 == 1 else None,
+        "variants": [{"key": "control"},
+                     {"key": "treatment", "payload": {"n": i}, "users": [f"u{i}-{j}" for j in range(3)]}],
+    } for i in range(count)]}
+
+
+def _audit(client: httpx.Client, action: str) -> list[dict[str, Any]]:
+    return list(_ok(client.get("/api/1/audit", params={"action": action, "limit": 1000}))["records"])
+
+
+def test_import__many_flags__each_gets_one_version_and_one_audit_record(server: Server, make_client: Any) -> None:
+    # Given a key for a project of its own, and a document of 60 flags
+    project = server.create_project("bulk import")
+    client = make_client(server.create_key("bulk-importer", projects=(project,)))
+    document = _many_flags(60)
+    # When it is imported, and then again with three flags changed
+    _ok(client.post(f"/api/1/projects/{project}/import", json=document))
+    changed = copy.deepcopy(document)
+    changed["flags"][7]["rolloutPercentage"] = 90
+    changed["flags"][11]["variants"][1]["users"] = ["u11-2", "u11-0", "someone-else"]
+    changed["flags"][20]["variants"].append({"key": "third"})
+    _ok(client.post(f"/api/1/projects/{project}/import", json=changed))
+    # Then every flag has its created version and record, and only the changed ones a second
+    flags = {f["key"]: f for f in _ok(client.get("/api/1/flags", params={"limit": 1000}))["flags"]}
+    assert len(flags) == 60
+    histories = {key: _ok(client.get(f"/api/1/flags/{flag['id']}/versions")) for key, flag in flags.items()}
+    again = {"bulk-007", "bulk-011", "bulk-020"}
+    assert {key: [v["version"] for v in history] for key, history in histories.items()} == {
+        key: [2, 1] if key in again else [1] for key in flags}
+    assert all(history[0]["flagConfig"] == flags[key] for key, history in histories.items())
+    assert {v["createdBy"] for history in histories.values() for v in history} == {"bulk-importer"}
+    created = _audit(client, "flag.created")
+    assert sorted(r["subjectId"] for r in created) == sorted(f["id"] for f in flags.values())
+    assert all(r["actor"] == "bulk-importer" and r["before"] is None for r in created)
+    updated = {r["subjectId"]: r for r in _audit(client, "flag.updated")}
+    assert set(updated) == {flags[key]["id"] for key in again}
+    assert updated[flags["bulk-007"]["id"]]["after"] == {"rolloutPercentage": 90}
+    # And parents, inclusions and variants are what the document says
+    assert _ok(client.post(f"/api/1/projects/{project}/import", json=changed))["changes"] == []
+    parent = flags["bulk-020"]["id"]
+    assert flags["bulk-021"]["parentDependencies"] == {"operator": "all", "flags": {parent: ["treatment"]}}
+    users = client.get(f"/api/1/flags/{flags['bulk-011']['id']}/variants/treatment/users").json()
+    assert users == ["u11-2", "u11-0", "someone-else"]
+
+
+def test_import__change_to_a_flag_a_protected_deployment_serves__409_and_nothing_changes(
+    server: Server, api: httpx.Client,
+) -> None:
+    # Given flags imported into a project whose deployment requires approval
+    project = server.create_project("guarded import")
+    _ok(api.post("/api/1/deployments", json={"projectId": project, "label": "production", "requireApproval": True}))
+    document = _many_flags(5)
+    _ok(api.post(f"/api/1/projects/{project}/import", json=document))
+    before = _export(api, project)
+    # When a document changing one of them is imported
+    changed = copy.deepcopy(document)
+    changed["flags"][3]["rolloutPercentage"] = 75
+    answer = api.post(f"/api/1/projects/{project}/import", json=changed)
+    # Then it is refused as any change to several flags is, and nothing changed
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "approval_required"
+    assert _export(api, project) == before

@@ -26,7 +26,7 @@ from flagyard.manage.model.flags import Kind
 from flagyard.manage.ports import UnitOfWorkFactory
 from flagyard.manage.variants import VariantService
 from flagyard.serve.service import evaluate_snapshot
-from flagyard.serve.snapshots import Snapshot, build_snapshot
+from flagyard.serve.snapshots import PartPool, Snapshot, build_snapshot
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
 from flagyard.store.manage.unit_of_work import unit_of_work_factory
@@ -57,6 +57,7 @@ class World:
                                for label in ("web", "api")]
         self.ids: list[tuple[Kind, int]] = []
         self.snapshots: dict[int, Snapshot] = {}
+        self.pool = PartPool()  # shared by both deployments' incremental builds, as in a process
 
     def pick(self, index: int) -> tuple[Kind, int] | None:
         return self.ids[index % len(self.ids)] if self.ids else None
@@ -129,7 +130,7 @@ class World:
                 deployment = uow.deployments.get(deployment_id)
                 assert deployment is not None
                 incremental = build_snapshot(uow, deployment, revision,
-                                             self.snapshots.get(deployment_id))
+                                             self.snapshots.get(deployment_id), self.pool)
                 full = build_snapshot(uow, deployment, revision)
                 self.snapshots[deployment_id] = incremental
                 _assert_same(incremental, full)
@@ -235,3 +236,39 @@ def test_incremental_snapshot__edit_one_flag__recompiles_it_and_its_children_onl
     closed = _snapshot(world, parent)
     assert _recompiled(parent, closed) == {"f1", "f2"}
     assert closed.local.body == _snapshot(world, None).local.body
+
+
+def test_shared_parts__flag_two_deployments_serve_alike__compiled_once_for_both(
+    uow: UnitOfWorkFactory,
+) -> None:
+    # Given: f0 on both deployments, f1 on both and depending on f0, f2 only on web and the
+    # parent of f3, which is only on api (so api serves f2 as a parent it does not deploy)
+    world = World(uow)
+    for parent_index, links, parent in ((0, [0, 1], False), (0, [0, 1], True), (0, [0], False), (2, [1], True)):
+        world.apply(("create", parent_index, Kind.FLAG, "local", links, parent))
+    pool = PartPool()
+
+    def built(deployment_id: int, previous: Snapshot | None = None) -> Snapshot:
+        with world.uow() as unit:
+            deployment = unit.deployments.get(deployment_id)
+            assert deployment is not None
+            return build_snapshot(unit, deployment, unit.projects.revision(world.project), previous, pool)
+
+    web, api = (built(deployment_id) for deployment_id in world.deployment_ids)
+    # Then what both serve alike is one object; what they serve differently is not
+    assert web.flags["f0"] is api.flags["f0"] and web.flags["f1"] is api.flags["f1"]
+    assert web.flags["f2"] is not api.flags["f2"]
+    assert api.flags["f2"].metadata is not None and api.flags["f2"].metadata["deployed"] is False
+    # And after a write to f1, the second deployment's rebuild takes the first's compile
+    world.apply(("percentage", 1, 7))
+    web, api = built(world.deployment_ids[0], web), built(world.deployment_ids[1], api)
+    assert web.flags["f1"] is api.flags["f1"]
+    assert web.everything.body == _rebuilt(world, 0).everything.body
+    assert api.everything.body == _rebuilt(world, 1).everything.body
+
+
+def _rebuilt(world: World, index: int) -> Snapshot:
+    with world.uow() as unit:
+        deployment = unit.deployments.get(world.deployment_ids[index])
+        assert deployment is not None
+        return build_snapshot(unit, deployment, unit.projects.revision(world.project))

@@ -162,6 +162,13 @@ def _variants(data: Any, path: str) -> dict[str, Variant]:
 
 def parse_flag(data: Any, path: str = "flag") -> Flag:
     """One flag from its JSON object; `path` prefixes error messages."""
+    try:
+        return _quick_flag(data)
+    except Exception:  # noqa: BLE001 - anything unusual is parsed again, step by step
+        return _checked_flag(data, path)
+
+
+def _checked_flag(data: Any, path: str) -> Flag:
     obj = _object(data, path, _FLAG_KEYS, ("key", "variants", "segments"))
     dependencies = obj.get("dependencies")
     return Flag(
@@ -180,6 +187,111 @@ def parse_flags(data: Any) -> list[Flag]:
     if not isinstance(data, list):
         raise InvalidFlag("flags must be a list")
     return [parse_flag(item, f"flags[{i}]") for i, item in enumerate(data)]
+
+
+# -- the quick path -------------------------------------------------------------------
+# The same checks as the parsers above, made without building a path for every element (which
+# cost more than the model itself): whatever they do not accept, the parsers above parse
+# again and name. A served snapshot parses every flag it holds, 10,000 at a restart.
+
+
+class _Refused(Exception):
+    pass
+
+
+def _quick_object(data: Any, allowed: frozenset[str]) -> dict[str, Any]:
+    if type(data) is not dict or not data.keys() <= allowed:
+        raise _Refused
+    return data
+
+
+def _quick_strings(value: Any) -> tuple[str, ...]:
+    if type(value) is not list:
+        raise _Refused
+    for item in value:
+        if type(item) is not str:
+            raise _Refused
+    return tuple(value)
+
+
+def _quick_string(value: Any) -> str:
+    if type(value) is not str:
+        raise _Refused
+    return value
+
+
+def _quick_metadata(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _Refused
+    return dict(value)
+
+
+def _quick_range(value: Any) -> tuple[int, int]:
+    if type(value) is not list or len(value) != 2 or type(value[0]) is not int or type(value[1]) is not int:
+        raise _Refused
+    return value[0], value[1]
+
+
+def _quick_list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise _Refused
+    return value
+
+
+def _quick_bucket(data: Any) -> Bucket:
+    obj = _quick_object(data, _BUCKET_KEYS)
+    allocations = []
+    for item in _quick_list(obj.get("allocations")):
+        allocation = _quick_object(item, _ALLOCATION_KEYS)
+        distributions = []
+        for entry in _quick_list(allocation.get("distributions")):
+            distribution = _quick_object(entry, _DISTRIBUTION_KEYS)
+            distributions.append(Distribution(_quick_string(distribution.get("variant")),
+                                              _quick_range(distribution.get("range"))))
+        allocations.append(Allocation(_quick_range(allocation.get("range")), tuple(distributions)))
+    return Bucket(_quick_strings(obj.get("selector")), _quick_string(obj.get("salt")), tuple(allocations))
+
+
+def _quick_condition(data: Any) -> Condition:
+    obj = _quick_object(data, _CONDITION_KEYS)
+    return Condition(_quick_strings(obj.get("selector")), _quick_string(obj.get("op")),
+                     _quick_strings(obj.get("values")))
+
+
+def _quick_segment(data: Any) -> Segment:
+    obj = _quick_object(data, _SEGMENT_KEYS)
+    bucket, conditions, variant = obj.get("bucket"), obj.get("conditions"), obj.get("variant")
+    return Segment(
+        bucket=None if bucket is None else _quick_bucket(bucket),
+        conditions=None if conditions is None else tuple(
+            tuple(_quick_condition(condition) for condition in _quick_list(group))
+            for group in _quick_list(conditions)),
+        variant=None if variant is None else _quick_string(variant),
+        metadata=_quick_metadata(obj.get("metadata")),
+    )
+
+
+def _quick_variant(data: Any) -> Variant:
+    obj = _quick_object(data, _VARIANT_KEYS)
+    key = obj.get("key")
+    return Variant(key=None if key is None else _quick_string(key), value=obj.get("value"),
+                   payload=obj.get("payload"), metadata=_quick_metadata(obj.get("metadata")))
+
+
+def _quick_flag(data: Any) -> Flag:
+    obj = _quick_object(data, _FLAG_KEYS)
+    variants, dependencies = obj.get("variants"), obj.get("dependencies")
+    if type(variants) is not dict:
+        raise _Refused
+    return Flag(
+        key=_quick_string(obj.get("key")),
+        variants={name: _quick_variant(value) for name, value in variants.items()},
+        segments=tuple(_quick_segment(segment) for segment in _quick_list(obj.get("segments"))),
+        dependencies=None if dependencies is None else _quick_strings(dependencies),
+        metadata=_quick_metadata(obj.get("metadata")),
+    )
 
 
 # -- serialising --------------------------------------------------------------------

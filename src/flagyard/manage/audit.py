@@ -21,11 +21,20 @@ def record(uow: UnitOfWork, actor: str | Principal, action: str, subject_type: s
            project_id: int | None, now: datetime, before: Mapping[str, Any] | None = None,
            after: Mapping[str, Any] | None = None, *, ignore: frozenset[str] = frozenset()) -> None:
     """Append one record: who did `action` to which subject, and what changed."""
+    uow.audit.add(audit_record(actor, action, subject_type, subject_id, project_id, now, before,
+                               after, ignore=ignore))
+
+
+def audit_record(actor: str | Principal, action: str, subject_type: str, subject_id: Any,
+                 project_id: int | None, now: datetime, before: Mapping[str, Any] | None = None,
+                 after: Mapping[str, Any] | None = None, *,
+                 ignore: frozenset[str] = frozenset()) -> AuditRecord:
+    """The record `record` appends, for a caller that appends many at once."""
     old, new = changed_fields(before, after, ignore)
-    uow.audit.add(AuditRecord(
+    return AuditRecord(
         at=now, actor=actor.name if isinstance(actor, Principal) else actor, action=action,
         subject_type=subject_type, subject_id=None if subject_id is None else str(subject_id),
-        project_id=project_id, before=old, after=new, client=client_address.get()))
+        project_id=project_id, before=old, after=new, client=client_address.get())
 
 
 class AuditService:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flagyard.manage.audit import AuditService
 from flagyard.manage.change_requests import ChangeRequestService
 from flagyard.manage.cohorts import CohortService
+from flagyard.manage.dependency_graph import DependencyGraphService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_listing import RenderedFlags
@@ -37,6 +38,7 @@ class ManageServices:
     search: FlagSearchService  # the console's list: text, filters, paging
     restore: RestoreService
     cohorts: CohortService
+    dependency_graph: DependencyGraphService  # read; prerequisites change through a flag's edit
     project_export: ProjectExportService
     project_import: ProjectImportService
     keys: KeyAdministration

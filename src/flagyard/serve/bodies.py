@@ -27,8 +27,8 @@ class FlagsBody:
 
     @classmethod
     def join(cls, bodies: Sequence[bytes], digests: Sequence[bytes]) -> FlagsBody:
-        """The JSON array of per-flag JSON bytes, as `json.dumps` of the list would write it;
-        `digests` are the parts' own hashes, in the same order."""
+        """The compact JSON array of the per-flag JSON bytes; `digests` are the parts' own
+        hashes, in the same order."""
         if not bodies:
             return cls(b"[]", f'"{hashlib.sha256(b"").hexdigest()[:32]}"')
         # One copy of the whole body: the brackets ride on the first and last parts.

@@ -5,16 +5,23 @@ the database). One thread per process takes them in batches, re-checks the deplo
 process serves in those projects, and tells the subscribers (the stream hub) which deployment
 keys to look at. While the database is unreachable it retries every second, and the snapshots
 already held keep being served.
+
+Before any of that, the same thread builds every deployment's snapshot (`built` says when it
+has): /ready answers 503 until then, so a process takes traffic only once a first request
+costs what any request costs. Changes reported meanwhile wait in the queue and are
+re-checked right after.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
-from flagyard.errors import DomainError
+from flagyard.errors import DomainError, Unavailable
 from flagyard.serve.snapshot_cache import SnapshotCache
 
 ChangeCallback = Callable[[frozenset[int] | None], None]
@@ -35,9 +42,13 @@ class ChangeFeed(Protocol):
 
 
 class Propagator:
-    def __init__(self, evaluation: SnapshotCache, feed: ChangeFeed | None = None) -> None:
+    def __init__(self, evaluation: SnapshotCache, feed: ChangeFeed | None = None, *,
+                 first_build: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         self._evaluation = evaluation
         self._feed = feed
+        # Wraps the first build: the composition root pauses the cycle collector for it.
+        self._first_build = first_build
+        self._built = threading.Event()
         self._subscribers: list[KeysCallback] = []
         self._pending: set[int] = set()
         self._everything = False
@@ -49,6 +60,14 @@ class Propagator:
     def listening(self) -> bool:
         """True when changes made by other processes reach this one as they happen."""
         return self._feed is None or self._feed.connected
+
+    @property
+    def built(self) -> bool:
+        """True once every deployment's snapshot has been built (after `start`)."""
+        return self._built.is_set()
+
+    def wait_built(self, timeout: float | None = None) -> bool:
+        return self._built.wait(timeout)
 
     def subscribe(self, callback: KeysCallback) -> None:
         self._subscribers.append(callback)
@@ -81,6 +100,7 @@ class Propagator:
             self._wakeup.notify()
 
     def _run(self) -> None:
+        self._build_all()
         while True:
             with self._wakeup:
                 retry = bool(self._evaluation.unreachable_keys())
@@ -96,6 +116,28 @@ class Propagator:
             keys |= set(self._evaluation.unreachable_keys())
             if keys:
                 self._refresh(keys)
+
+    def _build_all(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                with self._first_build():
+                    count = self._evaluation.build_all()
+            except Unavailable:  # the database is unreachable: try again
+                with self._wakeup:
+                    if self._stopped:
+                        return
+                    self._wakeup.wait(RETRY_SECONDS)
+                    if self._stopped:
+                        return
+                continue
+            except Exception:  # never keep the process unready for a fault of the build itself
+                log.exception("building the deployments' snapshots failed")
+            else:
+                log.info("built the snapshots of %d deployments in %.2f s", count,
+                         time.monotonic() - started)
+            self._built.set()
+            return
 
     def _refresh(self, keys: set[str]) -> None:
         for key in keys:

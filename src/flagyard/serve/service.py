@@ -2,22 +2,27 @@
 
 `evaluate` is the whole use case "remote evaluation": the deployment's snapshot (cached, or
 refreshed in a worker thread), the user's cohort membership resolved on the server, the engine
-run, the assignments recorded and the evaluations counted. `/sdk/v2/vardata`, `/v1/vardata`,
-OFREP and the console's debugger all call it, so one user gets one answer on every edge.
-`config` serves `/sdk/v2/flags` (and the first event of a stream). Plain values in, never a
-request; what to track is a `Tracking` the edge read from its protocol.
+run, the assignments recorded and the evaluations counted. `/v1/vardata`, OFREP and the
+console's debugger call it, and `vardata` is the same use case answering `/sdk/v2/vardata`
+with its JSON body (a repeated request's answer is reused while the flags stay the same), so
+one user gets one answer on every edge. `config` serves `/sdk/v2/flags` (and the first event
+of a stream). Plain values in, never a request; what to track is a `Tracking` the edge read
+from its protocol.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import orjson
 from anyio import to_thread
 
 from flagyard import engine
 from flagyard.measure.model.tracking import Tracking
+from flagyard.serve.answer_cache import Answer, AnswerCache, RequestIdentity
 from flagyard.serve.cohort_membership import CohortMembership
 from flagyard.serve.snapshot_cache import SnapshotCache
 from flagyard.serve.snapshots import FlagsBody, Snapshot
@@ -38,6 +43,15 @@ class Evaluation:
     variants: Variants  # by flag key, default variants included
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRequest:
+    """A user and flag keys as an SDK sent them (a base64 header, a JSON body), decoded only
+    when no earlier answer to the same `identity` can be reused."""
+
+    identity: RequestIdentity
+    decode: Callable[[], tuple[Mapping[str, Any], list[str] | None]]  # (user, flag keys or None)
+
+
 class Serving:
     def __init__(self, snapshots: SnapshotCache, membership: CohortMembership,
                  assignments: AssignmentSink,
@@ -46,6 +60,7 @@ class Serving:
         self._membership = membership
         self._assignments = assignments
         self._counted = counted  # (deployment id, evaluations): the metrics counter
+        self._preparations: dict[str, _Prepared] = {}  # by deployment key: for its current flags
 
     async def snapshot(self, deployment_key: str) -> Snapshot:
         """The deployment's snapshot; authenticates the key (`Unauthenticated` otherwise)."""
@@ -65,7 +80,33 @@ class Serving:
         # Flags that target no cohort, or a user with no id to look up, cost no database read.
         if self._membership.needs_lookup(snapshot, user):
             user = await to_thread.run_sync(self._membership.enrich, snapshot, user)
-        return self._evaluated(snapshot, user, flag_keys, tracking)
+        return self._evaluated(await self._prepared(deployment_key, snapshot), user, flag_keys, tracking)
+
+    async def vardata(self, deployment_key: str, request: EncodedRequest, tracking: Tracking) -> bytes:
+        """`evaluate` as `/sdk/v2/vardata` answers it: the variants' JSON object.
+
+        The key is checked before the request is decoded. An answer that needed no cohort
+        lookup is kept for the next identical request to the same flags (serve/answer_cache.py):
+        that request is neither decoded nor evaluated again, but still tracked and counted."""
+        snapshot = await self.snapshot(deployment_key)
+        prepared = await self._prepared(deployment_key, snapshot)
+        answer = prepared.answers.get(request.identity)
+        if answer is not None:
+            if tracking.any and prepared.assigns:
+                user, _ = request.decode()
+                self._assignments.record(snapshot.deployment.project_id, user,
+                                         json.loads(answer.body), tracking)
+            self._counted(snapshot.deployment.id, answer.evaluations)
+            return answer.body
+        user, flag_keys = request.decode()
+        cacheable = not self._membership.needs_lookup(snapshot, user)
+        if not cacheable:
+            user = await to_thread.run_sync(self._membership.enrich, snapshot, user)
+        evaluation = self._evaluated(prepared, user, flag_keys, tracking)
+        body = _json(evaluation.variants)
+        if cacheable:
+            prepared.answers.put(request.identity, Answer(body, len(evaluation.variants)))
+        return body
 
     def evaluate_blocking(self, deployment_key: str, user: Mapping[str, Any],
                           flag_keys: Iterable[str] | None, tracking: Tracking) -> Evaluation:
@@ -73,15 +114,88 @@ class Serving:
         snapshot = self.snapshots.snapshot(deployment_key)
         if self._membership.needs_lookup(snapshot, user):
             user = self._membership.enrich(snapshot, user)
-        return self._evaluated(snapshot, user, flag_keys, tracking)
+        return self._evaluated(self._prepared_for(deployment_key, snapshot), user, flag_keys, tracking)
 
-    def _evaluated(self, snapshot: Snapshot, user: Mapping[str, Any],
+    def _evaluated(self, prepared: _Prepared, user: Mapping[str, Any],
                    flag_keys: Iterable[str] | None, tracking: Tracking) -> Evaluation:
-        variants = evaluate_snapshot(snapshot, user, flag_keys)
-        if tracking.any:
+        snapshot = prepared.snapshot
+        variants = (prepared.evaluate(user) if flag_keys is None
+                    else evaluate_snapshot(snapshot, user, flag_keys))
+        if tracking.any and prepared.assigns:
             self._assignments.record(snapshot.deployment.project_id, user, variants, tracking)
         self._counted(snapshot.deployment.id, len(variants))
         return Evaluation(snapshot, variants)
+
+    async def _prepared(self, deployment_key: str, snapshot: Snapshot) -> _Prepared:
+        """`_prepared_for`; a new build's preparation (tens of milliseconds at 10,000 flags) is
+        made in a worker thread, so the event loop keeps answering meanwhile."""
+        prepared = self._reused(deployment_key, snapshot)
+        return prepared if prepared is not None else await to_thread.run_sync(
+            self._prepared_for, deployment_key, snapshot)
+
+    def _prepared_for(self, deployment_key: str, snapshot: Snapshot) -> _Prepared:
+        prepared = self._reused(deployment_key, snapshot)
+        if prepared is None:
+            prepared = _Prepared.of(snapshot, self._preparations.get(deployment_key))
+            self._preparations[deployment_key] = prepared
+            # Deployments this process no longer serves (deleted keys) leave with the next one.
+            for key in list(self._preparations):  # one step: other threads may add meanwhile
+                if self.snapshots.current(key) is None:
+                    self._preparations.pop(key, None)
+        return prepared
+
+    def _reused(self, deployment_key: str, snapshot: Snapshot) -> _Prepared | None:
+        """The preparation for these flags, if made: a rebuild that changed no flag keeps the
+        same flags (snapshots.py), and so the same preparation, answers included."""
+        prepared = self._preparations.get(deployment_key)
+        if prepared is None or prepared.snapshot is snapshot:
+            return prepared
+        if (prepared.snapshot.flags is not snapshot.flags
+                or prepared.snapshot.deployed_keys is not snapshot.deployed_keys):
+            return None
+        prepared = prepared.moved_to(snapshot)
+        self._preparations[deployment_key] = prepared
+        return prepared
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What every evaluation of one build of a deployment's flags shares, worked out once."""
+
+    snapshot: Snapshot  # the latest with these flags (its deployment names the project)
+    closure: engine.FlagSet  # the deployed flags and those they depend on; its order is cached
+    experiments: frozenset[str]  # keys of the flags in `closure` that can assign a variant
+    # Whether a deployed flag can: only experiments' assignments are recorded
+    # (measure/assignments.py), so evaluations of other flags skip the recorder.
+    assigns: bool
+    answers: AnswerCache = field(default_factory=AnswerCache)
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, previous: _Prepared | None) -> _Prepared:
+        """`previous` (the deployment's last preparation) lends what it found of the flags
+        this build still has (a build reuses the compiled flags that did not change)."""
+        closure = engine.FlagSet(snapshot.flags.ordered(snapshot.deployed_keys))
+        before = previous.closure if previous is not None else {}
+        known = previous.experiments if previous is not None else frozenset()
+        experiments = frozenset(
+            key for key in closure
+            if (key in known if before.get(key) is closure[key] else _can_assign(closure[key])))
+        return cls(snapshot, closure, experiments, not experiments.isdisjoint(snapshot.deployed_keys))
+
+    def moved_to(self, snapshot: Snapshot) -> _Prepared:
+        return replace(self, snapshot=snapshot)
+
+    def evaluate(self, user: Mapping[str, Any]) -> Variants:
+        """`evaluate_snapshot` of every deployed flag, without ordering the flags again."""
+        results = engine.evaluate(engine.user_to_context(user), self.closure)
+        return {key: results[key].to_dict() for key in self.snapshot.deployed_keys if key in results}
+
+
+def _can_assign(flag: engine.Flag) -> bool:
+    """Whether some result of the flag is an experiment's variant (its metadata merged from
+    the flag's, the segment's and the variant's, as the recorder reads it)."""
+    return any(outcome[3].get("flagType") == "experiment"
+               for segment in flag.plan for outcome in segment.outcomes.values())
 
 
 def evaluate_snapshot(snapshot: Snapshot, user: Mapping[str, Any],
@@ -95,3 +209,12 @@ def evaluate_snapshot(snapshot: Snapshot, user: Mapping[str, Any],
     context = engine.user_to_context(user)
     results = engine.evaluate(context, snapshot.flags, deployed)
     return {key: results[key].to_dict() for key in deployed if key in results}
+
+
+def _json(variants: Variants) -> bytes:
+    """Compact UTF-8 JSON; payloads with integers beyond 64 bits, which orjson refuses, take
+    the standard library's path (the same bytes the API's other JSON answers have)."""
+    try:
+        return orjson.dumps(variants)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(variants, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

@@ -4,7 +4,9 @@ A snapshot is rebuilt only when its project's revision moved. This process learn
 writes at once (`invalidate`, called after commit); writes made by other processes are seen
 by a revision check of one tiny query, made at most once per `check_interval` per deployment.
 With a change feed running (serve/propagation.py) the interval is infinite: the feed says
-when to look, and snapshots are refreshed before any request asks.
+when to look, and snapshots are refreshed before any request asks. At start every
+deployment's snapshot is built before the process says it is ready (`build_all`), so no
+request waits for a cold build.
 
 While the database is unreachable a deployment that has a snapshot keeps being served from it;
 only a key never seen before gets `Unavailable`.
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from flagyard.errors import Unauthenticated, Unavailable
 from flagyard.manage.ports import UnitOfWorkFactory
-from flagyard.serve.snapshots import Snapshot, build_snapshot
+from flagyard.serve.snapshots import PartPool, Snapshot, build_snapshot
 
 
 @dataclass
@@ -43,6 +45,7 @@ class SnapshotCache:
         self._check_interval = check_interval
         self._clock = clock
         self._entries: dict[str, _Entry] = {}  # by deployment key
+        self._parts = PartPool()  # compiled flags the deployments' snapshots share
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         # Moves on every invalidation: a refresh that read the database before a change was
@@ -75,7 +78,7 @@ class SnapshotCache:
                     deployment, revision = found
                     if entry is None or entry.snapshot.revision != revision or entry.snapshot.deployment != deployment:
                         previous = entry.snapshot if entry is not None else None
-                        snapshot = build_snapshot(uow, deployment, revision, previous)
+                        snapshot = build_snapshot(uow, deployment, revision, previous, self._parts)
                     else:
                         snapshot = entry.snapshot
             except Unavailable:
@@ -89,6 +92,21 @@ class SnapshotCache:
 
     def snapshot(self, deployment_key: str) -> Snapshot:
         return self.cached(deployment_key) or self.refresh(deployment_key)
+
+    def build_all(self) -> int:
+        """Build the snapshot of every unarchived deployment, with the bodies its first
+        requests will ask for (joined and gzipped), before this process takes traffic; how
+        many. Raises `Unavailable` while the database is unreachable."""
+        with self._uow() as uow:
+            keys = uow.deployments.unarchived_keys()
+        for key in keys:
+            try:
+                snapshot = self.refresh(key)
+            except Unauthenticated:
+                continue  # archived since it was listed
+            for body in (snapshot.local, snapshot.everything):
+                body.gzipped()
+        return len(keys)
 
     def invalidate(self, project_ids: Iterable[int] | None) -> None:
         """Called after this process commits a change, or when the change feed reports one

@@ -18,7 +18,8 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: the database answers and its schema is current")
+@router.get("/ready", summary="Readiness: the database answers, its schema is current and every "
+                              "deployment's flags are compiled")
 def ready(request: Request) -> JSONResponse:
     body: dict[str, Any]
     try:
@@ -29,7 +30,12 @@ def ready(request: Request) -> JSONResponse:
     if current != head:
         body = {"status": "unavailable", "reason": f"schema at {current}, needs {head}"}
         return JSONResponse(body, status_code=503)
-    if not serve_services(request).propagator.listening:
+    propagator = serve_services(request).propagator
+    if not propagator.built:
+        # A first request would wait for its deployment's cold build (serve/propagation.py).
+        body = {"status": "unavailable", "reason": "building the deployments' snapshots"}
+        return JSONResponse(body, status_code=503)
+    if not propagator.listening:
         # Changes made through other processes would not reach this one as they happen.
         body = {"status": "unavailable", "reason": "not yet listening for changes"}
         return JSONResponse(body, status_code=503)

@@ -13,7 +13,7 @@ from flagyard.api.http.deps import (
     query_id,
 )
 from flagyard.api.http.fast_json import FastJSONResponse, JSONBytesResponse
-from flagyard.api.http.pagination import envelope_bytes, page_request
+from flagyard.api.http.pagination import page_request
 from flagyard.api.schemas.flags import _CreateBase, _PatchBase
 from flagyard.api.schemas.responses import (
     MANAGEMENT_ERRORS,
@@ -39,8 +39,8 @@ def list_page(services: ManageServices, principal: Principal, kind: Kind, plural
         key=key,
         include_archived=include_archived,
     )
-    page = services.listing.page(principal, kind, filters, page_request(limit, cursor))
-    return JSONBytesResponse(envelope_bytes(plural, page))
+    return JSONBytesResponse(services.listing.answer(principal, kind, filters, page_request(limit, cursor),
+                                                     plural))
 
 
 def collection_router(

@@ -35,8 +35,8 @@ def decode_base64_json(raw: str, header: str) -> Any:
         raise Invalid(f"{header} is not base64-encoded JSON", code="invalid_header") from None
 
 
-def flag_keys_header(request: Request) -> list[str] | None:
-    raw = request.headers.get("x-amp-exp-flag-keys")
+def flag_keys_header(raw: str | None) -> list[str] | None:
+    """The `X-Amp-Exp-Flag-Keys` header's keys; None when it is missing or empty."""
     if not raw:
         return None
     keys = decode_base64_json(raw, "X-Amp-Exp-Flag-Keys")

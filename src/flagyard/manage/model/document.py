@@ -6,7 +6,6 @@ version reads back exactly what GET showed at that moment), and the evaluation c
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
@@ -50,7 +49,7 @@ def variant_document(variant: Variant) -> dict[str, Any]:
         "key": variant.key,
         "name": variant.name,
         "description": variant.description,
-        "payload": copy.deepcopy(variant.payload),
+        "payload": _copied(variant.payload),
         "rolloutWeight": variant.rollout_weight,
     }
 
@@ -77,7 +76,7 @@ def flag_document(flag: Flag) -> dict[str, Any]:
         "variants": [variant_document(v) for v in flag.variants],
         "rolloutWeights": flag.rollout_weights,
         "targetSegments": [segment_document(s, flag.bucketing_key) for s in flag.target_segments],
-        "parentDependencies": copy.deepcopy(flag.parent_dependencies),
+        "parentDependencies": _copied(flag.parent_dependencies),
         "state": flag.state,
         "deleted": flag.deleted,
         "createdBy": flag.created_by,
@@ -96,7 +95,7 @@ def segment_document(segment: dict[str, Any], flag_bucketing_key: str) -> dict[s
     flag's unless the segment names its own."""
     return {
         "name": segment["name"],
-        "conditions": copy.deepcopy(segment["conditions"]),
+        "conditions": _copied(segment["conditions"]),
         "percentage": segment["percentage"],
         "bucketingKey": segment.get("bucketingKey") or flag_bucketing_key,
         "rolloutWeights": dict(segment["rolloutWeights"]),

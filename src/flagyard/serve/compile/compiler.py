@@ -8,7 +8,6 @@ See docs/adr/0100-evaluation-compiler.md for the choices made here.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +122,16 @@ def _flag_metadata(item: CompileInput, evaluation_mode: str, version: int) -> di
     return metadata
 
 
+def _json_copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (a payload): lists and objects anew, the immutable rest as it
+    is; several times cheaper than deepcopy, which showed in a compile of 10,000 flags."""
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    return value
+
+
 def _version(doc: Mapping[str, Any]) -> int:
     version = doc.get("version", 0)
     if isinstance(version, bool) or not isinstance(version, int):
@@ -218,7 +227,7 @@ class _FlagCompiler:
             variant: dict[str, Any] = {"key": key, "value": key}
             payload = raw.get("payload")
             if payload is not None:
-                variant["payload"] = copy.deepcopy(payload)
+                variant["payload"] = _json_copy(payload)
             variants[key] = variant
         self.variant_keys = list(variants)
         variants[OFF] = {"key": OFF, "metadata": {"default": True}}

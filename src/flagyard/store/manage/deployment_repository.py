@@ -60,6 +60,11 @@ class DeploymentRepository:
         rows = self._conn.execute(query.order_by(deployments.c.id.desc()).limit(limit)).mappings()
         return [_deployment(row) for row in rows]
 
+    def unarchived_keys(self) -> list[str]:
+        """The key of every unarchived deployment of every project (what a process serves)."""
+        query = sa.select(deployments.c.key).where(deployments.c.deleted.is_(False)).order_by(deployments.c.id)
+        return list(self._conn.execute(query).scalars())
+
     def add(self, deployment: Deployment) -> int:
         deployment.id = inserted_id(self._conn.execute(
             sa.insert(deployments).values(

@@ -10,9 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flagyard.manage.model.dependency_graph import DependencyGraph, Node, dependency_graph
 from flagyard.manage.model.flags import Flag, Kind, Member, Variant
 from flagyard.store.db import inserted_id
-from flagyard.store.tables import flag_deployments, flags, variants
+from flagyard.store.long_lists import among
+from flagyard.store.tables import flag_deployments, flags, projects, variant_cohorts, variants
 
 # Every attribute of the aggregate is a column of the flag row, but its identity and what
 # lives in rows of its own (variants, deployment links) or is read from other flags (members).
@@ -43,7 +45,7 @@ class FlagRepository:
     def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
         if not flag_ids:
             return []
-        rows = self._conn.execute(sa.select(flags).where(flags.c.id.in_(flag_ids))).mappings().all()
+        rows = self._conn.execute(sa.select(flags).where(among(self._conn, flags.c.id, flag_ids))).mappings().all()
         return self._assemble(rows)
 
     def page(
@@ -77,10 +79,18 @@ class FlagRepository:
                   "before_id": before_id, "limit": limit}
         return [(row_id, version) for row_id, version in self._conn.execute(query, values)]
 
+    def revision(self, project_ids: Collection[int] | None) -> tuple[int, int]:
+        """Moves whenever a flag of these projects (None: of any project) changes: every change
+        to a flag bumps its project's revision in the same transaction (manage/changes.py).
+        Revisions only grow, so the projects' count and the sum of their revisions do: one row."""
+        query = _revision_query(project_ids is not None)
+        count, total = self._conn.execute(query, {"project_ids": list(project_ids or ())}).one()
+        return int(count), int(total)
+
     def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
         rows = self._conn.execute(
             sa.select(flags.c.key, flags.c.id).where(
-                flags.c.project_id == project_id, flags.c.key.in_(keys)
+                flags.c.project_id == project_id, among(self._conn, flags.c.key, keys)
             )
         ).all()
         return {row.key: row.id for row in rows}
@@ -155,6 +165,62 @@ class FlagRepository:
                     found[group_id].append(Member(row.id, Kind(row.kind), tuple(allowed)))
         return found
 
+    def cohort_targeting(self, project_id: int) -> list[Flag]:
+        """The project's flags and experiments that may target a cohort: a segment naming
+        `cohort_ids`, or a variant with cohort inclusions. Which cohorts, the caller reads."""
+        included = sa.select(variants.c.flag_id).join(variant_cohorts, variant_cohorts.c.variant_id == variants.c.id)
+        query = sa.select(flags).where(
+            flags.c.project_id == project_id,
+            flags.c.kind.in_((Kind.FLAG.value, Kind.EXPERIMENT.value)),
+            sa.or_(sa.cast(flags.c.target_segments, sa.Text).like("%cohort_ids%"), flags.c.id.in_(included)),
+        ).order_by(flags.c.id)
+        return self._assemble(self._conn.execute(query).mappings().all())
+
+    def dependency_graph(self, project_id: int) -> DependencyGraph:
+        """Every flag of the project (archived ones too) as a node with its variant keys, and
+        its parents: two narrow reads, no segments, payloads or inclusions."""
+        keys: dict[int, list[str]] = defaultdict(list)
+        for flag_id, key in self._conn.execute(
+            sa.select(variants.c.flag_id, variants.c.key).join(flags, flags.c.id == variants.c.flag_id)
+            .where(flags.c.project_id == project_id).order_by(variants.c.flag_id, variants.c.position)
+        ):
+            keys[flag_id].append(key)
+        query = sa.select(flags.c.id, flags.c.kind, flags.c.key, flags.c.name, flags.c.enabled,
+                          flags.c.deleted, flags.c.parent_dependencies).where(flags.c.project_id == project_id)
+        return dependency_graph(
+            (Node(row.id, Kind(row.kind), row.key, row.name, row.enabled, row.deleted, tuple(keys[row.id])),
+             row.parent_dependencies)
+            for row in self._conn.execute(query)
+        )
+
+    def add_many(self, new: Sequence[Flag]) -> None:
+        """`add` for many flags (a project import): ids assigned in order, a few statements for
+        any number of flags rather than several per flag."""
+        if not new:
+            return
+        # A plain batch, then the ids by key: a batch with RETURNING is sent as one statement per
+        # thousand rows, each of which psycopg parses anew (seconds for 10,000 flags).
+        self._conn.execute(sa.insert(flags), [_row_values(flag) for flag in new])
+        by_project: dict[int, list[Flag]] = defaultdict(list)
+        for flag in new:
+            by_project[flag.project_id].append(flag)
+        for project_id, added in by_project.items():
+            keys = [flag.key for flag in added]
+            ids = {}
+            for start in range(0, len(keys), _CHUNK):
+                ids.update(self.find_ids_by_key(project_id, keys[start:start + _CHUNK]))
+            for flag in added:
+                flag.id = ids[flag.key]
+        self._save_children_many(new, stored=False)
+
+    def save_many(self, changed: Sequence[Flag]) -> None:
+        """`save` for many flags: the same rows written, by batched statements."""
+        if not changed:
+            return
+        update = sa.update(flags).where(flags.c.id == sa.bindparam("b_id"))
+        self._conn.execute(update, [{"b_id": flag.id, **_row_values(flag)} for flag in changed])
+        self._save_children_many(changed, stored=True)
+
     # --- internals ------------------------------------------------------------------------
 
     def _save_children(self, flag: Flag) -> None:
@@ -192,13 +258,50 @@ class FlagRepository:
                 ],
             )
 
+    def _save_children_many(self, saved: Sequence[Flag], *, stored: bool) -> None:
+        """`_save_children` of every flag at once; `stored`: they may already have children."""
+        ids = [flag.id for flag in saved]
+        if stored:
+            kept = {v.id for flag in saved for v in flag.variants if v.id}
+            gone = [row_id for chunk in _chunks(ids) for (row_id,) in self._conn.execute(
+                sa.select(variants.c.id).where(among(self._conn, variants.c.flag_id, chunk))) if row_id not in kept]
+            for chunk in _chunks(gone):
+                self._conn.execute(sa.delete(variants).where(among(self._conn, variants.c.id, chunk)))
+        updated: list[dict[str, Any]] = []
+        added: list[tuple[Variant, dict[str, Any]]] = []
+        for flag in saved:
+            for position, variant in enumerate(flag.variants):
+                values = _variant_values(flag.id, position, variant)
+                if variant.id:
+                    updated.append({"b_id": variant.id, **values})
+                else:
+                    added.append((variant, values))
+        if updated:
+            self._conn.execute(sa.update(variants).where(variants.c.id == sa.bindparam("b_id")), updated)
+        if added:  # a plain batch, then the new ids by (flag, key), as for flags
+            self._conn.execute(sa.insert(variants), [values for _, values in added])
+            flag_ids = sorted({values["flag_id"] for _, values in added})
+            new_ids = {(flag_id, key): row_id for chunk in _chunks(flag_ids) for row_id, flag_id, key in
+                       self._conn.execute(sa.select(variants.c.id, variants.c.flag_id, variants.c.key)
+                                          .where(among(self._conn, variants.c.flag_id, chunk)))}
+            for variant, values in added:
+                variant.id = new_ids[(values["flag_id"], variant.key)]
+        if stored:
+            for chunk in _chunks(ids):
+                self._conn.execute(sa.delete(flag_deployments).where(
+                    among(self._conn, flag_deployments.c.flag_id, chunk)))
+        links = [{"flag_id": flag.id, "deployment_id": d, "position": i}
+                 for flag in saved for i, d in enumerate(flag.deployments)]
+        if links:
+            self._conn.execute(sa.insert(flag_deployments), links)
+
     def _assemble(self, rows: Sequence[sa.RowMapping]) -> list[Flag]:
         ids = [row["id"] for row in rows]
         by_flag: dict[int, list[Variant]] = defaultdict(list)
         links: dict[int, list[int]] = defaultdict(list)
         if ids:
             for v in self._conn.execute(
-                sa.select(variants).where(variants.c.flag_id.in_(ids)).order_by(variants.c.position)
+                sa.select(variants).where(among(self._conn, variants.c.flag_id, ids)).order_by(variants.c.position)
             ).mappings():
                 by_flag[v["flag_id"]].append(
                     Variant(
@@ -212,7 +315,7 @@ class FlagRepository:
                 )
             for link in self._conn.execute(
                 sa.select(flag_deployments)
-                .where(flag_deployments.c.flag_id.in_(ids))
+                .where(among(self._conn, flag_deployments.c.flag_id, ids))
                 .order_by(flag_deployments.c.position)
             ).mappings():
                 links[link["flag_id"]].append(link["deployment_id"])
@@ -256,6 +359,28 @@ def _versions_page_query(by_project: bool, by_key: bool, include_archived: bool,
         sa.bindparam("project_ids", expanding=True) if by_project else None,
         sa.bindparam("key") if by_key else None, include_archived,
         sa.bindparam("before_id") if before else None, sa.bindparam("limit"))
+
+
+def _variant_values(flag_id: int, position: int, variant: Variant) -> dict[str, Any]:
+    return {"flag_id": flag_id, "position": position, "key": variant.key, "name": variant.name,
+            "description": variant.description, "payload": variant.payload,
+            "rollout_weight": variant.rollout_weight}
+
+
+# Ids per IN list in batched statements: well under SQLite's limit on bound parameters.
+_CHUNK = 10_000
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
+
+
+@functools.cache
+def _revision_query(by_project: bool) -> sa.Select[Any]:
+    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(projects.c.revision), 0))
+    if by_project:
+        query = query.where(projects.c.id.in_(sa.bindparam("project_ids", expanding=True)))
+    return query
 
 
 def _row_values(flag: Flag) -> dict[str, Any]:

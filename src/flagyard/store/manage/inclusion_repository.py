@@ -7,12 +7,16 @@ thousand must not rewrite the rest.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import orjson
 import sqlalchemy as sa
 
+from flagyard.store.long_lists import among
 from flagyard.store.tables import variant_cohorts, variant_users
+
+# Variant ids per IN list in batched statements: well under SQLite's limit on bound parameters.
+_CHUNK = 10_000
 
 
 class _OrderedIdList:
@@ -31,6 +35,15 @@ class _OrderedIdList:
             given = "json_each(:ids) WHERE true ORDER BY key"
             listed = f"{column} IN (SELECT value FROM json_each(:ids))"
         self._add = sa.text(f"{insert}{given} ON CONFLICT DO NOTHING")
+        # Many variants' lists in one statement: (variant id, value) pairs in order.
+        insert_pairs = f"INSERT INTO {table.name} (variant_id, {column}) SELECT "
+        if self._postgres:
+            pairs = ("variant_id, value FROM unnest(CAST(:variant_ids AS integer[]), CAST(:ids AS text[])) "
+                     "WITH ORDINALITY AS given(variant_id, value, position) ORDER BY position")
+        else:
+            pairs = ("json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:pairs) "
+                     "WHERE true ORDER BY key")
+        self._add_pairs = sa.text(f"{insert_pairs}{pairs} ON CONFLICT DO NOTHING")
         self._remove = sa.text(f"DELETE FROM {table.name} WHERE variant_id = :variant_id AND {listed}")
 
     def ordered(self, variant_id: int) -> list[str]:
@@ -43,21 +56,38 @@ class _OrderedIdList:
 
     def for_variants(self, variant_ids: Collection[int]) -> dict[int, list[str]]:
         result: dict[int, list[str]] = defaultdict(list)
-        if not variant_ids:
-            return result
-        query = (
-            sa.select(self._table.c.variant_id, self._value)
-            .where(self._table.c.variant_id.in_(variant_ids))
-            .order_by(self._table.c.id)
-        )
-        for variant_id, value in self._conn.execute(query):
-            result[variant_id].append(value)
+        ids = list(variant_ids)
+        for start in range(0, len(ids), _CHUNK):  # a variant's whole list is in one chunk
+            query = (
+                sa.select(self._table.c.variant_id, self._value)
+                .where(among(self._conn, self._table.c.variant_id, ids[start:start + _CHUNK]))
+                .order_by(self._table.c.id)
+            )
+            for variant_id, value in self._conn.execute(query):
+                result[variant_id].append(value)
         return result
 
     def add(self, variant_id: int, values: Sequence[str]) -> int:
         """Append the values not yet present, keeping the given order (the row id is the
         position). Returns how many."""
         return self._run(self._add, variant_id, values)
+
+    def add_many(self, lists: Mapping[int, Sequence[str]]) -> None:
+        """`add` for many variants' lists (by variant id) in one batched statement."""
+        pairs = [(variant_id, value) for variant_id, values in lists.items() for value in values]
+        if not pairs:
+            return
+        if self._postgres:
+            variant_ids, ids = zip(*pairs, strict=True)
+            self._conn.execute(self._add_pairs, {"variant_ids": list(variant_ids), "ids": list(ids)})
+        else:
+            self._conn.execute(self._add_pairs, {"pairs": orjson.dumps(pairs).decode()})
+
+    def clear_many(self, variant_ids: Sequence[int]) -> None:
+        """`clear` for many variants."""
+        for start in range(0, len(variant_ids), _CHUNK):
+            chunk = variant_ids[start:start + _CHUNK]
+            self._conn.execute(sa.delete(self._table).where(among(self._conn, self._table.c.variant_id, chunk)))
 
     def remove(self, variant_id: int, values: Sequence[str]) -> int:
         return self._run(self._remove, variant_id, values)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from flagyard.manage.model.versions import Version
 from flagyard.store.tables import versions
+
+# Pairs per IN list: two bound parameters each, well under SQLite's limit.
+_CHUNK = 5_000
+_IDS = postgresql.ARRAY(sa.Integer)
 
 
 class VersionRepository:
@@ -28,6 +34,33 @@ class VersionRepository:
                 change_request_id=version.change_request_id,
             )
         )
+
+    def add_many(self, added: Sequence[Version]) -> None:
+        """`add` for the versions of many flags, in one batched statement."""
+        if added:
+            self._conn.execute(sa.insert(versions), [{
+                "flag_id": v.flag_id, "project_id": v.project_id, "version": v.version,
+                "created_at": v.created_at, "created_by": v.created_by, "flag_config": v.flag_config,
+                "approved_by": v.approved_by, "change_request_id": v.change_request_id,
+            } for v in added])
+
+    def configs_of(self, wanted: Collection[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
+        """The flagConfig of each (flag id, version) that exists, by that pair."""
+        found: dict[tuple[int, int], dict[str, Any]] = {}
+        pairs = list(wanted)
+        columns = sa.select(versions.c.flag_id, versions.c.version, versions.c.flag_config)
+        for start in range(0, len(pairs), _CHUNK):
+            chunk = pairs[start:start + _CHUNK]
+            if self._conn.dialect.name == "postgresql":  # two array parameters (store/long_lists.py)
+                given = sa.func.unnest(*(sa.bindparam(None, [pair[i] for pair in chunk], type_=_IDS)
+                                         for i in (0, 1))).table_valued("flag_id", "version").render_derived()
+                query = columns.join(given, sa.and_(versions.c.flag_id == given.c.flag_id,
+                                                    versions.c.version == given.c.version))
+            else:
+                query = columns.where(sa.tuple_(versions.c.flag_id, versions.c.version).in_(chunk))
+            for flag_id, number, config in self._conn.execute(query):
+                found[(flag_id, number)] = config
+        return found
 
     def changed_since(self, project_id: int, after: int | None) -> tuple[int, set[int]]:
         """(the newest version row id of the project, ids of flags with a version after `after`).
