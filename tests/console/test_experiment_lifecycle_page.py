@@ -118,7 +118,7 @@ def test_browser__experiment_from_its_design_to_a_rollout_and_a_new_run(
     variant_2.get_by_label("Payload (JSON, optional)").fill('{"steps": 1}')
     form.get_by_role("group", name="Variant 1").get_by_label("Weight").fill("2")
     variant_2.get_by_label("Weight").fill("2")
-    form.get_by_label(deployment_label(api, deployment)).check()
+    form.get_by_label(deployment_label(api, deployment), exact=True).check()
     form.get_by_label("Rollout percentage (all users)").fill("100")
     form.get_by_label("Bucketing key").fill("user_id")
     form.get_by_label("Exposure event (optional)").fill("checkout viewed")
