@@ -107,20 +107,7 @@ class EventStore(Protocol):
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None: ...
     def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
-    def lock_project(self, project_id: int, *, per_user: bool = False) -> None:
-        """Exclude the project's other event writers (in any process) until the commit; with
-        `per_user`, for work that locks each user it changes (`lock_users`), only those that do
-        not (other writers of that kind may hold it too)."""
-        ...
-    def lock_users(self, project_id: int, key_sets: Sequence[Collection[str]], *,
-                   defer: bool = False) -> list[bool]:
-        """Lock the user keys and device ids of each batch (a set per batch) against every other
-        writer until the commit, and say which batches may be stored now. Without `defer`, all of
-        them, once no other writer holds one of their keys. With `defer`, when the first set's
-        keys are all free, only the sets whose keys are all free: another writer holds a key of
-        each of the others, and their batches wait for a later transaction instead of this one
-        waiting. Nothing to lock when the project is held alone."""
-        ...
+    def lock_project(self, project_id: int) -> None: ...
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
@@ -151,26 +138,6 @@ class MergeableJob(Protocol):
 
     def __call__(self, store: EventStore) -> None: ...
     def merged(self, others: Sequence[MergeableJob]) -> MergeableJob: ...
-
-
-@runtime_checkable
-class UserLockingJob(Protocol):
-    """A job that locks, itself, the users whose data it reads and changes (`lock_users`) and
-    changes nothing else but sums added to: the writer locks its projects `per_user`, so such
-    jobs of several processes run at once. Any other job holds its projects' locks alone."""
-
-    def locks_users(self) -> bool: ...
-
-
-@runtime_checkable
-class DeferringJob(Protocol):
-    """A merged job that may leave some of the jobs it was merged from for a later transaction
-    (their users were held by another process's writer: `EventStore.lock_users` with `defer`)."""
-
-    def left_for_later(self, part: MergeableJob) -> bool:
-        """True when `part`, one of the jobs this one was merged from, was not run: the writer
-        runs it again, first, in its next transaction."""
-        ...
 
 
 class EventWriter(Protocol):

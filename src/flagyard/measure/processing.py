@@ -15,12 +15,6 @@
    the hour the batch arrived (sums.py).
 
 "After exposure" is therefore judged on the client timestamps (`time`), not on arrival order.
-
-All of this reads and changes only the batch's users' data (their events, exposure rows and
-totals) and adds to the sums. So the first step locks those users and the events' devices
-(`EventStore.lock_users`): event writers of other processes store other users' events of the
-same project meanwhile, and a user's events are still handled in turn (ADR 0098). The sums are
-added last, since every writer of an experiment adds to the same rows.
 """
 
 from __future__ import annotations
@@ -82,80 +76,40 @@ class Batch:
 @dataclass(frozen=True)
 class StoreBatches:
     """The event writer's job for accepted batches (a `MergeableJob`): the batches of requests
-    queued together are stored by one call, so a group's statements carry all of its events.
-    Batches whose users another process's writer holds may be left for the writer's next
-    transaction (a `DeferringJob`)."""
+    queued together are stored by one call, so a group's statements carry all of its events."""
 
     batches: tuple[Batch, ...]
-    left: list[Batch] = field(default_factory=list, compare=False)  # by the last call
 
     def __call__(self, store: EventStore) -> None:
-        self.left[:] = store_batches(store, self.batches, defer=True)
+        store_batches(store, self.batches)
 
     def merged(self, others: Sequence[MergeableJob]) -> StoreBatches:
         return StoreBatches(self.batches + tuple(b for o in others for b in cast(StoreBatches, o).batches))
 
-    def locks_users(self) -> bool:
-        """A `UserLockingJob`: `store_batches` locks the users and devices of its events."""
-        return True
 
-    def left_for_later(self, part: MergeableJob) -> bool:
-        left = {id(batch) for batch in self.left}
-        return any(id(batch) in left for batch in cast(StoreBatches, part).batches)
-
-
-def store_batches(store: EventStore, batches: Sequence[Batch], *, defer: bool = False) -> list[Batch]:
-    """Apply several requests' batches in one transaction (the event writer's group commit).
-    With `defer`, batches whose users another writer holds may be left out (never the first of
-    a project's): the ones left, which the caller stores later."""
+def store_batches(store: EventStore, batches: Sequence[Batch]) -> None:
+    """Apply several requests' batches in one transaction (the event writer's group commit)."""
     by_project: dict[int, list[Batch]] = defaultdict(list)
     for batch in batches:
         by_project[batch.project_id].append(batch)
-    left: list[Batch] = []
-    sums = []
     for project_id in sorted(by_project):
-        stored = _lock_users(store, project_id, by_project[project_id], defer)
-        kept = {id(batch) for batch in stored}
-        left.extend(b for b in by_project[project_id] if id(b) not in kept)
-        if (found := _store_project(store, project_id, stored)) is not None:
-            sums.append(found)
-    # The per-variant sums last: every writer of an experiment adds to the same rows, so each
-    # transaction holds them only from here to its commit.
-    for stats, hour in sums:
-        store.add_variant_stats(stats, hour)
-    return left
+        _store_project(store, project_id, by_project[project_id])
 
 
-def _lock_users(store: EventStore, project_id: int, batches: list[Batch], defer: bool) -> list[Batch]:
-    """Lock the users and devices of the batches' events; the batches to store now.
-
-    Storing a batch reads and changes only its users' data (and a duplicate is the same
-    device's or user's event), so other processes' writers store other users' events of the
-    project meanwhile."""
-    key_sets = [{e.user_key for e in b.events} | {e.device_id for e in b.events if e.device_id} for b in batches]
-    ready = store.lock_users(project_id, key_sets, defer=defer)
-    return [batch for batch, go in zip(batches, ready, strict=True) if go]
-
-
-def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> tuple[dict[SumsKey, Sums], int] | None:
-    """Store the project's fresh events and their users' exposures (their users locked); what
-    to add to the sums, at which hour (None: nothing)."""
-    events = [e for b in batches for e in b.events]
-    fresh = _unseen(store, project_id, events)
+def _store_project(store: EventStore, project_id: int, batches: list[Batch]) -> None:
+    fresh = _unseen(store, project_id, [e for b in batches for e in b.events])
     if not fresh:
-        return None
+        return
     setups = {s.trigger.flag_key: s for s in store.experiments(project_id)}
     tracking = _Tracking.read(store, project_id, fresh, setups) if setups else None
     rows = [(e, body, batch.received_at) for batch in batches for e, body in zip(batch.events, _bodies(batch), strict=True)
             if id(e) in fresh]
     # The batch is counted while the database stores its raw events (the counting needs no store).
     stats = store.add_events(project_id, rows, meanwhile=tracking.count if tracking else dict)
-    if tracking is None:
-        return None
-    tracking.write(store)
-    # The sums' history is kept by processing time: the batches stored together count in the
-    # hour the last of them arrived.
-    return stats, hour_of(max(b.received_at for b in batches))
+    if tracking is not None:
+        # The sums' history is kept by processing time: the batches stored together count
+        # in the hour the last of them arrived.
+        tracking.write(store, stats, hour_of(max(b.received_at for b in batches)))
 
 
 def _bodies(batch: Batch) -> Sequence[str]:
@@ -277,8 +231,8 @@ class _Tracking:
             _contribute(stats, pair[0], (state.variant, state.exposed_at, state.excluded), state.totals, 1)
         return stats
 
-    def write(self, store: EventStore) -> None:
-        """Store the exposure rows the batch added or changed."""
+    def write(self, store: EventStore, stats: dict[SumsKey, Sums], hour: int) -> None:
+        store.add_variant_stats(stats, hour)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])

@@ -347,17 +347,6 @@ events = sa.Table(
     sa.Index("ix_events_user_key", "user_key", postgresql_using="hash"),
 )
 
-# One row per user key and device id ingestion has seen in a project, there only to be locked:
-# on PostgreSQL each event writer's transaction locks the rows of its events' users and devices
-# (inserting the new ones) instead of the whole project, so several processes store one
-# project's events at once and a user's events are still handled in turn (ADR 0098).
-event_user_locks = sa.Table(
-    "event_user_locks",
-    metadata,
-    sa.Column("project_id", sa.Integer, primary_key=True),
-    sa.Column("key", sa.Text, primary_key=True),
-)
-
 # One row per experiment and user: the variant first seen, when exposure began, and the user's
 # events since then (see measure/processing.py) as a JSON object mapping each aggregate
 # key to [count, property total, first time]. The aggregate key is an event type,

@@ -39,7 +39,6 @@ from flagyard.store.tables import (
 )
 
 CHUNK = 20_000  # keys per lookup parameter
-_PROJECT_LOCKS = 0x4576  # the first key of a project's advisory lock (the second is its id)
 T = TypeVar("T")
 _METRIC_KEY = re.compile(r"#[0-9]+")  # the aggregate key of a metric with filters
 
@@ -54,7 +53,6 @@ class SqlEventStore:
         self._conn = connection
         self._postgres = connection.dialect.name == "postgresql"
         self._mark = "%s" if self._postgres else "?"
-        self._alone: set[int] = set()  # projects this transaction holds alone (lock_project)
 
     def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, Any]:
         """SQL testing `column` against a list passed as one parameter, and that parameter."""
@@ -68,73 +66,12 @@ class SqlEventStore:
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(self._conn.exec_driver_sql(sql, params).all())
 
-    def lock_project(self, project_id: int, *, per_user: bool = False) -> None:
-        """Order event writers of one project across processes (SQLite's BEGIN IMMEDIATE already
-        does). A job that may change any user's data holds the project alone. Ingestion
-        (`per_user`) takes it alone too when nobody holds it, so a lone writer pays nothing more;
-        otherwise it shares it with other processes' ingestion, each locking its users
-        (`lock_users`), and waits only for a job that holds it alone."""
-        if not self._postgres:
-            return
-        key = (_PROJECT_LOCKS, project_id)
-        if per_user:
-            if self._conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s, %s)", key).scalar_one():
-                self._alone.add(project_id)
-                return
-            self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock_shared(%s, %s)", key)
-            return
-        self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", key)
-        self._alone.add(project_id)
-
-    def lock_users(self, project_id: int, key_sets: Sequence[Collection[str]], *,
-                   defer: bool = False) -> list[bool]:
-        """Lock the rows of the batches' user keys and device ids (a set per batch) until the
-        commit, inserting the ones not seen before; which batches may be stored now (see
-        `EventStore.lock_users`). Nothing to lock on SQLite or when the project is held alone."""
-        keys = set().union(*key_sets)
-        if not self._postgres or not keys or project_id in self._alone:
-            return [True] * len(key_sets)
-        if defer and len(key_sets) > 1:
-            attempt = self._conn.begin_nested()
-            free = self._lock_free_users(project_id, keys)
-            ready = [set(batch_keys) <= free for batch_keys in key_sets]
-            if ready[0]:
-                attempt.commit()
-                return ready
-            attempt.rollback()  # gives back what it locked and inserted: no order was kept
-        self._wait_for_users(project_id, keys)
-        return [True] * len(key_sets)
-
-    def _wait_for_users(self, project_id: int, keys: Collection[str]) -> None:
-        """Lock every key, waiting for the writers that hold one.
-
-        One statement, in sorted order, so two transactions cannot each hold a key the other
-        waits for. `ON CONFLICT DO UPDATE … WHERE false` updates nothing but locks every
-        existing row it meets (PostgreSQL's documented behaviour); a key another transaction is
-        inserting makes this one wait for that transaction's end."""
-        for chunk in _chunks(sorted(keys)):
-            self._conn.exec_driver_sql(
-                "INSERT INTO event_user_locks (project_id, key) "
-                "SELECT %s, k FROM json_array_elements_text(%s::json) AS k ORDER BY k COLLATE \"C\" "
-                "ON CONFLICT (project_id, key) DO UPDATE SET key = excluded.key WHERE false",
-                (project_id, orjson.dumps(list(chunk)).decode()))
-
-    def _lock_free_users(self, project_id: int, keys: Collection[str]) -> set[str]:
-        """Lock the keys no other writer holds, without waiting for those it holds; the keys
-        locked. New keys are inserted first (in sorted order; one that another transaction is
-        inserting waits for it), so that every key has a row to lock."""
-        free: set[str] = set()
-        for chunk in _chunks(sorted(keys)):
-            param = orjson.dumps(list(chunk)).decode()
-            self._conn.exec_driver_sql(
-                "INSERT INTO event_user_locks (project_id, key) "
-                "SELECT %s, k FROM json_array_elements_text(%s::json) AS k ORDER BY k COLLATE \"C\" "
-                "ON CONFLICT (project_id, key) DO NOTHING", (project_id, param))
-            test, _ = self._in_list("key", chunk)
-            free.update(key for (key,) in self._rows(
-                f"SELECT key FROM event_user_locks WHERE project_id = %s AND {test} "
-                "FOR NO KEY UPDATE SKIP LOCKED", (project_id, param)))
-        return free
+    def lock_project(self, project_id: int) -> None:
+        """Serialise event writers of one project across processes (SQLite's BEGIN IMMEDIATE
+        already does)."""
+        if self._postgres:
+            self._conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k1, :k2)"),
+                               {"k1": 0x4576, "k2": project_id})
 
     # --- experiments ----------------------------------------------------------------------
 

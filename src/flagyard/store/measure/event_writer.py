@@ -9,9 +9,7 @@ with its default `synchronous_commit=on`.
 
 Jobs that can merge (ingestion's batches) and are queued one after another run as one call, so
 the group's statements each carry all of their events. When a group's transaction fails, each
-job is retried alone so one bad job fails only itself. A merged job may leave some of its parts
-for later (their users are held by another process's writer, ADR 0098): those run first in the
-next transaction, and their futures wait until then.
+job is retried alone so one bad job fails only itself.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.errors import DomainError
-from flagyard.measure.ports import DeferringJob, EventStore, MergeableJob, UserLockingJob
+from flagyard.measure.ports import EventStore, MergeableJob
 from flagyard.store.db import WRITE_OPTION
 from flagyard.store.measure.event_repository import SqlEventStore
 from flagyard.store.measure.wal_checkpointer import WalCheckpointer
@@ -44,10 +42,6 @@ class _Job:
     run: Callable[[EventStore], Any]
     future: Future[Any]
     project_ids: tuple[int, ...]
-    started: bool = False  # its future is running (it may have been left for a later group)
-
-
-_LEFT_FOR_LATER = object()  # a job's result when its merged job did not run it (DeferringJob)
 
 
 class GroupCommitWriter:
@@ -58,7 +52,6 @@ class GroupCommitWriter:
         self._start_lock = threading.Lock()
         self._connection: sa.Connection | None = None
         self._checkpointer = WalCheckpointer(engine) if engine.dialect.name == "sqlite" else None
-        self._left: list[_Job] = []  # jobs a transaction left for the next one (writer thread only)
 
     def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]:
         future: Future[T] = Future()
@@ -89,34 +82,26 @@ class GroupCommitWriter:
                 self._thread = thread
 
     def _loop(self) -> None:
-        stopping = False
         while True:
-            # Jobs the last transaction left go first, so the next one runs them (ADR 0098).
-            group, self._left = self._left, []
-            if not group:
-                if stopping:
-                    return
-                first = self._queue.get()
-                if first is None:
-                    return
-                group = [first]
-            while not stopping and len(group) < MAX_JOBS_PER_GROUP:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < MAX_JOBS_PER_GROUP:
                 try:
                     job = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if job is None:
-                    stopping = True
-                    break
+                    self._run_group(group)
+                    return
                 group.append(job)
             self._run_group(group)
 
     def _run_group(self, group: list[_Job]) -> None:
-        live = [job for job in group if job.started or job.future.set_running_or_notify_cancel()]
+        live = [job for job in group if job.future.set_running_or_notify_cancel()]
         if not live:
             return
-        for job in live:
-            job.started = True
         try:
             results = self._transaction(live)
         except Exception as error:
@@ -129,15 +114,9 @@ class GroupCommitWriter:
                 except Exception as job_error:
                     job.future.set_exception(_failure(job_error))
                 else:
-                    self._settle(job, result)
+                    job.future.set_result(result)
             return
         for job, result in zip(live, results, strict=True):
-            self._settle(job, result)
-
-    def _settle(self, job: _Job, result: Any) -> None:
-        if result is _LEFT_FOR_LATER:
-            self._left.append(job)
-        else:
             job.future.set_result(result)
 
     def _transaction(self, jobs: list[_Job]) -> list[Any]:
@@ -145,8 +124,8 @@ class GroupCommitWriter:
         try:
             with connection.begin():
                 store = SqlEventStore(connection)
-                for project_id, per_user in _project_locks(jobs):
-                    store.lock_project(project_id, per_user=per_user)
+                for project_id in sorted({p for job in jobs for p in job.project_ids}):
+                    store.lock_project(project_id)
                 results = _run_all(store, jobs)
             if self._checkpointer is not None:
                 self._checkpointer.poke()
@@ -183,21 +162,8 @@ class GroupCommitWriter:
             self._connection = None
 
 
-def _project_locks(jobs: list[_Job]) -> list[tuple[int, bool]]:
-    """(project id, per user) of each project the jobs name, in order: per user when every job
-    naming it locks the users it changes (ingestion), so other processes' ingestion may run
-    meanwhile."""
-    per_user: dict[int, bool] = {}
-    for job in jobs:
-        locks_users = isinstance(job.run, UserLockingJob) and job.run.locks_users()
-        for project_id in job.project_ids:
-            per_user[project_id] = per_user.get(project_id, True) and locks_users
-    return sorted(per_user.items())
-
-
 def _run_all(store: EventStore, jobs: list[_Job]) -> list[Any]:
-    """Each job's result, in order; consecutive mergeable jobs of one kind run as one (results None,
-    or `_LEFT_FOR_LATER` for those the merged job left)."""
+    """Each job's result, in order; consecutive mergeable jobs of one kind run as one (results None)."""
     results: list[Any] = []
     mergeable: list[MergeableJob] = []
     for job in jobs:
@@ -214,10 +180,8 @@ def _run_all(store: EventStore, jobs: list[_Job]) -> list[Any]:
 
 def _run_merged(store: EventStore, jobs: list[MergeableJob], results: list[Any]) -> None:
     if jobs:
-        merged = jobs[0].merged(jobs[1:])
-        merged(store)
-        left = merged.left_for_later if isinstance(merged, DeferringJob) else None
-        results.extend(_LEFT_FOR_LATER if left is not None and left(job) else None for job in jobs)
+        jobs[0].merged(jobs[1:])(store)
+        results.extend([None] * len(jobs))
         jobs.clear()
 
 
