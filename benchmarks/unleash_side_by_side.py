@@ -21,7 +21,7 @@ per round), so no cache of repeated users helps either server; assignment tracki
 
     .venv/bin/python benchmarks/unleash_side_by_side.py [--sizes 50,1000] [--seconds 10]
         [--rounds 2] [--rows config,get,post,list] [--databases sqlite,postgresql]
-        [--postgres-url postgresql://postgres:postgres@127.0.0.1:5432/postgres]
+        [--postgres-url postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres]
 
 Needs: Node 20 and npm (Debian), wrk (`apt-get install -y wrk`), PostgreSQL 15 binaries (or
 --postgres-url).

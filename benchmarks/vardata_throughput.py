@@ -6,7 +6,9 @@ keep one connection alive (like the SDKs do): `POST` with the user as the body (
 and `GET` with the user base64 in `X-Amp-Exp-User` (browser, iOS, Android). Every request
 carries a user no request sent before, except in the last row, where each client cycles
 through 100 users of its own: the answer to a repeated identical request is reused while the
-flags stay the same (serve/answer_cache.py).
+flags stay the same (serve/answer_cache.py). The clients are Python processes on the server's
+cores (the `GET` ones also base64-encode each user), so they bound these figures too;
+`unleash_side_by_side.py` drives both forms with wrk.
 
     .venv/bin/python benchmarks/vardata_throughput.py [--seconds 5] [--clients 4]
 """
