@@ -38,6 +38,8 @@ from flagyard.manage.model.schedules import plan_from_document
 from flagyard.manage.ports import UnitOfWork, UnitOfWorkFactory
 from flagyard.manage.schedules import add_schedule
 
+_STATUSES = frozenset(status.value for status in Status)
+
 
 @dataclass(frozen=True)
 class Reviewed:
@@ -64,9 +66,12 @@ class ChangeRequestService:
         if filters.project_id is not None:
             principal.require_project(filters.project_id)
             scope = frozenset({filters.project_id})
+        known = [name for name in filters.statuses if name in _STATUSES]
+        if filters.statuses and not known:
+            return Page([], None)  # no request has a status that is no status
         with self._uow() as uow:
             items = uow.change_requests.page(project_ids=scope, flag_id=filters.flag_id,
-                                             statuses=filters.statuses, before_id=page.cursor,
+                                             statuses=known, before_id=page.cursor,
                                              limit=page.limit + 1)
         return Page.from_overfetch(items, page.limit, lambda r: r.id)
 
