@@ -42,15 +42,21 @@ class Flags:
     operators: str
 
 
+# Fixed salts make the bucket proportions below the same on every run (a new flag gets a random salt).
+SALT = {key: f"{key}-salt" for key in ("sdk-parent", "sdk-experiment", "sdk-split", "sdk-operators")}
+
+
 @pytest.fixture(scope="module")
 def flags(manage: httpx.Client, sdk_project: str, sdk_deployment: dict[str, str]) -> Flags:
     deployments = [sdk_deployment["id"]]
     parent_id = create(manage, "flags", {
         "projectId": sdk_project, "key": "sdk-parent", "deployments": deployments,
+        "bucketingSalt": SALT["sdk-parent"],
         "evaluationMode": "local", "bucketingKey": "device_id", "rolloutPercentage": 60,
     })
     experiment_id = create(manage, "experiments", {
         "projectId": sdk_project, "key": "sdk-experiment", "deployments": deployments,
+        "bucketingSalt": SALT["sdk-experiment"],
         "evaluationMode": "local", "bucketingKey": "device_id", "rolloutPercentage": 70,
         "variants": [{"key": "control"}, {"key": "treatment", "payload": {"color": "blue"}},
                      {"key": "big", "payload": [1, 2, 3]}],
@@ -74,6 +80,7 @@ def flags(manage: httpx.Client, sdk_project: str, sdk_deployment: dict[str, str]
                 json={"inclusions": ["cohort-gold"]}).raise_for_status()
     split_id = create(manage, "experiments", {
         "projectId": sdk_project, "key": "sdk-split", "deployments": deployments,
+        "bucketingSalt": SALT["sdk-split"],
         "evaluationMode": "local", "bucketingKey": "device_id", "rolloutPercentage": 40,
         "rolloutWeights": {"control": 1, "treatment": 3},
     })
@@ -81,6 +88,7 @@ def flags(manage: httpx.Client, sdk_project: str, sdk_deployment: dict[str, str]
                 json={"inclusions": INCLUDED}).raise_for_status()
     operators_id = create(manage, "flags", {
         "projectId": sdk_project, "key": "sdk-operators", "deployments": deployments,
+        "bucketingSalt": SALT["sdk-operators"],
         "evaluationMode": "local", "bucketingKey": "user_id",
         "variants": [{"key": v} for v in ("a", "b", "c", "d", "e", "f", "g", "h", "i")],
         "targetSegments": [
