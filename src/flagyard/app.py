@@ -29,6 +29,7 @@ from flagyard.api.http.ratelimit import RateLimitMiddleware
 from flagyard.api.jobs.bandits import BanditJob
 from flagyard.api.jobs.results_watch import ResultsWatchJob
 from flagyard.api.jobs.schedules import ScheduleJob
+from flagyard.api.jobs.usage import UsageFlushJob
 from flagyard.api.jobs.webhook_sender import HttpWebhookSender
 from flagyard.api.jobs.webhooks import WebhookJob
 from flagyard.api.management import audit as audit_routes
@@ -42,6 +43,7 @@ from flagyard.api.management.groups import group_router
 from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
 from flagyard.api.management.schedules import schedule_router
+from flagyard.api.management.usage import usage_router
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
     ExperimentPatchIn,
@@ -65,6 +67,7 @@ from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_listing import RenderedFlags
 from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flag_usage import FlagUsageService
 from flagyard.manage.flags import FlagService
 from flagyard.manage.groups import GroupService
 from flagyard.manage.key_administration import KeyAdministration
@@ -96,6 +99,7 @@ from flagyard.serve.propagation import Propagator
 from flagyard.serve.service import Serving
 from flagyard.serve.services import ServeServices
 from flagyard.serve.snapshot_cache import SnapshotCache
+from flagyard.serve.usage import UsageCounter
 from flagyard.store import migrate
 from flagyard.store.db import make_engine
 from flagyard.store.manage.flag_search import flag_search_reader
@@ -104,6 +108,7 @@ from flagyard.store.measure.event_writer import GroupCommitWriter
 from flagyard.store.measure.results_read_model import results_reader_factory
 from flagyard.store.serve.change_feed import make_change_feed
 from flagyard.store.serve.cohort_membership_reader import membership_reader
+from flagyard.store.serve.usage_writer import usage_writer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -130,9 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedule_job.start()
         webhook_job.start()
         watch_job.start()
+        usage_job.start()
         try:
             yield
         finally:
+            usage_job.stop()
             watch_job.stop()
             webhook_job.stop()
             schedule_job.stop()
@@ -169,12 +176,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bandits=BanditAllocator(uow, results_reader_factory(engine), event_writer),
         watch=ResultsWatch(results, results_reader_factory(engine)),
     )
+    usage = UsageCounter(usage_writer(engine))
     app.state.serve = serve = ServeServices(
         serving=Serving(
             evaluation, CohortMembership(membership_reader(engine)), AssignmentRecorder(ingestion),
+            usage=usage,
             counted=lambda deployment_id, n: metrics.evaluations.labels(str(deployment_id)).inc(n)),
         cohort_download=CohortDownloadService(evaluation_uow, keys.authenticate),
         propagator=propagator,
+        usage=usage,
     )
     # The services that change one flag at a time open a change request when its deployment
     # requires approval (manage/approvals.py, ADR 0089).
@@ -201,12 +211,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          retry_delays=settings.retry_delays()),
         change_requests=ChangeRequestService(uow),
         lifecycle=ExperimentLifecycle(held),
+        usage=FlagUsageService(evaluation_uow),
         single_sign_on=single_sign_on(uow, settings),
     )
     bandit_job = BanditJob(measure, manage, settings.bandit_check_seconds)
     schedule_job = ScheduleJob(manage, settings.schedule_check_seconds)
     webhook_job = WebhookJob(manage.webhook_delivery, settings.webhook_check_seconds)
     watch_job = ResultsWatchJob(measure, manage, settings.results_watch_seconds)
+    usage_job = UsageFlushJob(usage, settings.usage_flush_seconds)
     api_errors.install(app)
     openapi.install(app)
 
@@ -239,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for kind, plural in ((Kind.FLAG, "flags"), (Kind.EXPERIMENT, "experiments")):
         app.include_router(restore_router(kind, plural))
         app.include_router(schedule_router(kind, plural))
+        app.include_router(usage_router(kind, plural))
     console.install(app, ConsoleServices(
         flags=manage.flags, search=manage.search, variants=manage.variants,
         deployments=manage.deployments, versions=manage.versions, restore=manage.restore,

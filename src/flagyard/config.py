@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # How often each process looks for scheduled changes that are due; 0: never (the process then
     # applies none, not even those missed while no server ran).
     schedule_check_seconds: float = Field(default=1.0, ge=0)
+    # How often each process writes the flag evaluations it counted (a flag's usage); 0: only when
+    # the server stops.
+    usage_flush_seconds: float = Field(default=10.0, ge=0)
 
     # Webhook targets inside the network (private, loopback, link-local) are refused unless set.
     webhook_allow_private: bool = False

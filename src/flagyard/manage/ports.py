@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from flagyard.manage.model.flags import Flag, Kind, Member
 from flagyard.manage.model.projects import Project
 from flagyard.manage.model.schedules import DueStep, Schedule
 from flagyard.manage.model.sessions import FailureRecord, Session
+from flagyard.manage.model.usage import UsageDay
 from flagyard.manage.model.users import User
 from flagyard.manage.model.versions import Version
 from flagyard.manage.model.webhooks import Attempt, Delivery, Webhook
@@ -34,6 +35,10 @@ class FlagQuery:
     archived: bool | None = False  # None: both
     deployment_id: int | None = None
     tag: str | None = None
+    # Candidates for removal: no evaluation for this many days (and older than that), or one
+    # variant served to everyone, unchanged for this many days.
+    not_evaluated_days: int | None = None
+    served_to_everyone_days: int | None = None
 
 
 class FlagSearchReader(Protocol):
@@ -268,6 +273,15 @@ class RunStore(Protocol):
         ...
 
 
+class UsageStore(Protocol):
+    def days(self, flag_id: int, since: date) -> list[UsageDay]:
+        """The flag's evaluation sums per deployment and day, from `since` on."""
+        ...
+    def last_evaluated(self, flag_id: int) -> dict[int, datetime]:
+        """Deployment id -> the flag's last evaluation through it (any age)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     flags: FlagStore
     inclusions: InclusionStore
@@ -287,6 +301,7 @@ class UnitOfWork(Protocol):
     notices: NoticeStore
     change_requests: ChangeRequestStore
     runs: RunStore
+    usage: UsageStore
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -297,3 +312,4 @@ class UnitOfWork(Protocol):
 # write=True asks for a transaction that takes the write lock up front; transaction=False, for
 # a read whose statements need no common snapshot, lets each statement stand alone.
 UnitOfWorkFactory = Callable[..., UnitOfWork]
+

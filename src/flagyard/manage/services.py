@@ -12,6 +12,7 @@ from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_listing import RenderedFlags
 from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flag_usage import FlagUsageService
 from flagyard.manage.flags import FlagService
 from flagyard.manage.groups import GroupService
 from flagyard.manage.key_administration import KeyAdministration
@@ -49,4 +50,5 @@ class ManageServices:
     webhook_delivery: WebhookDelivery  # sends the outbox (api/jobs/webhooks.py runs it)
     change_requests: ChangeRequestService  # changes held for approval, opened by the writes
     lifecycle: ExperimentLifecycle  # start, stop, decide, new runs
+    usage: FlagUsageService  # evaluations counted by the serve wing, and staleness
     single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

@@ -26,7 +26,9 @@ RequestIdentity = str | bytes
 
 class Answer(NamedTuple):
     body: bytes  # the JSON object of variants by flag key
-    evaluations: int  # how many flags it answers (the evaluations metric counts them)
+    # The flags it evaluated, counted again whenever it is reused: the build's tuple of deployed
+    # keys (shared, so it costs no memory) or the few a request named.
+    flags: tuple[str, ...]
 
 
 class AnswerCache:

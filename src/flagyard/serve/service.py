@@ -2,7 +2,8 @@
 
 `evaluate` is the whole use case "remote evaluation": the deployment's snapshot (cached, or
 refreshed in a worker thread), the user's cohort membership resolved on the server, the engine
-run, the assignments recorded and the evaluations counted. `/v1/vardata`, OFREP and the
+run, the assignments recorded and the evaluations counted (a metric, and each flag's usage:
+serve/usage.py). `/v1/vardata`, OFREP and the
 console's debugger call it, and `vardata` is the same use case answering `/sdk/v2/vardata`
 with its JSON body (a repeated request's answer is reused while the flags stay the same), so
 one user gets one answer on every edge. `config` serves `/sdk/v2/flags` (and the first event
@@ -26,6 +27,7 @@ from flagyard.serve.answer_cache import Answer, AnswerCache, RequestIdentity
 from flagyard.serve.cohort_membership import CohortMembership
 from flagyard.serve.snapshot_cache import SnapshotCache
 from flagyard.serve.snapshots import FlagsBody, Snapshot
+from flagyard.serve.usage import UsageCounter
 
 Variants = dict[str, dict[str, Any]]
 
@@ -41,6 +43,7 @@ class AssignmentSink(Protocol):
 class Evaluation:
     snapshot: Snapshot  # what was evaluated: its deployed and dormant keys, its compiled flags
     variants: Variants  # by flag key, default variants included
+    flags: tuple[str, ...]  # the flags evaluated: the snapshot's deployed keys, or those asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,12 @@ class EncodedRequest:
 
 class Serving:
     def __init__(self, snapshots: SnapshotCache, membership: CohortMembership,
-                 assignments: AssignmentSink,
+                 assignments: AssignmentSink, usage: UsageCounter | None = None,
                  counted: Callable[[int, int], None] = lambda deployment_id, n: None) -> None:
         self.snapshots = snapshots
         self._membership = membership
         self._assignments = assignments
+        self._usage = usage  # each flag's evaluations, for finding unused flags
         self._counted = counted  # (deployment id, evaluations): the metrics counter
         self._preparations: dict[str, _Prepared] = {}  # by deployment key: for its current flags
 
@@ -96,7 +100,8 @@ class Serving:
                 user, _ = request.decode()
                 self._assignments.record(snapshot.deployment.project_id, user,
                                          json.loads(answer.body), tracking)
-            self._counted(snapshot.deployment.id, answer.evaluations)
+            self._used(snapshot, answer.flags)
+            self._counted(snapshot.deployment.id, len(answer.flags))
             return answer.body
         user, flag_keys = request.decode()
         cacheable = not self._membership.needs_lookup(snapshot, user)
@@ -105,7 +110,7 @@ class Serving:
         evaluation = self._evaluated(prepared, user, flag_keys, tracking)
         body = _json(evaluation.variants)
         if cacheable:
-            prepared.answers.put(request.identity, Answer(body, len(evaluation.variants)))
+            prepared.answers.put(request.identity, Answer(body, evaluation.flags))
         return body
 
     def evaluate_blocking(self, deployment_key: str, user: Mapping[str, Any],
@@ -114,17 +119,34 @@ class Serving:
         snapshot = self.snapshots.snapshot(deployment_key)
         if self._membership.needs_lookup(snapshot, user):
             user = self._membership.enrich(snapshot, user)
-        return self._evaluated(self._prepared_for(deployment_key, snapshot), user, flag_keys, tracking)
+        # A person trying flags out in the console is not usage by an application.
+        return self._evaluated(self._prepared_for(deployment_key, snapshot), user, flag_keys, tracking,
+                               used=False)
 
     def _evaluated(self, prepared: _Prepared, user: Mapping[str, Any],
-                   flag_keys: Iterable[str] | None, tracking: Tracking) -> Evaluation:
+                   flag_keys: Iterable[str] | None, tracking: Tracking, used: bool = True) -> Evaluation:
         snapshot = prepared.snapshot
-        variants = (prepared.evaluate(user) if flag_keys is None
-                    else evaluate_snapshot(snapshot, user, flag_keys))
+        if flag_keys is None:
+            variants = prepared.evaluate(user)
+            evaluated = snapshot.deployed_keys
+        else:
+            variants = evaluate_snapshot(snapshot, user, flag_keys)
+            evaluated = tuple(variants)
         if tracking.any and prepared.assigns:
             self._assignments.record(snapshot.deployment.project_id, user, variants, tracking)
-        self._counted(snapshot.deployment.id, len(variants))
-        return Evaluation(snapshot, variants)
+        if used:
+            self._used(snapshot, evaluated)
+        self._counted(snapshot.deployment.id, len(evaluated))
+        return Evaluation(snapshot, variants, evaluated)
+
+    def _used(self, snapshot: Snapshot, evaluated: tuple[str, ...]) -> None:
+        if self._usage is None:
+            return
+        deployment = snapshot.deployment
+        if evaluated is snapshot.deployed_keys:
+            self._usage.count_all(deployment.project_id, deployment.id, evaluated)
+        else:
+            self._usage.count_each(deployment.project_id, deployment.id, evaluated)
 
     async def _prepared(self, deployment_key: str, snapshot: Snapshot) -> _Prepared:
         """`_prepared_for`; a new build's preparation (tens of milliseconds at 10,000 flags) is

@@ -110,6 +110,9 @@ flags = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     # Settings of a holdout or mutex group (kind holdout / mutex); NULL on flags and experiments.
     sa.Column("group_config", Json, nullable=True),
+    # Derived at every save (Flag.served_to_everyone): the variant all users get, if one does.
+    # With last_modified_at it finds flags fully rolled out for a while.
+    sa.Column("served_to_everyone", sa.Text, nullable=True),
     # Flags and experiments share one key namespace per project: SDKs evaluate by key.
     sa.UniqueConstraint("project_id", "key"),
     sa.Index("ix_flags_kind_id", "kind", "id"),
@@ -579,4 +582,17 @@ sign_in_failures = sa.Table(
     sa.Column("subject", sa.String(300), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("locked_until", Timestamp, nullable=True),
+)
+
+
+# Evaluations counted in the serving path, per flag, deployment and UTC day (serve/usage.py):
+# every process adds its counts with an upsert, so the rows are sums over processes.
+flag_usage = sa.Table(
+    "flag_usage",
+    metadata,
+    sa.Column("flag_id", sa.Integer, primary_key=True),
+    sa.Column("deployment_id", sa.Integer, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("evaluations", sa.BigInteger, nullable=False),
+    sa.Column("last_evaluated_at", Timestamp, nullable=False),
 )

@@ -6,13 +6,13 @@ from flagyard.serve.answer_cache import ENTRY_OVERHEAD, Answer, AnswerCache
 
 
 def answer(size: int) -> Answer:
-    return Answer(b"x" * size, 1)
+    return Answer(b"x" * size, ("f",))
 
 
 def test_put_then_get__the_same_answer() -> None:
     cache = AnswerCache()
-    cache.put("user-a", Answer(b'{"f":{"key":"on"}}', 1))
-    assert cache.get("user-a") == Answer(b'{"f":{"key":"on"}}', 1)
+    cache.put("user-a", Answer(b'{"f":{"key":"on"}}', ("f",)))
+    assert cache.get("user-a") == Answer(b'{"f":{"key":"on"}}', ("f",))
     assert cache.get("user-b") is None
 
 

@@ -260,3 +260,29 @@ def documented(model: Any, *, held: bool = False) -> dict[str, Any]:
 MANAGEMENT_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in _ERROR_STATUSES.items()
 }
+
+
+class DailyEvaluationsOut(_Out):
+    date: str
+    evaluations: int
+
+
+class DeploymentUsageOut(_Out):
+    deploymentId: str
+    label: str
+    lastEvaluatedAt: str | None
+    evaluations: int
+    daily: list[DailyEvaluationsOut]
+
+
+class UsageOut(_Out):
+    flagId: str
+    key: str
+    days: int
+    since: str
+    lastEvaluatedAt: str | None
+    evaluations: int
+    notEvaluatedForDays: int
+    servedToEveryone: str | None
+    unchangedForDays: int
+    deployments: list[DeploymentUsageOut]

@@ -165,6 +165,22 @@ class Flag:
         return {v.key: v.rollout_weight for v in self.variants}
 
     @property
+    def served_to_everyone(self) -> str | None:
+        """The variant every user gets, when the flag is on for all with one variant (its
+        rollout and each targeted segment at 100 % to the same variant, no prerequisite):
+        once that holds for a while the flag is a candidate for removal. Users included in a
+        variant one by one are not considered."""
+        if self.kind not in (Kind.FLAG, Kind.EXPERIMENT) or not self.enabled or self.deleted:
+            return None
+        if parent_ids(self):
+            return None
+        served = _sole_variant(self.rollout_percentage, self.rollout_weights)
+        for segment in self.target_segments:
+            if _sole_variant(segment.get("percentage", 0), segment.get("rolloutWeights") or {}) != served:
+                return None
+        return served
+
+    @property
     def state(self) -> str | None:
         if self.kind is Kind.FLAG:
             return None
@@ -327,6 +343,12 @@ def visible_flag(found: Flag | None, principal: Principal, kind: Kind, flag_id: 
     if principal.project_ids is not None and not visible:
         raise Forbidden(f"this key has no access to {kind.value} {flag_id}", code="project_forbidden")
     raise NotFound(f"{kind.label} {flag_id} not found", code=f"{kind.value}_not_found")
+
+
+def _sole_variant(percentage: int, weights: Mapping[str, int]) -> str | None:
+    """The one variant a rollout gives to all it covers, when it covers everyone."""
+    chosen = [key for key, weight in weights.items() if weight > 0]
+    return chosen[0] if percentage == 100 and len(chosen) == 1 else None
 
 
 def check_segments(segments: list[dict[str, Any]], variant_keys: list[str]) -> None:

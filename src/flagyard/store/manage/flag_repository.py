@@ -386,6 +386,7 @@ def _revision_query(by_project: bool) -> sa.Select[Any]:
 def _row_values(flag: Flag) -> dict[str, Any]:
     values = {name: getattr(flag, name) for name in _SCALARS}
     values["kind"] = flag.kind.value
+    values["served_to_everyone"] = flag.served_to_everyone
     return values
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from flagyard.clock import utc_now
 from flagyard.manage.model.flags import Flag
 from flagyard.manage.ports import FlagQuery, FlagSearchReader
 from flagyard.store.manage.flag_repository import FlagRepository
 from flagyard.store.manage.unit_of_work import SqlUnitOfWork
-from flagyard.store.tables import flag_deployments, flags
+from flagyard.store.tables import flag_deployments, flag_usage, flags
 
 
 def flag_search_reader(engine: Engine) -> FlagSearchReader:
@@ -47,6 +50,14 @@ class FlagSearch:
             # Tags are keys (letters, digits, '_', '-', '.'), so the quoted tag inside the JSON
             # text matches that tag and no other.
             select = select.where(sa.cast(flags.c.tags, sa.Text).contains(f'"{query.tag}"', autoescape=True))
+        if query.not_evaluated_days is not None:
+            since = utc_now() - timedelta(days=query.not_evaluated_days)
+            select = select.where(flags.c.created_at <= since, ~sa.exists().where(
+                flag_usage.c.flag_id == flags.c.id, flag_usage.c.last_evaluated_at > since))
+        if query.served_to_everyone_days is not None:
+            since = utc_now() - timedelta(days=query.served_to_everyone_days)
+            select = select.where(flags.c.served_to_everyone.is_not(None),
+                                  flags.c.last_modified_at <= since)
         if before_id is not None:
             select = select.where(flags.c.id < before_id)
         ids = list(self._conn.execute(select.order_by(flags.c.id.desc()).limit(limit)).scalars())

@@ -20,6 +20,7 @@ from flagyard.store.manage.inclusion_repository import InclusionRepository
 from flagyard.store.manage.key_repository import KeyRepository
 from flagyard.store.manage.run_repository import RunRepository
 from flagyard.store.manage.schedule_repository import ScheduleRepository
+from flagyard.store.manage.usage_repository import UsageRepository
 from flagyard.store.manage.user_repository import (
     FailureRepository,
     SessionRepository,
@@ -80,6 +81,7 @@ class SqlUnitOfWork:
         self.notices = NoticeRepository(connection)
         self.change_requests = ChangeRequestRepository(connection)
         self.runs = RunRepository(connection)
+        self.usage = UsageRepository(connection)
         return self
 
     @property

@@ -580,3 +580,45 @@ def test_edit__valid_field_then_invalid_one__flag_unchanged() -> None:
         flag.edit({"name": "renamed", "rollout_percentage": 150})
     # Then
     assert flag_document(flag) == before
+
+
+# --- served to everyone (a candidate for removal) --------------------------------------------
+
+def test_served_to_everyone__an_enabled_flag_at_100_percent_to_its_one_variant() -> None:
+    # Given / When
+    flag = make_flag(enabled=True, rollout_percentage=100)
+    # Then
+    assert flag.served_to_everyone == "on"
+
+
+@pytest.mark.parametrize("fields", [
+    {"enabled": False, "rollout_percentage": 100},
+    {"enabled": True, "rollout_percentage": 99},
+    {"enabled": True, "rollout_percentage": 100, "deleted": True},
+    {"enabled": True, "rollout_percentage": 100, "parent_dependencies": {"flags": {"7": ["on"]}, "operator": "all"}},
+])
+def test_served_to_everyone__not_when_off_partial_archived_or_behind_a_prerequisite(fields: dict[str, Any]) -> None:
+    assert make_flag(**fields).served_to_everyone is None
+
+
+def test_served_to_everyone__an_experiment_needs_all_weight_on_one_variant() -> None:
+    # Given an experiment split 1:1, then all weight on treatment
+    experiment = make_experiment(enabled=True, rollout_percentage=100)
+    assert experiment.served_to_everyone is None
+    # When
+    experiment.set_rollout_weights({"treatment": 1})
+    # Then
+    assert experiment.served_to_everyone == "treatment"
+
+
+def test_served_to_everyone__every_targeted_segment_must_serve_the_same_variant() -> None:
+    # Given all users get treatment
+    experiment = make_experiment(enabled=True, rollout_percentage=100)
+    experiment.set_rollout_weights({"treatment": 1})
+    # When a segment gives control to some, or covers only half of its users
+    for segments in ([segment({"control": 1})], [segment({"treatment": 1}, percentage=50)]):
+        experiment.target_segments = segments
+        # Then
+        assert experiment.served_to_everyone is None
+    experiment.target_segments = [segment({"treatment": 2, "control": 0})]
+    assert experiment.served_to_everyone == "treatment"
