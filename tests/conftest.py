@@ -19,8 +19,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database_url = fresh_database_url(tmp_path_factory.mktemp("db"))
     # The shared server has no rate limit: the suite sends hundreds of requests a second with
-    # one key. tests/api/test_rate_limit.py runs a server with a limit of its own.
-    with running_server(database_url, env={"FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}) as running:
+    # one key. tests/api/test_rate_limit.py runs a server with a limit of its own. Flag usage is
+    # written every half second, so the pages that show it need not wait the default 10 s.
+    env = {"FLAGYARD_RATE_LIMIT_PER_SECOND": "0", "FLAGYARD_USAGE_FLUSH_SECONDS": "0.5"}
+    with running_server(database_url, env=env) as running:
         yield running
 
 

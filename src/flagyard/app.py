@@ -263,6 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cohorts=manage.cohorts,
         dependency_graph=manage.dependency_graph,
         lifecycle=manage.lifecycle,
+        usage=manage.usage,
         single_sign_on=manage.single_sign_on,
     ), sign_in=SignInOptions.from_settings(settings))
 

@@ -52,3 +52,12 @@ def sign_in_page(browser: Any, server: Server, person: Any, width: int = 1280) -
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/console/p/\d+/flags"))
     return page
+
+
+def shoot(page: Any, shots: Path, name: str) -> None:
+    """The page at desktop width, then at 390 px, whole."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.console.axe import serious_violations
-from tests.console.browser import sign_in_page
+from tests.console.browser import shoot, sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.factories import create_cohort, create_experiment, create_flag, get_ok
 from tests.support.server import Server
@@ -302,15 +302,6 @@ def test_no_csrf_token__403__nothing_added(editor: Browserless, api: httpx.Clien
 
 # --- in a browser -------------------------------------------------------------------------------
 
-def _shoot(page: Any, shots: Path, name: str) -> None:
-    """The page at desktop width, then at 390 px, whole."""
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_browser__a_100000_line_file_uploaded_with_progress__as_the_api_answers(
         browser: Any, server: Server, people: Callable[[str], Person], api: httpx.Client, project: str,
         sdk_keys: dict[str, str], shots: Path, tmp_path: Path) -> None:
@@ -328,7 +319,7 @@ def test_browser__a_100000_line_file_uploaded_with_progress__as_the_api_answers(
     page.wait_for_url(re.compile(r"/console/cohorts/[a-z0-9]+\?done="))
     cohort = re.search(r"/cohorts/([a-z0-9]+)", page.url).group(1)  # type: ignore[union-attr]
     expect(page.locator("p.notice[role=status]")).to_contain_text("Cohort Newsletter readers created")
-    _shoot(page, shots, "cohort-empty")
+    shoot(page, shots, "cohort-empty")
 
     # The file, sent with its progress shown (the upload slowed to about 1 MB/s so the bar is
     # seen between its ends), then the page again with the result
@@ -365,13 +356,13 @@ def test_browser__a_100000_line_file_uploaded_with_progress__as_the_api_answers(
     expect(page.locator("section[aria-labelledby=h-uses] li")).to_contain_text(
         'Flag newsletter-banner-')
     expect(page.locator(f'section[aria-labelledby=h-uses] a[href="/console/flags/{flag}"]')).to_be_visible()
-    _shoot(page, shots, "cohort")
+    shoot(page, shots, "cohort")
     assert serious_violations(page) == []
 
     # The list shows its size
     page.get_by_role("link", name="Cohorts").first.click()
     expect(page.locator(f'tr[data-cohort="{cohort}"] td.num')).to_have_text("100,000")
-    _shoot(page, shots, "cohorts")
+    shoot(page, shots, "cohorts")
     assert serious_violations(page) == []
     page.context.close()
 
@@ -396,6 +387,6 @@ def test_browser__a_file_with_bad_lines__refused_in_place__nothing_added(
     expect(page.get_by_label("File of member ids")).to_be_focused()
     expect(page.get_by_label("Replace all the members with its ids")).to_be_checked()
     assert get_ok(api, f"/api/1/cohorts/{cohort}") == before
-    _shoot(page, shots, "cohort-refused")
+    shoot(page, shots, "cohort-refused")
     assert serious_violations(page) == []
     page.context.close()

@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.console.axe import serious_violations
-from tests.console.browser import sign_in_page
+from tests.console.browser import shoot, sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.factories import create_flag, create_holdout, get_ok
 from tests.support.server import Server
@@ -226,15 +226,6 @@ def test_viewer__reads_the_dependencies__no_forms__a_forged_change_is_403(
 
 # --- in a browser -------------------------------------------------------------------------------
 
-def _shoot(page: Any, shots: Path, name: str) -> None:
-    """The page at desktop width, then at 390 px, whole."""
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_browser__a_prerequisite_added_from_the_keyboard__then_a_cycle_refused(
         browser: Any, server: Server, people: Callable[[str], Person], api: httpx.Client, shots: Path,
         project_id: str) -> None:
@@ -260,7 +251,7 @@ def test_browser__a_prerequisite_added_from_the_keyboard__then_a_cycle_refused(
     depends_on = page.locator("#dependencies ul.dependency-list").first
     expect(depends_on).to_contain_text("Flag new-checkout must serve on")
     expect(page.locator("#dependencies svg.dependency-graph")).to_be_visible()
-    _shoot(page, shots, "flag-dependencies")
+    shoot(page, shots, "flag-dependencies")
     assert serious_violations(page) == []
 
     # The project's graph: three flags, parents first
@@ -268,7 +259,7 @@ def test_browser__a_prerequisite_added_from_the_keyboard__then_a_cycle_refused(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Dependencies")
     expect(page.locator("table.dependencies tbody tr")).to_have_count(3)
     expect(page.locator("table.dependencies tbody tr").first).to_contain_text("new-checkout")
-    _shoot(page, shots, "project-dependencies")
+    shoot(page, shots, "project-dependencies")
     assert serious_violations(page) == []
 
     # new-checkout made to depend on checkout-banner, which depends on it: refused in place
@@ -282,6 +273,6 @@ def test_browser__a_prerequisite_added_from_the_keyboard__then_a_cycle_refused(
     assert get_ok(api, f"/api/1/flags/{checkout['id']}") == before
     assert banner["key"] == "checkout-banner"
     page.locator("#dependencies").scroll_into_view_if_needed()
-    _shoot(page, shots, "flag-dependencies-cycle")
+    shoot(page, shots, "flag-dependencies-cycle")
     assert serious_violations(page) == []
     page.context.close()

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.browser import sign_in_page
+from tests.console.browser import shoot, sign_in_page
 from tests.console.conftest import Browserless, Person
 from tests.factories import create_experiment, create_holdout, create_mutex, get_ok
 from tests.support.server import Server
@@ -373,15 +373,6 @@ def test_no_csrf_token__403__nothing_stored(editor: Browserless, api: httpx.Clie
 
 # --- in a browser -------------------------------------------------------------------------------
 
-def _shoot(page: Any, shots: Path, name: str) -> None:
-    """The page at desktop width, then at 390 px, whole."""
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_browser__a_holdout_and_a_mutex_with_slots__created_and_edited__as_the_api_shows(
         browser: Any, server: Server, people: Callable[[str], Person], api: httpx.Client,
         project_id: str, shots: Path) -> None:
@@ -420,7 +411,7 @@ def test_browser__a_holdout_and_a_mutex_with_slots__created_and_edited__as_the_a
     assert (stored["name"], stored["holdoutPercentage"]) == ("Q3 holdout", 12)
     assert stored["experiments"] == [checkout["id"], search["id"]]
     assert stored["individualInclusion"] == ["qa@example.com"]
-    _shoot(page, shots, "groups-holdout")
+    shoot(page, shots, "groups-holdout")
 
     # A mutex: a split that sums to 90 is refused by the slots, nothing stored
     page.get_by_role("link", name="Groups", exact=True).first.click()
@@ -436,7 +427,7 @@ def test_browser__a_holdout_and_a_mutex_with_slots__created_and_edited__as_the_a
     expect(page.get_by_role("group", name=re.compile("Slots"))).to_have_attribute(
         "aria-describedby", "err-mutex-new-slots")
     assert groups_of(api, "mutexes", project) == []
-    _shoot(page, shots, "groups-list-refused")
+    shoot(page, shots, "groups-list-refused")
 
     # One more slot row, then created with three slots
     page.get_by_role("button", name="Add a slot").click()
@@ -476,16 +467,16 @@ def test_browser__a_holdout_and_a_mutex_with_slots__created_and_edited__as_the_a
     for label in ("Slot 1 · 60%", "Slot 2 · 30%", "Slot 3 · 10%"):
         expect(bar.get_by_text(label)).to_be_attached()
     page.goto(f"/console/groups/mutexes/{mutex_id}")
-    _shoot(page, shots, "groups-mutex")
+    shoot(page, shots, "groups-mutex")
 
     # The list, and the experiment's page naming its group
     page.get_by_role("link", name="Groups", exact=True).first.click()
     expect(page.get_by_role("link", name="Checkout page")).to_be_visible()
-    _shoot(page, shots, "groups-list")
+    shoot(page, shots, "groups-list")
     page.goto(f"/console/experiments/{banner['id']}")
     section = page.get_by_role("region", name="Holdouts and mutual exclusion groups")
     expect(section).to_contain_text("Mutual exclusion group Checkout page")
     expect(section).to_contain_text("slot 1: this experiment may reach only the 60% of users in that slot")
     section.scroll_into_view_if_needed()
-    _shoot(page, shots, "groups-experiment")
+    shoot(page, shots, "groups-experiment")
     page.context.close()

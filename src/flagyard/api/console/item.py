@@ -43,6 +43,7 @@ from flagyard.manage.model.flags import Flag, Kind
 from flagyard.manage.model.paging import PageRequest
 from flagyard.manage.model.schedules import schedule_document
 from flagyard.manage.model.targeting import CONDITION_OPS
+from flagyard.manage.model.usage import STALE_AFTER_DAYS
 from flagyard.manage.users import SignedIn
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
@@ -75,6 +76,7 @@ def item_page(request: Request, services: ConsoleServices, current: SignedIn, pl
                 change_requests=awaiting(services, principal, flag.id),
                 dependencies=flag_dependencies(services, current, flag),
                 lifecycle=lifecycle_view(services, principal, flag, schedules) if kind is Kind.EXPERIMENT else None,
+                usage=services.usage.usage(principal, kind, flag.id), stale_after=STALE_AFTER_DAYS,
                 typed=typed or {},
                 **project_context(services, current, flag.project_id))
 

@@ -16,10 +16,13 @@ from flagyard.api.schemas.flags import ExperimentCreateIn, FlagCreateIn
 from flagyard.errors import DomainError
 from flagyard.manage.model.document import flag_document
 from flagyard.manage.model.paging import PageRequest
+from flagyard.manage.model.usage import MAX_DAYS, STALE_AFTER_DAYS
 from flagyard.manage.ports import FlagQuery
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 PAGE_SIZE = 50
+# The staleness filters: which FlagQuery field each choice sets to the number of days.
+STALE = {"unused": "not_evaluated_days", "rolled-out": "served_to_everyone_days"}
 
 
 def _choice(raw: str | None, choices: dict[str, bool | None], default: str) -> tuple[str, bool | None]:
@@ -42,12 +45,20 @@ def _list_page(request: Request, services: ConsoleDep, current: SignedInDep, pro
     deployment_id = _int_or_none(params.get("deployment"))
     tag = (params.get("tag") or "").strip() or None
     text = (params.get("q") or "").strip()
+    stale = params.get("stale") if params.get("stale") in STALE else ""
+    days_text = (params.get("days") or "").strip() or str(STALE_AFTER_DAYS)
+    days = _int_or_none(days_text)
+    if stale and (days is None or not 1 <= days <= MAX_DAYS):
+        error = error or FormError("filters", "days", f"Days must be a whole number from 1 to {MAX_DAYS}", 400)
+        stale = ""  # the list is shown unfiltered beside the message
     query = FlagQuery(kind=kind, project_id=ctx["project"].id, text=text, enabled=enabled,
-                      archived=archived, deployment_id=deployment_id, tag=tag)
+                      archived=archived, deployment_id=deployment_id, tag=tag,
+                      **({STALE[stale]: days} if stale else {}))
     result = services.search.page(current.user.principal(), query,
                                   PageRequest(limit=PAGE_SIZE, cursor=_int_or_none(params.get("cursor"))))
     filters = {"q": text, "enabled": enabled_key, "archived": archived_key,
-               "deployment": str(deployment_id or ""), "tag": tag or ""}
+               "deployment": str(deployment_id or ""), "tag": tag or "", "stale": stale,
+               "days": days_text[:12] if stale or params.get("days") else ""}
     kept = {k: v for k, v in filters.items() if v and not (k == "enabled" and v == "any")
             and not (k == "archived" and v == "no")}
     next_url = (f"?{urlencode({**kept, 'cursor': result.next_cursor})}"

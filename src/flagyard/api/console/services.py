@@ -11,6 +11,7 @@ from flagyard.manage.dependency_graph import DependencyGraphService
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.experiment_lifecycle import ExperimentLifecycle
 from flagyard.manage.flag_search import FlagSearchService
+from flagyard.manage.flag_usage import FlagUsageService
 from flagyard.manage.flags import FlagService
 from flagyard.manage.groups import GroupService
 from flagyard.manage.key_administration import KeyAdministration
@@ -45,4 +46,5 @@ class ConsoleServices:
     cohorts: CohortService
     dependency_graph: DependencyGraphService
     lifecycle: ExperimentLifecycle
+    usage: FlagUsageService
     single_sign_on: SingleSignOnService | None = None  # None: no identity provider set up

@@ -86,7 +86,8 @@ def test_search__finds_flags_not_evaluated_or_served_to_everyone_for_n_days(engi
     def flag(key: str, **fields: object) -> int:
         return add_flag(engine, make_flag(project_id, key, created_at=made, last_modified_at=made, **fields))
 
-    used, once, never = flag("stale-used"), flag("stale-once"), flag("stale-never")
+    flag("stale-used")
+    once, never = flag("stale-once"), flag("stale-never")
     young = add_flag(engine, make_flag(project_id, "stale-young", created_at=NOW - timedelta(days=1)))
     everyone = flag("stale-everyone", enabled=True, rollout_percentage=100, deployments=[deployment_id],
                     variants=[Variant(key="on")])
