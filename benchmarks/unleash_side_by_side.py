@@ -141,8 +141,9 @@ class Flagyard:
 
 
 @contextmanager
-def flagyard_server(label: str, url: str) -> Iterator[Flagyard]:
-    """`flagyard serve` (one worker) on a new database with one project, deployment and key."""
+def flagyard_server(label: str, url: str, **settings: str) -> Iterator[Flagyard]:
+    """`flagyard serve` (one worker) on a new database with one project, deployment and key;
+    `settings`: more FLAGYARD_ variables."""
     run_cli(url, "db", "upgrade")
     project = run_cli(url, "projects", "create", "--name", "bench").stdout.strip()
     deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
@@ -150,7 +151,7 @@ def flagyard_server(label: str, url: str) -> Iterator[Flagyard]:
     admin_key = run_cli(url, "keys", "create", "--name", "bench").stdout.strip()
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "flagyard", "serve", "--port", str(port)],
-                               env=cli_env(url, FLAGYARD_RATE_LIMIT_PER_SECOND="0"),
+                               env=cli_env(url, FLAGYARD_RATE_LIMIT_PER_SECOND="0", **settings),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.serve = serve = ServeServices(
         serving=Serving(
             evaluation, CohortMembership(membership_reader(engine)), AssignmentRecorder(ingestion),
-            usage=usage,
+            usage=usage if settings.usage_counting else None,
             counted=lambda deployment_id, n: metrics.evaluations.labels(str(deployment_id)).inc(n)),
         cohort_download=CohortDownloadService(evaluation_uow, keys.authenticate),
         propagator=propagator,

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # How often each process writes the flag evaluations it counted (a flag's usage); 0: only when
     # the server stops.
     usage_flush_seconds: float = Field(default=10.0, ge=0)
+    # Whether remote evaluations are counted for flag usage at all (docs/usage.md).
+    usage_counting: bool = True
 
     # Webhook targets inside the network (private, loopback, link-local) are refused unless set.
     webhook_allow_private: bool = False
