@@ -121,3 +121,15 @@ def test_usage__counts_not_yet_written_are_written_when_a_server_stops(
         assert usage(api, setup["used"])["evaluations"] == before
     # When it has stopped, then its four evaluations are there
     assert usage(api, setup["used"])["evaluations"] == before + 4
+
+
+def test_usage__nothing_is_counted_when_counting_is_off(
+        database_url: str, api: httpx.Client, setup: dict[str, str]) -> None:
+    # Given a process with FLAGYARD_USAGE_COUNTING=false
+    before = usage(api, setup["used"])["evaluations"]
+    off = {"FLAGYARD_USAGE_COUNTING": "false", "FLAGYARD_USAGE_FLUSH_SECONDS": "0.2"}
+    with running_server(database_url, env=off) as quiet:
+        # When it answers evaluations (and stops)
+        fetch(quiet, setup["deployment_key"], 3)
+    # Then none of them is counted
+    assert usage(api, setup["used"])["evaluations"] == before
