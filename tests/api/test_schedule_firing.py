@@ -15,6 +15,7 @@ import pytest
 
 from tests.factories import create_linked
 from tests.support.server import Server, fresh_database_url, running_server
+from tests.support.waiting import wait_for
 
 FAST = {"FLAGYARD_SCHEDULE_CHECK_SECONDS": "0.2", "FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}
 
@@ -25,16 +26,6 @@ def moment(text: str) -> datetime:
 
 def ahead(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def client(server: Server, key: str) -> httpx.Client:

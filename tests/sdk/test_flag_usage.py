@@ -5,7 +5,7 @@ written once more when a server stops."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,18 +16,9 @@ from amplitude_experiment import RemoteEvaluationClient, RemoteEvaluationConfig,
 from tests.factories import assert_error
 from tests.sdk.conftest import create, enable, release
 from tests.support.server import Server, fresh_database_url, running_server
+from tests.support.waiting import wait_for
 
 FAST = {"FLAGYARD_USAGE_FLUSH_SECONDS": "0.2", "FLAGYARD_RATE_LIMIT_PER_SECOND": "0"}
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def fetch(server: Server, deployment_key: str, times: int) -> None:
