@@ -19,7 +19,7 @@ from flagyard.manage.ports import UnitOfWorkFactory
 from flagyard.measure.bandit import chance_to_be_best, next_weights, ready
 from flagyard.measure.model.analysis import REALLOCATIONS, analysis_from_stored
 from flagyard.measure.model.metrics import Role
-from flagyard.measure.ports import EventStore, EventWriter, ResultsReaderFactory
+from flagyard.measure.ports import EventStore, EventWriter, ResultsReaderFactory, Scope
 from flagyard.measure.samples import metric_sample
 
 
@@ -63,7 +63,8 @@ class BanditAllocator:
             interval = now_ms // REALLOCATIONS[settings.reallocation]
             chances = chance_to_be_best(arms, primary.kind, primary.direction, seed=flag_id * 1_000_003 + interval)
             claim = partial(_claim, flag_id=flag_id, interval=interval)
-            if self._writer.submit(claim, (flag.project_id,)).result():
+            # The claim is one row of its own: it touches no user's data, so ingestion goes on.
+            if self._writer.submit(claim, (Scope(flag.project_id, frozenset()),)).result():
                 claimed.append(Reallocation(flag_id, next_weights(chances), chances, interval))
         return claimed
 

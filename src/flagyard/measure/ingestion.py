@@ -112,7 +112,7 @@ class IngestionService:
     def store(self, project_id: int, events: Sequence[Event], received_at: int | None = None) -> Future[None]:
         batch = Batch(project_id, events, self._clock_ms() if received_at is None else received_at,
                       [json_text(e.raw) for e in events])
-        return self._writer.submit(StoreBatches((batch,)), (project_id,))
+        return self._writer.submit(StoreBatches((batch,)), (batch.scope(),))
 
     def project_for(self, api_key: str) -> int | None:
         """The project a deployment key names (None for an unknown or archived key)."""

@@ -1,5 +1,6 @@
 """Ports for event data: the store of raw events, exposures and per-user totals, and the
-writer that serialises every change to them (and commits many requests at once)."""
+writer that runs every change to them (and commits many requests at once), each job declaring
+what of a project it touches so that jobs of different users may run at once."""
 
 from __future__ import annotations
 
@@ -92,6 +93,19 @@ class VariantTotals:
     cross_total: float = 0.0
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What of one project's event data a writer job reads and changes.
+
+    `keys`: the user keys whose exposures, totals and raw events it reads or writes, and the
+    keys it checks duplicates under (an event's device, or its dedup key when it has no device);
+    jobs whose keys differ may run at once. None: the whole project (every user of its
+    experiments, their metric definitions and settings); such a job runs alone in the project."""
+
+    project_id: int
+    keys: frozenset[str] | None = None
+
+
 class EventStore(Protocol):
     """Used only inside the event writer's transaction."""
 
@@ -107,7 +121,6 @@ class EventStore(Protocol):
     def save_exposures(self, project_id: int, added: Iterable[ExposureState],
                        changed: Iterable[ExposureState]) -> None: ...
     def events_of(self, project_id: int, user_keys: Collection[str], since: int) -> list[Event]: ...
-    def lock_project(self, project_id: int) -> None: ...
     def metrics(self, flag_id: int) -> list[Metric]: ...
     def replace_metrics(self, flag_id: int, metrics: Sequence[Metric]) -> list[Metric]: ...
     def drop_totals(self, flag_id: int, aggregate_keys: Collection[str]) -> None:
@@ -143,9 +156,11 @@ class MergeableJob(Protocol):
 class EventWriter(Protocol):
     """Runs jobs against an `EventStore`, one transaction per group of jobs, in order.
 
-    The future completes once the job's transaction is committed (durably)."""
+    `scopes` say what the job touches; the writer keeps jobs of overlapping scopes (in any
+    process) from running at once. The future completes once the job's transaction is
+    committed (durably)."""
 
-    def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]: ...
+    def submit(self, job: Callable[[EventStore], T], scopes: Sequence[Scope] = ()) -> Future[T]: ...
 
 
 @dataclass(frozen=True)

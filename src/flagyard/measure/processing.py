@@ -55,6 +55,7 @@ from flagyard.measure.ports import (
     ExperimentSetup,
     ExposureState,
     MergeableJob,
+    Scope,
     StoredTotals,
     SumsKey,
     Totals,
@@ -71,6 +72,15 @@ class Batch:
     # Each event as stored (JSON text), when the request's thread already wrote them: the
     # event writer's thread is ingestion's bottleneck, so work that needs no lock is done before.
     bodies: Sequence[str] | None = None
+
+    def scope(self) -> Scope:
+        """What storing the batch touches: its users (their exposures, totals and events), and
+        the keys its duplicates are found under: an event's device, which its dedup key
+        contains, or without a device the dedup key itself. Two copies of one event therefore
+        share a key, and are never checked by two transactions at once."""
+        keys = {e.user_key for e in self.events}
+        keys.update(e.device_id or e.dedup_key for e in self.events if e.dedup_key)
+        return Scope(self.project_id, frozenset(keys))
 
 
 @dataclass(frozen=True)
@@ -232,10 +242,12 @@ class _Tracking:
         return stats
 
     def write(self, store: EventStore, stats: dict[SumsKey, Sums], hour: int) -> None:
-        store.add_variant_stats(stats, hour)
         changed = self.prior.keys() | self.deltas.keys() | self.touched
         store.save_exposures(self.project_id, self.added.values(),
                              [self.states[pair] for pair in changed if pair not in self.added])
+        # The sums last: their rows are shared by every user, so a writer in another process
+        # that adds to the same rows waits from here to this transaction's commit only.
+        store.add_variant_stats(stats, hour)
 
 
 def _count(stats: dict[SumsKey, Sums] | None, state: ExposureState,

@@ -41,6 +41,7 @@ from flagyard.measure.ports import (
     EventStore,
     EventWriter,
     ResultsReaderFactory,
+    Scope,
     SumsHistory,
 )
 from flagyard.measure.processing import rebuild_metric, rebuild_windows
@@ -84,7 +85,8 @@ class ResultsService:
     def set_metrics(self, principal: Principal, flag_id: int,
                     items: Sequence[Mapping[str, Any]]) -> list[Metric]:
         """Replace the experiment's metrics. Metrics with filters are counted from the raw
-        events already stored, in the same serialised writer as ingestion."""
+        events already stored, in the same writer as ingestion: the job touches every user of the
+        project, so no ingestion of the project runs meanwhile (in any process)."""
         principal.require_write()
         flag = self._experiment(principal, flag_id)
         flag.ensure_editable()
@@ -93,7 +95,7 @@ class ResultsService:
         metrics = with_primary(metrics, roles_given=any(item.get("role") is not None for item in items))
         job = partial(_replace_metrics, project_id=flag.project_id, flag_id=flag_id, metrics=metrics,
                       actor=principal.name, now_ms=self._now_ms(), client=client_address.get())
-        return self._writer.submit(job, (flag.project_id,)).result()
+        return self._writer.submit(job, (Scope(flag.project_id),)).result()
 
     # --- analysis settings ----------------------------------------------------------------
 
@@ -110,7 +112,7 @@ class ResultsService:
         analysis_with_changes(AnalysisSettings(), fields)  # refuse bad input before queueing
         job = partial(_change_analysis, project_id=flag.project_id, flag_id=flag_id, fields=dict(fields), actor=principal.name,
                       now_ms=self._now_ms(), client=client_address.get())
-        return self._writer.submit(job, (flag.project_id,)).result()
+        return self._writer.submit(job, (Scope(flag.project_id),)).result()
 
     def copy_design(self, principal: Principal, from_id: int, to_id: int) -> None:
         """Give experiment `to_id` (a new run) the metrics and analysis settings of `from_id`."""

@@ -29,6 +29,7 @@ from flagyard.measure.ports import (
     SumsKey,
 )
 from flagyard.store.measure import analysis_records
+from flagyard.store.measure.event_locks import PROJECT_LOCK, LockPlan
 from flagyard.store.tables import (
     experiment_analysis,
     experiment_exposures,
@@ -66,12 +67,19 @@ class SqlEventStore:
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(self._conn.exec_driver_sql(sql, params).all())
 
-    def lock_project(self, project_id: int) -> None:
-        """Serialise event writers of one project across processes (SQLite's BEGIN IMMEDIATE
-        already does)."""
-        if self._postgres:
-            self._conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k1, :k2)"),
-                               {"k1": 0x4576, "k2": project_id})
+    def take_locks(self, plan: LockPlan) -> None:
+        """Keep the writers of other processes off what this transaction touches, until it ends:
+        whole projects, or the buckets of some of their users (event_locks.py). SQLite's
+        `BEGIN IMMEDIATE` already keeps every other writer off."""
+        if not self._postgres:
+            return
+        for project_id, exclusive in plan.project_locks():
+            function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            self._conn.exec_driver_sql(f"SELECT {function}(%s, %s)", (PROJECT_LOCK, project_id))
+        keys = plan.bucket_locks()
+        if keys:
+            # One statement, the keys taken in the array's (ascending) order.
+            self._rows("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,))
 
     # --- experiments ----------------------------------------------------------------------
 
@@ -117,7 +125,8 @@ class SqlEventStore:
                 for e, body, received_at in events]
         columns = "project_id, dedup_key, event_type, user_key, time, received_at, body"
         if self._postgres:
-            # Duplicates were filtered out under this project's lock, so COPY cannot collide.
+            # Duplicates were filtered out under the lock of every event's dedup key (its bucket),
+            # so COPY cannot collide.
             # A worker thread sends the rows, so PostgreSQL stores them while `meanwhile` runs.
             driver: Any = self._conn.connection.dbapi_connection
             with driver.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN",
@@ -174,7 +183,7 @@ class SqlEventStore:
         if self._postgres:
             # COPY, not parameters: psycopg quotes each element of a text array in Python, which
             # cost more than the database's work. New rows cannot collide (they were looked up
-            # under this project's lock); updates go through a table dropped before the commit.
+            # under their users' locks); updates go through a table dropped before the commit.
             driver: Any = self._conn.connection.dbapi_connection
             with driver.cursor() as cursor:
                 if new_rows:

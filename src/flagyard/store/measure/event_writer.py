@@ -10,6 +10,11 @@ with its default `synchronous_commit=on`.
 Jobs that can merge (ingestion's batches) and are queued one after another run as one call, so
 the group's statements each carry all of their events. When a group's transaction fails, each
 job is retried alone so one bad job fails only itself.
+
+Each job names what it touches (`Scope`: some users of a project, or all of it); a group's
+transaction locks that on PostgreSQL, so writers of several processes run at once on different
+users and one after the other on the same ones (event_locks.py, ADR 0106). A group ends before a
+job that would take it past the bucket locks allowed; that job starts the next group.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,8 +31,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.errors import DomainError
-from flagyard.measure.ports import EventStore, MergeableJob
+from flagyard.measure.ports import EventStore, MergeableJob, Scope
 from flagyard.store.db import WRITE_OPTION
+from flagyard.store.measure.event_locks import MAX_BUCKET_LOCKS, LockPlan
 from flagyard.store.measure.event_repository import SqlEventStore
 from flagyard.store.measure.wal_checkpointer import WalCheckpointer
 
@@ -41,7 +47,7 @@ WRITER_CACHE_KIB = 256 * 1024  # SQLite page cache of the writer's connection
 class _Job:
     run: Callable[[EventStore], Any]
     future: Future[Any]
-    project_ids: tuple[int, ...]
+    scopes: Sequence[Scope]
 
 
 class GroupCommitWriter:
@@ -53,10 +59,10 @@ class GroupCommitWriter:
         self._connection: sa.Connection | None = None
         self._checkpointer = WalCheckpointer(engine) if engine.dialect.name == "sqlite" else None
 
-    def submit(self, job: Callable[[EventStore], T], project_ids: tuple[int, ...] = ()) -> Future[T]:
+    def submit(self, job: Callable[[EventStore], T], scopes: Sequence[Scope] = ()) -> Future[T]:
         future: Future[T] = Future()
         self._ensure_started()
-        self._queue.put(_Job(job, future, project_ids))
+        self._queue.put(_Job(job, future, tuple(scopes)))
         return future
 
     def close(self) -> None:
@@ -81,11 +87,18 @@ class GroupCommitWriter:
                 thread.start()
                 self._thread = thread
 
+    def _plan(self) -> LockPlan:
+        return LockPlan(None if self._engine.dialect.name == "sqlite" else MAX_BUCKET_LOCKS)
+
     def _loop(self) -> None:
+        carried: _Job | None = None  # the job that ended the last group, to start the next
         while True:
-            first = self._queue.get()
+            first = carried if carried is not None else self._queue.get()
+            carried = None
             if first is None:
                 return
+            plan = self._plan()
+            plan.admit(first.scopes, first=True)
             group = [first]
             while len(group) < MAX_JOBS_PER_GROUP:
                 try:
@@ -93,24 +106,29 @@ class GroupCommitWriter:
                 except queue.Empty:
                     break
                 if job is None:
-                    self._run_group(group)
+                    self._run_group(group, plan)
                     return
+                if not plan.admit(job.scopes):
+                    carried = job
+                    break
                 group.append(job)
-            self._run_group(group)
+            self._run_group(group, plan)
 
-    def _run_group(self, group: list[_Job]) -> None:
+    def _run_group(self, group: list[_Job], plan: LockPlan) -> None:
         live = [job for job in group if job.future.set_running_or_notify_cancel()]
         if not live:
             return
         try:
-            results = self._transaction(live)
+            results = self._transaction(live, plan)
         except Exception as error:
             if len(live) == 1:
                 live[0].future.set_exception(_failure(error))
                 return
             for job in live:
+                alone = self._plan()
+                alone.admit(job.scopes, first=True)
                 try:
-                    (result,) = self._transaction([job])
+                    (result,) = self._transaction([job], alone)
                 except Exception as job_error:
                     job.future.set_exception(_failure(job_error))
                 else:
@@ -119,13 +137,12 @@ class GroupCommitWriter:
         for job, result in zip(live, results, strict=True):
             job.future.set_result(result)
 
-    def _transaction(self, jobs: list[_Job]) -> list[Any]:
+    def _transaction(self, jobs: list[_Job], plan: LockPlan) -> list[Any]:
         connection = self._connect()
         try:
             with connection.begin():
                 store = SqlEventStore(connection)
-                for project_id in sorted({p for job in jobs for p in job.project_ids}):
-                    store.lock_project(project_id)
+                store.take_locks(plan)
                 results = _run_all(store, jobs)
             if self._checkpointer is not None:
                 self._checkpointer.poke()

@@ -37,6 +37,12 @@ def storing(project_id: int, events: list[Event]) -> StoreBatches:
     return StoreBatches((Batch(project_id, events, START),))
 
 
+def upload(writer: GroupCommitWriter, project_id: int, events: list[Event]) -> Future[None]:
+    """Submit one upload's job as ingestion does, with what it touches."""
+    job = storing(project_id, events)
+    return writer.submit(job, [job.batches[0].scope()])
+
+
 def held(writer: GroupCommitWriter) -> threading.Event:
     """Occupy the writer until the returned event is set, so what is submitted meanwhile
     waits in the queue and runs as one group."""
@@ -63,7 +69,7 @@ def test_batches_queued_together__one_group__each_acknowledged_and_duplicates_ac
     # Given three uploads queued while the writer is busy, the third repeating the first's insert id
     project_id, _, _ = new_experiment(engine)
     release = held(writer)
-    futures = [writer.submit(storing(project_id, events), (project_id,)) for events in (
+    futures = [upload(writer, project_id, events) for events in (
         [purchase("user-a", "i1"), purchase("user-b", "i2")],
         [purchase("user-c", "i3")],
         [purchase("user-a", "i1"), purchase("user-d", "i4")],
@@ -84,9 +90,9 @@ def test_failing_job_in_a_group__fails_alone__the_batches_around_it_are_stored(
         raise RuntimeError("this job fails")
 
     release = held(writer)
-    first = writer.submit(storing(project_id, [purchase("user-a", "j1")]), (project_id,))
+    first = upload(writer, project_id, [purchase("user-a", "j1")])
     failing: Future[None] = writer.submit(broken)
-    last = writer.submit(storing(project_id, [purchase("user-b", "j2")]), (project_id,))
+    last = upload(writer, project_id, [purchase("user-b", "j2")])
     release.set()
 
     # Then only that job fails; the uploads are stored and acknowledged
@@ -103,7 +109,7 @@ def test_upload_that_cannot_be_stored_in_a_merged_group__fails_alone__the_others
     unstorable = purchase("user-b", "k2")
     unstorable.raw = {**unstorable.raw, "event_properties": {"at": object()}}
     release = held(writer)
-    futures = [writer.submit(storing(project_id, [event]), (project_id,))
+    futures = [upload(writer, project_id, [event])
                for event in (purchase("user-a", "k1"), unstorable, purchase("user-c", "k3"))]
     release.set()
 
