@@ -29,14 +29,15 @@ def upgrade() -> None:
         sa.Column("last_evaluated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("flag_id", "deployment_id", "day", name="pk_flag_usage"),
     )
-    with op.batch_alter_table('flags', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('served_to_everyone', sa.Text(), nullable=True))
+    op.add_column('flags', sa.Column('served_to_everyone', sa.Text(), nullable=True))
     _fill_served_to_everyone()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('flags', schema=None) as batch_op:
-        batch_op.drop_column('served_to_everyone')
+    # Plain ALTER TABLE on both databases (SQLite 3.35 and later): a batch operation would
+    # copy the flags table, and dropping the original would cascade to every row that
+    # references a flag.
+    op.execute("ALTER TABLE flags DROP COLUMN served_to_everyone")
     op.drop_table("flag_usage")
 
 
