@@ -15,6 +15,7 @@ re-checked right after.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,11 @@ ChangeCallback = Callable[[frozenset[int] | None], None]
 KeysCallback = Callable[[frozenset[str]], None]
 
 RETRY_SECONDS = 1.0
+# At most this often a round of rebuilds and stream pushes, however fast writes come: at 10,000
+# flags every push sends megabytes to each stream, and with one round per write a stream
+# cost writes half their rate (benchmarks/write_throughput.py). Requests do not wait for a
+# round: a change invalidates their snapshot at once and the next request re-checks it.
+ROUND_SECONDS = 0.05
 
 log = logging.getLogger("flagyard.changes")
 
@@ -43,7 +49,8 @@ class ChangeFeed(Protocol):
 
 class Propagator:
     def __init__(self, evaluation: SnapshotCache, feed: ChangeFeed | None = None, *,
-                 first_build: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
+                 first_build: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                 round_seconds: float = ROUND_SECONDS) -> None:
         self._evaluation = evaluation
         self._feed = feed
         # Wraps the first build: the composition root pauses the cycle collector for it.
@@ -55,6 +62,8 @@ class Propagator:
         self._wakeup = threading.Condition()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._round_seconds = round_seconds
+        self._last_round = -math.inf
 
     @property
     def listening(self) -> bool:
@@ -106,8 +115,13 @@ class Propagator:
                 retry = bool(self._evaluation.unreachable_keys())
                 if not self._stopped and not self._pending and not self._everything:
                     self._wakeup.wait(RETRY_SECONDS if retry else None)
+                # Changes that come meanwhile join this round.
+                while not self._stopped and (
+                        wait := self._last_round + self._round_seconds - time.monotonic()) > 0:
+                    self._wakeup.wait(wait)
                 if self._stopped:
                     return
+                self._last_round = time.monotonic()
                 projects: frozenset[int] | None = (
                     None if self._everything else frozenset(self._pending))
                 self._pending.clear()
