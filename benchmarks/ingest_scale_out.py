@@ -113,6 +113,15 @@ def cpu_of(pids: list[int]) -> dict[int, float]:
     return found
 
 
+def wal_position(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')").scalar_one())
+    finally:
+        engine.dispose()
+
+
 def machine_busy() -> float:
     """Busy CPU seconds of the whole machine since boot (every core)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -198,6 +207,7 @@ class Run:
     machine_busy: float  # share of all cores over the run
     lock_waits: float  # share of samples with a backend waiting on a lock
     load: float
+    wal_bytes: int  # WAL written by the whole server over the run (other work included)
 
 
 @contextlib.contextmanager
@@ -216,6 +226,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
             sent = sum(body.count(b'"insert_id"') for body, _ in mine)
             with LockWaits(url) as waits:
                 time.sleep(0.2)  # the sampler's first look: the servers' pooled connections
+                wal_before = wal_position(url)
                 pg_before = cpu_of(postgres_pids())
                 server_before = [tree_cpu(s.process.pid) for s in servers]
                 client_before, busy_before = cpu_seconds(os.getpid()), machine_busy()
@@ -224,6 +235,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
                 client_cpu = cpu_seconds(os.getpid()) - client_before
                 server_cpu = [tree_cpu(s.process.pid) - b for s, b in zip(servers, server_before, strict=True)]
                 pg_after = cpu_of(postgres_pids())
+                wal = wal_position(url) - wal_before
             stored, distinct, _ = count_stored(url)
     finally:
         drop_postgres_database(admin_url, url)
@@ -234,7 +246,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
     cores = os.cpu_count() or 1
     return Run(processes, acked / wall, wall, server_cpu,
                sum(d for pid, d in deltas.items() if pid in waits.pids), sum(deltas.values()),
-               client_cpu, busy / (wall * cores), waits.waiting / max(waits.samples, 1), os.getloadavg()[0])
+               client_cpu, busy / (wall * cores), waits.waiting / max(waits.samples, 1), os.getloadavg()[0], wal)
 
 
 def show(run: Run) -> None:
@@ -242,7 +254,8 @@ def show(run: Run) -> None:
           f"CPU s: server {' + '.join(f'{c:.2f}' for c in run.server_cpu)}, postgres backends {run.backends_cpu:.2f} "
           f"(all postgres {run.postgres_cpu:.2f}), replay clients {run.client_cpu:.2f} | machine busy "
           f"{run.machine_busy:.0%} of {os.cpu_count()} cores | a writer waiting on a lock in {run.lock_waits:.0%} "
-          f"of samples | load {run.load:.1f}", flush=True)
+          f"of samples | WAL {run.wal_bytes / (run.rate * run.wall):,.0f} bytes per event | load {run.load:.1f}",
+          flush=True)
 
 
 def main() -> None:
