@@ -113,11 +113,15 @@ def cpu_of(pids: list[int]) -> dict[int, float]:
     return found
 
 
-def wal_position(url: str) -> int:
+def wal_and_commits(url: str) -> tuple[int, int]:
+    """The server's WAL position (bytes), and the commits of this database so far."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.exec_driver_sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')").scalar_one())
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return tuple(conn.exec_driver_sql(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, xact_commit FROM pg_stat_database "
+                "WHERE datname = current_database()").one())
     finally:
         engine.dispose()
 
@@ -208,6 +212,7 @@ class Run:
     lock_waits: float  # share of samples with a backend waiting on a lock
     load: float
     wal_bytes: int  # WAL written by the whole server over the run (other work included)
+    commits: int  # transactions committed in the benchmark's database
 
 
 @contextlib.contextmanager
@@ -226,7 +231,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
             sent = sum(body.count(b'"insert_id"') for body, _ in mine)
             with LockWaits(url) as waits:
                 time.sleep(0.2)  # the sampler's first look: the servers' pooled connections
-                wal_before = wal_position(url)
+                wal_before, commits_before = wal_and_commits(url)
                 pg_before = cpu_of(postgres_pids())
                 server_before = [tree_cpu(s.process.pid) for s in servers]
                 client_before, busy_before = cpu_seconds(os.getpid()), machine_busy()
@@ -235,7 +240,9 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
                 client_cpu = cpu_seconds(os.getpid()) - client_before
                 server_cpu = [tree_cpu(s.process.pid) - b for s, b in zip(servers, server_before, strict=True)]
                 pg_after = cpu_of(postgres_pids())
-                wal = wal_position(url) - wal_before
+                time.sleep(1)  # PostgreSQL publishes a backend's counts within a second
+                wal_after, commits_after = wal_and_commits(url)
+                wal, commits = wal_after - wal_before, commits_after - commits_before
             stored, distinct, _ = count_stored(url)
     finally:
         drop_postgres_database(admin_url, url)
@@ -246,7 +253,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
     cores = os.cpu_count() or 1
     return Run(processes, acked / wall, wall, server_cpu,
                sum(d for pid, d in deltas.items() if pid in waits.pids), sum(deltas.values()),
-               client_cpu, busy / (wall * cores), waits.waiting / max(waits.samples, 1), os.getloadavg()[0], wal)
+               client_cpu, busy / (wall * cores), waits.waiting / max(waits.samples, 1), os.getloadavg()[0], wal, commits)
 
 
 def show(run: Run) -> None:
@@ -254,7 +261,8 @@ def show(run: Run) -> None:
           f"CPU s: server {' + '.join(f'{c:.2f}' for c in run.server_cpu)}, postgres backends {run.backends_cpu:.2f} "
           f"(all postgres {run.postgres_cpu:.2f}), replay clients {run.client_cpu:.2f} | machine busy "
           f"{run.machine_busy:.0%} of {os.cpu_count()} cores | a writer waiting on a lock in {run.lock_waits:.0%} "
-          f"of samples | WAL {run.wal_bytes / (run.rate * run.wall):,.0f} bytes per event | load {run.load:.1f}",
+          f"of samples | WAL {run.wal_bytes / (run.rate * run.wall):,.0f} bytes per event | "
+          f"{run.commits:,} commits ({run.rate * run.wall / max(run.commits, 1):,.0f} events each) | load {run.load:.1f}",
           flush=True)
 
 

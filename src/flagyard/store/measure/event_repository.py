@@ -4,7 +4,8 @@ and their hourly history, and metric definitions.
 The paths taken for every event go straight to the driver, because building SQLAlchemy
 parameters for each row cost more than the database did (profiled): raw events are
 `COPY`-ed on PostgreSQL and `executemany`-ed on SQLite; lookups pass a whole key list as one
-parameter (a JSON text: `json_array_elements_text` on PostgreSQL, `json_each` on SQLite).
+parameter (a JSON text: `json_array_elements_text` on PostgreSQL, one index probe per key,
+`json_each` on SQLite).
 """
 
 from __future__ import annotations
@@ -55,14 +56,26 @@ class SqlEventStore:
         self._postgres = connection.dialect.name == "postgresql"
         self._mark = "%s" if self._postgres else "?"
 
-    def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, Any]:
-        """SQL testing `column` against a list passed as one parameter, and that parameter."""
-        # A JSON text either way: the databases parse it faster than the driver adapts a list.
-        # Not `= ANY(%s)` on PostgreSQL: once prepared, its generic plan scanned the project's
-        # rows and tested each against the whole list.
+    def _keyed(self, columns: Sequence[str], table: str, column: str, where: str, params: tuple[Any, ...],
+               keys: Sequence[str], order_by: str | None = None) -> list[Any]:
+        """`columns` of the rows of `table` whose `column` is one of `keys` and that match `where`
+        (with `params`), the keys passed as one parameter (a JSON text: the databases parse it
+        faster than the driver adapts a list)."""
+        order = f" ORDER BY r.{order_by}" if order_by else ""
         if self._postgres:
-            return f"{column} IN (SELECT json_array_elements_text(%s::json))", orjson.dumps(list(values)).decode()
-        return f"{column} IN (SELECT value FROM json_each(?))", orjson.dumps(list(values)).decode()
+            # One index probe per key, whatever the plan cache holds: a key list `IN (SELECT
+            # json_array_elements_text(...))`, or `= ANY(%s)`, once prepared got a generic plan
+            # that scanned the whole table (its size taken from statistics of when it was small);
+            # `OFFSET 0` keeps the planner from turning the lateral subquery back into a join.
+            inner = ", ".join([*columns, order_by] if order_by else columns)
+            return self._rows(
+                f"SELECT {', '.join(f'r.{c}' for c in columns)} FROM json_array_elements_text(%s::json) AS k(key) "
+                f"CROSS JOIN LATERAL (SELECT {inner} FROM {table} WHERE {column} = k.key AND {where} OFFSET 0) AS r"
+                + order, (orjson.dumps(list(keys)).decode(), *params))
+        return self._rows(
+            f"SELECT {', '.join(f'r.{c}' for c in columns)} FROM {table} AS r "
+            f"WHERE {where} AND {column} IN (SELECT value FROM json_each(?))" + order,
+            (*params, orjson.dumps(list(keys)).decode()))
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(self._conn.exec_driver_sql(sql, params).all())
@@ -114,9 +127,8 @@ class SqlEventStore:
     def known_dedup_keys(self, project_id: int, keys: Collection[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(list(keys)):
-            test, param = self._in_list("dedup_key", chunk)
-            found.update(r[0] for r in self._rows(
-                f"SELECT dedup_key FROM events WHERE project_id = {self._mark} AND {test}", (project_id, param)))
+            found.update(r[0] for r in self._keyed(["dedup_key"], "events", "dedup_key",
+                                                   f"project_id = {self._mark}", (project_id,), chunk))
         return found
 
     def add_events(self, project_id: int, events: Sequence[tuple[Event, str, int]],
@@ -142,11 +154,8 @@ class SqlEventStore:
         found: list[Event] = []
         m = self._mark
         for chunk in _chunks(sorted(user_keys)):
-            test, param = self._in_list("user_key", chunk)
-            for (body,) in self._rows(
-                f"SELECT body FROM events WHERE project_id = {m} AND {test} AND time >= {m} ORDER BY id",
-                (project_id, param, since),
-            ):
+            for (body,) in self._keyed(["body"], "events", "user_key", f"project_id = {m} AND time >= {m}",
+                                       (project_id, since), chunk, order_by="id"):
                 found.append(_event(orjson.loads(body)))
         return found
 
@@ -154,12 +163,11 @@ class SqlEventStore:
 
     def exposures_of(self, project_id: int, user_keys: Collection[str]) -> list[ExposureState]:
         found: list[ExposureState] = []
+        columns = ["flag_id", "user_key", "variant", "exposed_at", "excluded", "totals"]
         for chunk in _chunks(sorted(user_keys)):
-            test, param = self._in_list("user_key", chunk)
             found.extend(
-                ExposureState(r[0], r[1], r[2], r[3], bool(r[4]), orjson.loads(r[5])) for r in self._rows(
-                    "SELECT flag_id, user_key, variant, exposed_at, excluded, totals FROM experiment_exposures "
-                    f"WHERE project_id = {self._mark} AND {test}", (project_id, param))
+                ExposureState(r[0], r[1], r[2], r[3], bool(r[4]), orjson.loads(r[5])) for r in self._keyed(
+                    columns, "experiment_exposures", "user_key", f"project_id = {self._mark}", (project_id,), chunk)
             )
         return found
 
