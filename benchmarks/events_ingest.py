@@ -206,8 +206,10 @@ def record(api_key: str, number: int, events: int, flush_size: int, out: Any) ->
     out.put(uploads)
 
 
-def replay(base_url: str, path: str, uploads: list[tuple[bytes, str]], connections: int) -> tuple[int, float, list[str]]:
-    """Send every upload once over `connections` keep-alive clients; (events acknowledged, seconds, faults)."""
+def replay(base_urls: list[str], path: str, uploads: list[tuple[bytes, str]],
+           connections: int) -> tuple[int, float, list[str]]:
+    """Send every upload once over `connections` keep-alive clients spread over the servers;
+    (events acknowledged, seconds, faults)."""
     import asyncio
 
     async def run() -> tuple[int, float, list[str]]:
@@ -225,10 +227,14 @@ def replay(base_url: str, path: str, uploads: list[tuple[bytes, str]], connectio
                 else:
                     faults.append(f"{answer.status_code} {answer.text[:200]}")
 
-        async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        clients = [httpx.AsyncClient(base_url=base_url, timeout=120) for base_url in base_urls]
+        try:
             begun = time.perf_counter()
-            await asyncio.gather(*(worker(client) for _ in range(connections)))
+            await asyncio.gather(*(worker(clients[n % len(clients)]) for n in range(connections)))
             return acked, time.perf_counter() - begun, faults
+        finally:
+            for client in clients:
+                await client.aclose()
 
     return asyncio.run(run())
 
@@ -253,7 +259,7 @@ def run_replay(database_url: str, label: str, events: int, recorders: int, flush
                                          "raw", "--output", profile, "--threads", *os.environ.get("PYSPY_EXTRA", "--nonblocking").split()])
             time.sleep(1)
         cpu_before = cpu_seconds(server.process.pid)
-        acked, wall, faults = replay(server.base_url, path, uploads, connections)
+        acked, wall, faults = replay([server.base_url], path, uploads, connections)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait()

@@ -25,7 +25,6 @@ checks that each event is stored once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -38,12 +37,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import orjson
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.events_ingest import count_stored, cpu_seconds, record, setup_experiment  # noqa: E402
+from benchmarks.events_ingest import count_stored, cpu_seconds, record, replay, setup_experiment  # noqa: E402
 from tests.support.server import (  # noqa: E402
     Server,
     create_postgres_database,
@@ -169,36 +167,6 @@ class LockWaits:
         self._engine.dispose()
 
 
-def replay(servers: list[Server], path: str, uploads: list[Upload], connections: int) -> tuple[int, float, list[str]]:
-    """Every upload once, by `connections` clients spread over the servers; (acknowledged, seconds, faults)."""
-
-    async def run() -> tuple[int, float, list[str]]:
-        pending = list(reversed(uploads))
-        acked = 0
-        faults: list[str] = []
-
-        async def worker(client: httpx.AsyncClient) -> None:
-            nonlocal acked
-            while pending:
-                body, content_type = pending.pop()
-                answer = await client.post(path, content=body, headers={"Content-Type": content_type})
-                if answer.status_code == 200:
-                    acked += answer.json()["events_ingested"]
-                else:
-                    faults.append(f"{answer.status_code} {answer.text[:200]}")
-
-        clients = [httpx.AsyncClient(base_url=s.base_url, timeout=120) for s in servers]
-        try:
-            begun = time.perf_counter()
-            await asyncio.gather(*(worker(clients[n % len(clients)]) for n in range(connections)))
-            return acked, time.perf_counter() - begun, faults
-        finally:
-            for client in clients:
-                await client.aclose()
-
-    return asyncio.run(run())
-
-
 @dataclass
 class Run:
     processes: int
@@ -235,7 +203,7 @@ def one_run(admin_url: str, processes: int, uploads: list[Upload], path: str, co
                 pg_before = cpu_of(postgres_pids())
                 server_before = [tree_cpu(s.process.pid) for s in servers]
                 client_before, busy_before = cpu_seconds(os.getpid()), machine_busy()
-                acked, wall, faults = replay(servers, path, mine, connections)
+                acked, wall, faults = replay([s.base_url for s in servers], path, mine, connections)
                 busy = machine_busy() - busy_before
                 client_cpu = cpu_seconds(os.getpid()) - client_before
                 server_cpu = [tree_cpu(s.process.pid) - b for s, b in zip(servers, server_before, strict=True)]
