@@ -26,6 +26,8 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_flags import flag_fields  # noqa: E402
+
 from flagyard.clock import utc_now  # noqa: E402
 from flagyard.manage.flags import FlagService  # noqa: E402
 from flagyard.manage.model.access import OPERATOR  # noqa: E402
@@ -45,18 +47,8 @@ def load_flags(url: str, project: int, deployment: int, count: int) -> list[int]
     ids = []
     with unit_of_work_factory(engine)(write=True) as uow:
         for i in range(count):
-            flag = new_flag(Kind.FLAG, project, {
-                "key": f"bench-{i}", "deployments": [deployment], "bucketing_key": "device_id",
-                "rollout_percentage": 50, "evaluation_mode": "local" if i % 2 else "remote",
-                "variants": [{"key": "control"}, {"key": "treatment", "payload": {"n": i}}],
-                "target_segments": [{
-                    "name": "pros",
-                    "conditions": [
-                        {"type": "property", "prop": "gp:plan", "op": "is", "values": ["pro"]},
-                        {"type": "property", "prop": "country", "op": "is not", "values": ["FR"]}],
-                    "percentage": 100, "rolloutWeights": {"treatment": 1},
-                }],
-            }, actor="bench", now=now)
+            flag = new_flag(Kind.FLAG, project, flag_fields(f"bench-{i}", deployment, i),
+                            actor="bench", now=now)
             flag.enabled = flag.started = True
             flag.version = 1
             ids.append(uow.flags.add(flag))

@@ -34,10 +34,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from restart import SOURCE, databases, env_for  # noqa: E402
+from restart import chosen_databases, databases, env_for, source_trees  # noqa: E402
 
 from flagyard.manage import project_file_codec  # noqa: E402
-from tests.support.postgres import postgres_bin  # noqa: E402
 from tests.support.server import fresh_database_url, run_cli, running_server  # noqa: E402
 
 
@@ -101,15 +100,8 @@ def cli_import(source: Path, url: str, file: Path, count: int) -> tuple[float, f
 
 
 def cli_benchmark(args: argparse.Namespace) -> None:
-    trees = {"this tree": SOURCE}
-    if args.baseline_src:
-        trees = {"baseline": args.baseline_src.resolve(), **trees}
-    for kind in ("SQLite", "PostgreSQL"):
-        if kind.lower() not in args.databases.lower().split(","):
-            continue
-        if kind == "PostgreSQL" and not args.postgres_url and postgres_bin() is None:
-            print("PostgreSQL: skipped (no --postgres-url and no server binaries)")
-            continue
+    trees = source_trees(args.baseline_src)
+    for kind in chosen_databases(args.databases, args.postgres_url):
         for size in (int(n) for n in args.sizes.split(",")):
             times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
             with tempfile.TemporaryDirectory() as tmp:

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_flags import flag_fields  # noqa: E402
+
 from tests.support.postgres import postgres_bin, throwaway_cluster  # noqa: E402
 from tests.support.server import (  # noqa: E402
     cli_env,
@@ -80,18 +82,8 @@ def load(url: str, count: int) -> None:
         deployment = new_deployment(project, "production", "server", now)
         uow.deployments.add(deployment)
         for i in range(count):
-            flag = new_flag(Kind.FLAG, project, {
-                "key": f"restart-{i}", "deployments": [deployment.id], "bucketing_key": "device_id",
-                "rollout_percentage": 50, "evaluation_mode": "local" if i % 2 else "remote",
-                "variants": [{"key": "control"}, {"key": "treatment", "payload": {"n": i}}],
-                "target_segments": [{
-                    "name": "pros",
-                    "conditions": [
-                        {"type": "property", "prop": "gp:plan", "op": "is", "values": ["pro"]},
-                        {"type": "property", "prop": "country", "op": "is not", "values": ["FR"]}],
-                    "percentage": 100, "rolloutWeights": {"treatment": 1},
-                }],
-            }, actor="bench", now=now)
+            flag = new_flag(Kind.FLAG, project, flag_fields(f"restart-{i}", deployment.id, i),
+                            actor="bench", now=now)
             flag.enabled = flag.started = True
             flag.version = 1
             uow.flags.add(flag)
@@ -191,6 +183,23 @@ def start(source: Path, url: str, key: str) -> Start:
 # --- databases ---------------------------------------------------------------------------------
 
 
+def source_trees(baseline: Path | None) -> dict[str, Path]:
+    """The `src` folders to time: the baseline's first when one is given, then this tree's."""
+    return {"baseline": baseline.resolve(), "this tree": SOURCE} if baseline else {"this tree": SOURCE}
+
+
+def chosen_databases(databases: str, postgres_url: str | None) -> Iterator[str]:
+    """"SQLite" and "PostgreSQL" as `--databases` names them; PostgreSQL only when there is a
+    server to use or binaries to start one with."""
+    for kind in ("SQLite", "PostgreSQL"):
+        if kind.lower() not in databases.lower().split(","):
+            continue
+        if kind == "PostgreSQL" and not postgres_url and postgres_bin() is None:
+            print("PostgreSQL: skipped (no --postgres-url and no server binaries)")
+            continue
+        yield kind
+
+
 @contextlib.contextmanager
 def databases(kind: str, postgres_url: str | None, tmp: Path, names: list[str]) -> Iterator[dict[str, str]]:
     """One empty database per name."""
@@ -234,15 +243,8 @@ def main() -> None:
     if args.load:
         load(args.load[0], int(args.load[1]))
         return
-    trees = {"this tree": SOURCE}
-    if args.baseline_src:
-        trees = {"baseline": args.baseline_src.resolve(), **trees}
-    for kind in ("SQLite", "PostgreSQL"):
-        if kind.lower() not in args.databases.lower().split(","):
-            continue
-        if kind == "PostgreSQL" and not args.postgres_url and postgres_bin() is None:
-            print("PostgreSQL: skipped (no --postgres-url and no server binaries)")
-            continue
+    trees = source_trees(args.baseline_src)
+    for kind in chosen_databases(args.databases, args.postgres_url):
         for size in (int(n) for n in args.sizes.split(",")):
             with tempfile.TemporaryDirectory() as tmp, \
                     databases(kind, args.postgres_url, Path(tmp), list(trees)) as urls:
