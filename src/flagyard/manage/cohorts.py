@@ -124,10 +124,7 @@ class CohortService:
         principal.require_write()
         _check_batch(member_ids)
         with self._uow(write=True) as uow:
-            cohort = _visible(uow, principal, public_id, for_update=True)
-            if cohort.archived:
-                raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
-                              code="cohort_archived")
+            cohort = _members_changeable(uow, principal, public_id)
             size = cohort.size
             if change(uow, cohort, member_ids):
                 # Unchanged members keep lastModified, so SDKs are not sent the same cohort again.
@@ -153,10 +150,7 @@ class CohortService:
             _visible(uow, principal, public_id)
         checked = members.check()
         with self._uow(write=True) as uow:
-            cohort = _visible(uow, principal, public_id, for_update=True)
-            if cohort.archived:
-                raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
-                              code="cohort_archived")
+            cohort = _members_changeable(uow, principal, public_id)
             size = cohort.size
             if mode is UploadMode.REPLACE:
                 uow.cohorts.clear_members(cohort.id)
@@ -220,6 +214,15 @@ def _visible(uow: UnitOfWork, principal: Principal, public_id: str, *,
     if principal.project_ids is not None:
         raise Forbidden(f"this key has no access to cohort {public_id}", code="project_forbidden")
     raise NotFound(f"cohort {public_id} not found", code="cohort_not_found")
+
+
+def _members_changeable(uow: UnitOfWork, principal: Principal, public_id: str) -> Cohort:
+    """The cohort, visible and locked for the change, unless it is archived."""
+    cohort = _visible(uow, principal, public_id, for_update=True)
+    if cohort.archived:
+        raise Invalid(f"cohort {public_id} is archived; restore it to change its members",
+                      code="cohort_archived")
+    return cohort
 
 
 def _audited(cohort: Cohort) -> dict[str, Any]:
