@@ -2,8 +2,8 @@
 
 Starts `flagyard serve` (one worker) on a fresh SQLite file with N enabled flags (default
 50), saves the `/sdk/v2/flags` body to a file, serves that file from nginx (Debian's
-`nginx`, one worker, own config in a temp dir, a free port), then runs wrk against each in
-turns (A B A B) and prints req/s, p99 and the ratio. Neither writes an access log (nginx's
+`nginx`, one worker, own config in a temp dir, a free port, `sendfile on` as an nginx serving
+files runs), then runs wrk against each in turns (A B A B) and prints req/s, p99 and the ratio. Neither writes an access log (nginx's
 `access_log off`, flagyard's `FLAGYARD_ACCESS_LOG=false`).
 
     .venv/bin/python benchmarks/config_vs_nginx.py [--flags 50] [--seconds 10] [--connections 32]
@@ -38,6 +38,7 @@ error_log {tmp}/error.log;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
+    sendfile on; tcp_nopush on;
     client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
     keepalive_requests 1000000;
@@ -113,7 +114,7 @@ def main() -> None:
         print(row("flagyard GET /sdk/v2/flags", a))
         print(row("nginx, the same bytes from a file", b))
         print(f"  flagyard / nginx: {a.rps / b.rps:.2f}x the requests per second "
-              f"(target 0.20x); p99 {a.p99_ms:.2f} ms vs {b.p99_ms:.2f} ms")
+              f"(target 0.40x); p99 {a.p99_ms:.2f} ms vs {b.p99_ms:.2f} ms")
 
 
 if __name__ == "__main__":

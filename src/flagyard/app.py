@@ -55,6 +55,7 @@ from flagyard.api.sdk import evaluation as sdk_routes
 from flagyard.api.sdk import ingestion as ingestion_routes
 from flagyard.api.sdk import ofrep as ofrep_routes
 from flagyard.api.sdk.broadcast import StreamHub
+from flagyard.api.sdk.config_on_the_wire import ConfigOnTheWire
 from flagyard.api.sdk.fast_path import SdkFastPath
 from flagyard.api.sdk.stream_wire import StreamingApp
 from flagyard.config import Settings
@@ -186,6 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         propagator=propagator,
         usage=usage,
     )
+    # `flagyard serve` answers the config on the connection (flagyard/answering_protocol.py).
+    app.state.early_answers = ConfigOnTheWire(serve.serving, metrics, access_log=settings.access_log)
     # The services that change one flag at a time open a change request when its deployment
     # requires approval (manage/approvals.py, ADR 0089).
     held = reviewed(uow)

@@ -68,8 +68,10 @@ def serve(
     except migrate.SchemaBehind as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
+    from flagyard.answering_protocol import AnsweringProtocol
+
     uvicorn.run("flagyard.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False, log_config=_log_config(),
+                workers=workers, http=AnsweringProtocol, log_level="info", access_log=False, log_config=_log_config(),
                 # Open SDK streams would otherwise hold a shutdown forever.
                 timeout_graceful_shutdown=3)
 

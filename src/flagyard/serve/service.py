@@ -77,6 +77,14 @@ class Serving:
         snapshot = await self.snapshot(deployment_key)
         return snapshot.everything if remote else snapshot.local
 
+    def config_at_hand(self, deployment_key: str, remote: bool) -> FlagsBody | None:
+        """`config` when the snapshot is known current, without waiting; None when answering
+        needs the database (a check is due, or the key is unknown: `config` says which)."""
+        snapshot = self.snapshots.cached(deployment_key)
+        if snapshot is None:
+            return None
+        return snapshot.everything if remote else snapshot.local
+
     async def evaluate(self, deployment_key: str, user: Mapping[str, Any],
                        flag_keys: Iterable[str] | None, tracking: Tracking) -> Evaluation:
         """Variants of the deployment's flags for one SDK-shaped user."""

@@ -70,8 +70,7 @@ class RequestObservability:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
-        request_id = incoming if incoming.isprintable() and incoming else os.urandom(16).hex()
+        request_id = request_id_for(dict(scope["headers"]).get(b"x-request-id", b""))
         scope.setdefault("state", {})["request_id"] = request_id
         peer = scope.get("client")
         client_address.set(peer[0] if peer else None)  # for the audit log
@@ -92,15 +91,22 @@ class RequestObservability:
             elapsed = time.perf_counter() - started
             self.metrics.observe_request(scope["method"], route_label(scope), status, elapsed)
             if self.access_log:
-                _log_request(scope, request_id, status, elapsed)
+                log_request(scope["method"], scope["path"], request_id, status, elapsed,
+                            scope.get("state", {}).get("principal"))
 
 
-def _log_request(scope: Scope, request_id: str, status: int, elapsed: float) -> None:
-    principal = scope.get("state", {}).get("principal")
+def request_id_for(incoming: bytes) -> str:
+    """The caller's `X-Request-Id` when it is a usable one, else a new random id."""
+    given = incoming.decode("latin-1")[:64]
+    return given if given.isprintable() and given else os.urandom(16).hex()
+
+
+def log_request(method: str, path: str, request_id: str, status: int, elapsed: float,
+                principal: Any = None) -> None:
     entry: dict[str, Any] = {
         "request_id": request_id,
-        "method": scope["method"],
-        "path": scope["path"],
+        "method": method,
+        "path": path,
         "status": status,
         "duration_ms": round(elapsed * 1000, 2),
     }

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from flagyard.api.http.deps import serve_services
@@ -19,6 +17,7 @@ from flagyard.api.sdk.wire import (
     deployment_key,
     flag_keys_header,
     parse_json,
+    remote_mode,
     tracking,
     user_object,
 )
@@ -32,13 +31,6 @@ def _serving(request: Request) -> Serving:
     return serve_services(request).serving
 
 
-@functools.lru_cache(maxsize=256)
-def _remote_mode(query_string: bytes) -> bool:
-    """`eval_mode=remote` in the query: SDKs send the same few query strings over and over,
-    and parsing one cost a tenth of a config request (profiled)."""
-    return QueryParams(query_string).get("eval_mode") == "remote"
-
-
 async def _authenticated(request: Request) -> Snapshot:
     """The key is checked before the body is read: a wrong key is 401 whatever it sent."""
     return await _serving(request).snapshot(deployment_key(request))
@@ -47,7 +39,7 @@ async def _authenticated(request: Request) -> Snapshot:
 @router.get("/sdk/v2/flags", summary="Flag configs for local evaluation")
 async def flags(request: Request) -> Response:
     body = await _serving(request).config(deployment_key(request),
-                                          _remote_mode(request.scope["query_string"]))
+                                          remote_mode(request.scope["query_string"]))
     return flags_response(body, request.headers)
 
 

@@ -48,15 +48,23 @@ _COMMON = [(b"cache-control", b"no-cache"), (b"vary", b"Accept-Encoding")]
 _JSON = (b"content-type", b"application/json")
 
 
-def flags_response(body: FlagsBody, headers: Mapping[str, str]) -> Response:
-    compressed = body.gzipped() if accepts_gzip(headers.get("accept-encoding", "")) else None
+def config_answer(body: FlagsBody, accept_encoding: str,
+                  if_none_match: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and content of a config answer: the one reading of the request's
+    validators and encodings, for the ASGI route and for the connection (config_on_the_wire.py)."""
+    compressed = body.gzipped() if accepts_gzip(accept_encoding) else None
     etag = body.gzip_etag if compressed is not None else body.etag
     raw = [(b"etag", etag.encode()), *_COMMON]
-    if_none_match = headers.get("if-none-match")
     if if_none_match and _matches(if_none_match, body.etag, body.gzip_etag):
-        return _Prepared(304, b"", raw)
+        return 304, raw, b""
     content = body.body if compressed is None else compressed
     raw += [(b"content-length", str(len(content)).encode()), _JSON]
     if compressed is not None:
         raw.append((b"content-encoding", b"gzip"))
-    return _Prepared(200, content, raw)
+    return 200, raw, content
+
+
+def flags_response(body: FlagsBody, headers: Mapping[str, str]) -> Response:
+    status, raw, content = config_answer(body, headers.get("accept-encoding", ""),
+                                         headers.get("if-none-match"))
+    return _Prepared(status, content, raw)

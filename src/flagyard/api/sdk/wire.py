@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from flagyard.errors import Invalid, Unauthenticated
@@ -14,7 +16,11 @@ from flagyard.measure.model.tracking import Tracking
 
 
 def deployment_key(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    return key_in_authorization(request.headers.get("authorization", ""))
+
+
+def key_in_authorization(header: str) -> str:
+    """The deployment key of an `Authorization: Api-Key <key>` header."""
     scheme, _, secret = header.strip().partition(" ")
     if scheme.lower() == "bearer":
         raise Unauthenticated("a management key evaluates nothing; use a deployment key",
@@ -23,6 +29,13 @@ def deployment_key(request: Request) -> str:
         raise Unauthenticated("missing Authorization header: send 'Api-Key <deployment key>'",
                               code="missing_key")
     return secret.strip()
+
+
+@functools.lru_cache(maxsize=256)
+def remote_mode(query_string: bytes) -> bool:
+    """`eval_mode=remote` in the query: SDKs send the same few query strings over and over,
+    and parsing one cost a tenth of a config request (profiled)."""
+    return QueryParams(query_string).get("eval_mode") == "remote"
 
 
 def decode_base64_json(raw: str, header: str) -> Any:

@@ -1,0 +1,205 @@
+"""`GET /sdk/v2/flags` as a client sees it on a raw socket, whichever way the server answers it:
+on the connection as soon as the headers are parsed (keep-alive HTTP/1.1), or through the app's
+routes (a closing connection, a CORS origin, a request queued behind another). Same bytes, same
+order, same request ids, metrics and log lines."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from tests.sdk.conftest import create, enable
+from tests.support.server import Server, fresh_database_url, run_cli, running_server
+from tests.support.waiting import wait_for
+
+CONFIG = "/sdk/v2/flags?v=0&eval_mode=remote"
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def _read_answers(sock: socket.socket, count: int) -> list[Answer]:
+    """`count` responses, in the order they arrived on the socket."""
+    data = b""
+    answers: list[Answer] = []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection before answering"
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection in the middle of a body"
+            data += chunk
+        answers.append(Answer(int(status_line.split(" ")[1]), headers, data[:length]))
+        data = data[length:]
+    return answers
+
+
+def _exchange(server: Server, requests: list[str], *, answers: int | None = None) -> list[Answer]:
+    url = urlparse(server.base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall("".join(requests).encode())  # in one write: pipelined when there are several
+        return _read_answers(sock, answers if answers is not None else len(requests))
+
+
+def _get(path: str, key: str, *extra: str, scheme: str = "Api-Key") -> str:
+    lines = [f"GET {path} HTTP/1.1", "Host: flagyard", f"Authorization: {scheme} {key}", *extra]
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _served_flag(manage: httpx.Client, project: str, deployment: dict[str, str], key: str) -> None:
+    flag_id = create(manage, "flags", {"projectId": project, "key": key, "deployments": [deployment["id"]],
+                                       # a payload long enough to be worth compressing
+                                       "variants": [{"key": "on", "payload": {"text": "x" * 1500}}]})
+    enable(manage, "flags", flag_id)
+
+
+def test_config__keep_alive_or_closing__same_answer(
+    server: Server, sdk_deployment: dict[str, str], manage: httpx.Client, sdk_project: str
+) -> None:
+    # Given
+    _served_flag(manage, sdk_project, sdk_deployment, "wire-same")
+    key = sdk_deployment["key"]
+
+    # When: a keep-alive request, then one that closes the connection, and the same asking for gzip
+    kept, = _exchange(server, [_get(CONFIG, key, "X-Request-Id: kept-1")])
+    closing, = _exchange(server, [_get(CONFIG, key, "Connection: close", "X-Request-Id: closing-1")])
+    kept_gzip, = _exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip")])
+    closing_gzip, = _exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip", "Connection: close")])
+
+    # Then
+    assert kept.status == closing.status == 200
+    assert kept.body == closing.body
+    assert "wire-same" in {flag["key"] for flag in json.loads(kept.body)}
+    for name in ("etag", "content-type", "content-length", "cache-control", "vary"):
+        assert kept.headers[name] == closing.headers[name], name
+    assert kept.headers["x-request-id"] == "kept-1"
+    assert closing.headers["x-request-id"] == "closing-1"
+    assert kept_gzip.headers["content-encoding"] == closing_gzip.headers["content-encoding"] == "gzip"
+    assert kept_gzip.body == closing_gzip.body
+    assert kept_gzip.headers["etag"] == closing_gzip.headers["etag"] != kept.headers["etag"]
+    assert "date" in kept.headers
+
+
+def test_config__pipelined_behind_a_slower_request__answered_in_order(
+    server: Server, sdk_deployment: dict[str, str], manage: httpx.Client, sdk_project: str,
+    admin_key: str,
+) -> None:
+    # Given
+    _served_flag(manage, sdk_project, sdk_deployment, "wire-pipelined")
+    key = sdk_deployment["key"]
+    etag = httpx.get(server.base_url + CONFIG, headers={"Authorization": f"Api-Key {key}",
+                                                        "Accept-Encoding": "identity"}).headers["etag"]
+
+    # When: a management list first, then three config requests, all in one write
+    answers = _exchange(server, [
+        _get(f"/api/1/flags?projectId={sdk_project}&limit=1", admin_key, scheme="Bearer"),
+        _get(CONFIG, key),
+        _get(CONFIG, key, f"If-None-Match: {etag}"),
+        _get(CONFIG, key),
+    ])
+
+    # Then: each answer is the one its request asked for, in the order they were sent
+    assert [a.status for a in answers] == [200, 200, 304, 200]
+    assert "flags" in json.loads(answers[0].body)
+    assert answers[1].body == answers[3].body
+    assert answers[2].body == b""
+    assert answers[1].headers["etag"] == answers[2].headers["etag"] == etag
+
+
+def test_config__many_requests_on_one_connection__each_answered(
+    server: Server, sdk_deployment: dict[str, str], manage: httpx.Client, sdk_project: str
+) -> None:
+    # Given
+    _served_flag(manage, sdk_project, sdk_deployment, "wire-many")
+    key = sdk_deployment["key"]
+    url = urlparse(server.base_url)
+
+    # When: one request after another on the same connection, each read before the next is sent
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        answers = []
+        for n in range(50):
+            sock.sendall(_get(CONFIG, key, f"X-Request-Id: many-{n}").encode())
+            answers += _read_answers(sock, 1)
+
+    # Then
+    assert {a.status for a in answers} == {200}
+    assert len({a.body for a in answers}) == 1
+    assert [a.headers["x-request-id"] for a in answers] == [f"many-{n}" for n in range(50)]
+
+
+def test_config__wrong_or_missing_key__route_says_which(server: Server, sdk_deployment: dict[str, str]) -> None:
+    # When
+    unknown, bearer, missing = (
+        _exchange(server, [_get(CONFIG, "server-not-a-key")])[0],
+        _exchange(server, [_get(CONFIG, sdk_deployment["key"], scheme="Bearer")])[0],
+        _exchange(server, ["GET " + CONFIG + " HTTP/1.1\r\nHost: flagyard\r\n\r\n"])[0],
+    )
+
+    # Then
+    assert (unknown.status, json.loads(unknown.body)["error"]["code"]) == (401, "invalid_key")
+    assert (bearer.status, json.loads(bearer.body)["error"]["code"]) == (401, "wrong_key_type")
+    assert (missing.status, json.loads(missing.body)["error"]["code"]) == (401, "missing_key")
+
+
+def test_config__browser_origin__cors_headers(server: Server, sdk_deployment: dict[str, str]) -> None:
+    # When
+    answer, = _exchange(server, [_get(CONFIG, sdk_deployment["key"], "Origin: https://app.example")])
+
+    # Then
+    assert answer.status == 200
+    assert answer.headers["access-control-allow-origin"] in ("*", "https://app.example")
+
+
+def _config_requests_counted(server: Server, status: int) -> float:
+    text = httpx.get(server.base_url + "/metrics").text
+    found = re.search(r'^flagyard_http_requests_total\{method="GET",route="/sdk/v2/flags",'
+                      rf'status="{status}"\}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_config__answers__counted_in_metrics(server: Server, sdk_deployment: dict[str, str]) -> None:
+    # Given
+    before = _config_requests_counted(server, 200)
+
+    # When
+    _exchange(server, [_get(CONFIG, sdk_deployment["key"])] * 7)
+
+    # Then
+    assert _config_requests_counted(server, 200) - before >= 7
+
+
+def test_config__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
+    # Given: a server of its own that writes the request log
+    url = fresh_database_url(tmp_path)
+    run_cli(url, "db", "upgrade")
+    project = run_cli(url, "projects", "create", "--name", "logged").stdout.strip()
+    deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
+                                    "--label", "production").stdout)
+    log_path = tmp_path / "server.log"
+    with running_server(url, env={"FLAGYARD_ACCESS_LOG": "true"}, log_path=log_path) as logged:
+        # When
+        _exchange(logged, [_get(CONFIG, deployment["key"], f"X-Request-Id: logged-{n}") for n in range(3)])
+
+        # Then
+        def lines() -> list[dict[str, object]]:
+            return [json.loads(line) for line in log_path.read_text().splitlines()
+                    if line.startswith("{") and '"logged-' in line]
+
+        wait_for(lambda: len(lines()) == 3)
+    assert [(entry["request_id"], entry["path"], entry["status"]) for entry in lines()] == [
+        (f"logged-{n}", "/sdk/v2/flags", 200) for n in range(3)]
