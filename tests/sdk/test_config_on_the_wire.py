@@ -75,7 +75,9 @@ def test_config__keep_alive_or_closing__same_answer(
     _served_flag(manage, sdk_project, sdk_deployment, "wire-same")
     key = sdk_deployment["key"]
 
-    # When: a keep-alive request, then one that closes the connection, and the same asking for gzip
+    # When: a keep-alive request (after one that brings the snapshot up to date with the new
+    # flag), then one that closes the connection, and the same two asking for gzip
+    _exchange(server, [_get(CONFIG, key)])
     kept, = _exchange(server, [_get(CONFIG, key, "X-Request-Id: kept-1")])
     closing, = _exchange(server, [_get(CONFIG, key, "Connection: close", "X-Request-Id: closing-1")])
     kept_gzip, = _exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip")])

@@ -88,14 +88,16 @@ def _vary_on_origin(send: Send) -> Send:
 
     async def send_varying(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            at = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
-            if not at:
-                headers.append((b"vary", b"Origin"))
-            else:  # one Vary, where the first stood, listing them all and then Origin
-                headers[at[0]] = (b"vary", b", ".join([*(headers[i][1] for i in at), b"Origin"]))
-                headers = [h for i, h in enumerate(headers) if i not in at[1:]]
-            message["headers"] = headers
+            message["headers"] = varying_on_origin(list(message.get("headers", ())))
         await send(message)
 
     return send_varying
+
+
+def varying_on_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` with one `Vary`, where the first stood, listing them all and then `Origin`."""
+    at = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+    if not at:
+        return [*headers, (b"vary", b"Origin")]
+    headers[at[0]] = (b"vary", b", ".join([*(headers[i][1] for i in at), b"Origin"]))
+    return [h for i, h in enumerate(headers) if i not in at[1:]]

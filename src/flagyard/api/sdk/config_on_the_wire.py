@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from flagyard.api.http.cors import varying_on_origin
 from flagyard.api.http.observability import Metrics, log_request, request_id_for
 from flagyard.api.sdk.flags_response import config_answer
 from flagyard.api.sdk.wire import key_in_authorization, remote_mode
@@ -68,7 +69,8 @@ class ConfigOnTheWire:
                                              if_none_match.decode("latin-1") or None)
         rid = request_id_for(request_id)
         head = [_STATUS_LINES[status]]
-        for name, value in (*server_headers, *raw, (b"x-request-id", rid.encode())):
+        # As the CORS layer answers a request without `Origin`: `Vary` names it too.
+        for name, value in (*server_headers, *varying_on_origin(raw), (b"x-request-id", rid.encode())):
             head += (name, b": ", value, b"\r\n")
         head.append(b"\r\n")
         elapsed = time.perf_counter() - started
