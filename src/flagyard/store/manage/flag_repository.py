@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -32,6 +33,11 @@ _LIKE_PREFILTER_MAX = 50
 class FlagRepository:
     def __init__(self, connection: sa.Connection) -> None:
         self._conn = connection
+        # The variants and deployment links of each flag this unit of work read one by one
+        # (as every edit does) or wrote: a save that leaves them as they were writes only the
+        # flag row. A PATCH of a rollout rewrote both, five statements of its fifteen, all
+        # inside the write lock.
+        self._children: dict[int, _Children] = {}
 
     def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
         query = sa.select(flags).where(flags.c.id == flag_id)
@@ -40,7 +46,9 @@ class FlagRepository:
         row = self._conn.execute(query).mappings().first()
         if row is None:
             return None
-        return self._assemble([row])[0]
+        flag = self._assemble([row])[0]
+        self._children[flag.id] = _children(flag)
+        return flag
 
     def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
         if not flag_ids:
@@ -224,6 +232,13 @@ class FlagRepository:
     # --- internals ------------------------------------------------------------------------
 
     def _save_children(self, flag: Flag) -> None:
+        children = _children(flag)
+        if self._children.get(flag.id) == children:
+            return
+        self._write_children(flag)
+        self._children[flag.id] = _children(flag)  # new variants have their ids now
+
+    def _write_children(self, flag: Flag) -> None:
         stored = {
             row.id
             for row in self._conn.execute(
@@ -294,6 +309,8 @@ class FlagRepository:
                  for flag in saved for i, d in enumerate(flag.deployments)]
         if links:
             self._conn.execute(sa.insert(flag_deployments), links)
+        for flag in saved:
+            self._children[flag.id] = _children(flag)
 
     def _assemble(self, rows: Sequence[sa.RowMapping]) -> list[Flag]:
         ids = [row["id"] for row in rows]
@@ -388,6 +405,16 @@ def _row_values(flag: Flag) -> dict[str, Any]:
     values["kind"] = flag.kind.value
     values["served_to_everyone"] = flag.served_to_everyone
     return values
+
+
+_Children = tuple[tuple[tuple[Any, ...], ...], tuple[int, ...]]
+
+
+def _children(flag: Flag) -> _Children:
+    """What `_save_children` writes, comparable: payloads as JSON text, so a payload changed in
+    place, or from 1 to true (equal in Python), still counts as a change."""
+    return (tuple((v.id, v.key, v.name, v.description, json.dumps(v.payload), v.rollout_weight)
+                  for v in flag.variants), tuple(flag.deployments))
 
 
 def _flag_from_row(row: sa.RowMapping, flag_variants: list[Variant], deployment_ids: list[int]) -> Flag:

@@ -210,6 +210,49 @@ def test_flag_repository__saved_changes__read_back_and_keep_variant_ids(engine: 
     assert loaded.deployments == [deployment]
 
 
+def test_flag_repository__payload_changed_in_place_or_to_an_equal_value__reads_back_changed(
+        engine: Engine) -> None:
+    # Given a variant whose payload is 1 (equal to true in Python) and another with a dict
+    project_id = add_project(engine)
+    flag_id = add_flag(engine, make_flag(project_id, variants=[Variant(key="on", payload=1),
+                                                               Variant(key="off", payload={"n": 1})]))
+    with SqlUnitOfWork(engine, write=True) as uow:
+        flag = uow.flags.get(flag_id, for_update=True)
+        assert flag is not None
+        # When one payload becomes true and the other is changed in place, then saved
+        flag.variant("on").payload = True
+        flag.variant("off").payload["n"] = 2
+        uow.flags.save(flag)
+        uow.commit()
+    # Then both changes are stored
+    with SqlUnitOfWork(engine) as uow:
+        loaded = uow.flags.get(flag_id)
+    assert loaded is not None
+    assert loaded.variant("on").payload is True
+    assert loaded.variant("off").payload == {"n": 2}
+
+
+def test_flag_repository__saved_twice_in_one_unit_of_work__reads_back_the_last(engine: Engine) -> None:
+    # Given a flag linked to a deployment
+    project_id = add_project(engine)
+    deployment = add_deployment(engine, project_id, "production")
+    flag_id = add_flag(engine, make_flag(project_id, deployments=[deployment]))
+    with SqlUnitOfWork(engine, write=True) as uow:
+        flag = uow.flags.get(flag_id, for_update=True)
+        assert flag is not None
+        # When it is unlinked and saved, then linked again as it was read and saved again
+        flag.deployments = []
+        uow.flags.save(flag)
+        flag.deployments = [deployment]
+        uow.flags.save(flag)
+        uow.commit()
+    # Then the link is there
+    with SqlUnitOfWork(engine) as uow:
+        loaded = uow.flags.get(flag_id)
+    assert loaded is not None
+    assert loaded.deployments == [deployment]
+
+
 def test_flag_repository__duplicate_key_in_project__raises_already_exists(engine: Engine) -> None:
     # Given
     project_id = add_project(engine)
