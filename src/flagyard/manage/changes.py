@@ -51,6 +51,11 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
     if approval is None:
         hold_for_review(uow, principal, flag, before, document, now)
     uow.flags.save(flag)
+    record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
+           flag.project_id, now, before, document, ignore=BOOKKEEPING)
+    notify_version(uow, flag, before, document, principal.name, now)
+    # Last, as the caller commits next: the bump locks the project's row until the commit, and
+    # every writer of the project queues on it (on PostgreSQL; SQLite's lock is the database's).
     uow.projects.bump_revision(flag.project_id)
     uow.versions.add(
         Version(
@@ -64,9 +69,6 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
             change_request_id=approval.change_request_id if approval else None,
         )
     )
-    record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
-           flag.project_id, now, before, document, ignore=BOOKKEEPING)
-    notify_version(uow, flag, before, document, principal.name, now)
 
 
 def append_versions(uow: UnitOfWork, changed: Sequence[Flag], principal: Principal,

@@ -27,7 +27,7 @@ NOTIFIED_KINDS = ("flag", "experiment")  # groups' versions raise no event of th
 
 def notify_version(uow: UnitOfWork, flag: Flag, before: Mapping[str, Any] | None, document: Mapping[str, Any],
                    actor: str, now: datetime) -> None:
-    """The events of a flag's new version (already added), for the webhooks that want them;
+    """The events of a flag's new version, for the webhooks that want them;
     `before` is the previous version's document (None for the first)."""
     kind = flag.kind.value
     if kind not in NOTIFIED_KINDS:
