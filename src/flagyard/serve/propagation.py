@@ -34,6 +34,13 @@ RETRY_SECONDS = 1.0
 # cost writes half their rate (benchmarks/write_throughput.py). Requests do not wait for a
 # round: a change invalidates their snapshot at once and the next request re-checks it.
 ROUND_SECONDS = 0.05
+# ...and further apart when a round cost the propagator's thread more than ROUND_SHARE of the
+# gap, up to LONGEST_ROUND_SECONDS, so a write still waits at most that long for its round. A
+# round's cost grows with the deployment (at 10,000 flags: a rebuild of 5-9 ms CPU, then a 7 MB
+# body joined and copied on the event loop for the streams): at twenty rounds a second it took
+# a third of what writes could use; paced by its cost, writes/s rose a quarter (ADR 0107).
+ROUND_SHARE = 0.1
+LONGEST_ROUND_SECONDS = 0.08
 
 log = logging.getLogger("flagyard.changes")
 
@@ -63,6 +70,7 @@ class Propagator:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._round_seconds = round_seconds
+        self._gap = round_seconds  # between the starts of two rounds, from the last one's cost
         self._last_round = -math.inf
 
     @property
@@ -117,7 +125,7 @@ class Propagator:
                     self._wakeup.wait(RETRY_SECONDS if retry else None)
                 # Changes that come meanwhile join this round.
                 while not self._stopped and (
-                        wait := self._last_round + self._round_seconds - time.monotonic()) > 0:
+                        wait := self._last_round + self._gap - time.monotonic()) > 0:
                     self._wakeup.wait(wait)
                 if self._stopped:
                     return
@@ -129,7 +137,11 @@ class Propagator:
             keys = set(self._evaluation.keys_for(projects)) if projects != frozenset() else set()
             keys |= set(self._evaluation.unreachable_keys())
             if keys:
+                # CPU time, not wall time: waiting for the GIL while writers run is no cost.
+                started = time.thread_time()
                 self._refresh(keys)
+                cost = time.thread_time() - started
+                self._gap = max(self._round_seconds, min(LONGEST_ROUND_SECONDS, cost / ROUND_SHARE))
 
     def _build_all(self) -> None:
         while True:
