@@ -4,7 +4,9 @@ A connection registers with the broadcaster of its deployment (and body: local f
 flag with `eval_mode=remote`), sends its headers and the current flags through ASGI, and then
 sleeps. When the propagator reports that a deployment's snapshot changed, its broadcaster frames
 the `data:` event as one HTTP chunk, once, and writes those same bytes to every connection's
-transport in one loop (`stream_wire.py`); keep-alives, from one timer for the whole process,
+transport in one loop (`stream_wire.py`): the chunk's head, the snapshot's own body and the
+tail as separate buffers, since copying a 7 MB body (10,000 flags) into a frame and again into
+a chunk cost each propagation round milliseconds of the event loop's time; keep-alives, from one timer for the whole process,
 take the same path. A connection whose socket is backed up (over the transport's high-water
 mark), or whose server gives no direct wire, is woken instead and writes the latest flags itself
 through ASGI, which waits for the socket to drain; then it hands the writing back.
@@ -25,7 +27,8 @@ from flagyard.api.sdk.stream_wire import Wire, chunk
 from flagyard.serve.snapshots import FlagsBody, Snapshot
 
 KEEPALIVE_FRAME = b"data:  \n\n"  # data of a single space, as Amplitude sends
-KEEPALIVE_CHUNK = chunk(KEEPALIVE_FRAME)
+KEEPALIVE_CHUNK = (chunk(KEEPALIVE_FRAME),)
+_FRAME_START, _FRAME_END = b"data: ", b"\n\n"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -60,8 +63,9 @@ class Broadcaster:
         self.revision = -1
         self.etag = ""
         self.sequence = 0  # counts the frames served, so a connection knows it is behind
-        self.frame = b""
-        self.chunk = b""
+        self._body = b""
+        self._frame: bytes | None = None
+        self.chunk: tuple[bytes, ...] = ()  # the event as an HTTP chunk, in parts (see above)
         self.offer(snapshot)
 
     def offer(self, snapshot: Snapshot) -> bool:
@@ -74,17 +78,27 @@ class Broadcaster:
             return False
         self.etag = body.etag
         self.sequence += 1
-        self.frame = b"data: " + body.body + b"\n\n"
-        self.chunk = chunk(self.frame)
+        self._body = body.body
+        self._frame = None
+        size = len(_FRAME_START) + len(body.body) + len(_FRAME_END)
+        self.chunk = (b"%x\r\n%b" % (size, _FRAME_START), body.body, _FRAME_END + b"\r\n")
         return True
 
-    def deliver(self, data: bytes, *, keepalive: bool = False) -> None:
-        """Write `data` (a framed chunk) to every connection that can take it now; wake the rest."""
+    @property
+    def frame(self) -> bytes:
+        """The event whole, for a connection that writes it through ASGI itself (made on demand:
+        most connections never need it)."""
+        if self._frame is None:
+            self._frame = _FRAME_START + self._body + _FRAME_END
+        return self._frame
+
+    def deliver(self, parts: tuple[bytes, ...], *, keepalive: bool = False) -> None:
+        """Write `parts` (one framed chunk) to every connection that can take it now; wake the rest."""
         for connection in self.connections:
             wire = connection.wire
             if not connection.own_turn and wire is not None:
                 if wire.ready:
-                    wire.transport.write(data)
+                    wire.transport.writelines(parts)
                     continue
                 if keepalive:
                     continue  # a backed-up socket needs no keep-alive
