@@ -38,7 +38,7 @@ ROUND_SECONDS = 0.05
 # gap, up to LONGEST_ROUND_SECONDS, so a write still waits at most that long for its round. A
 # round's cost grows with the deployment (at 10,000 flags: a rebuild of 5-9 ms CPU, then a 7 MB
 # body joined and copied on the event loop for the streams): at twenty rounds a second it took
-# a third of what writes could use; paced by its cost, writes/s rose a quarter (ADR 0107).
+# a third of what writes could use; paced by its cost, writes/s rose a quarter (ADR 0108).
 ROUND_SHARE = 0.1
 LONGEST_ROUND_SECONDS = 0.08
 
