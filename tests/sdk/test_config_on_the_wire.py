@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -205,3 +207,17 @@ def test_config__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
         wait_for(lambda: len(lines()) == 3)
     assert [(entry["request_id"], entry["path"], entry["status"]) for entry in lines()] == [
         (f"logged-{n}", "/sdk/v2/flags", 200) for n in range(3)]
+
+
+def test_config__asked_again_a_second_later__date_moves_on(server: Server, sdk_deployment: dict[str, str]) -> None:
+    # Given
+    key = sdk_deployment["key"]
+    first, = _exchange(server, [_get(CONFIG, key)])
+
+    # When: the same request once the server's clock has moved to the next second
+    time.sleep(1.2)
+    later, = _exchange(server, [_get(CONFIG, key)])
+
+    # Then: the same flags, with the date of their own answer
+    assert later.body == first.body
+    assert parsedate_to_datetime(later.headers["date"]) > parsedate_to_datetime(first.headers["date"])

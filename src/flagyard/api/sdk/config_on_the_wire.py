@@ -38,6 +38,8 @@ class ConfigOnTheWire:
         self._serving = serving
         self._metrics = metrics
         self._access_log = access_log
+        self._heads: dict[tuple[int, bytes], bytes] = {}
+        self._heads_for: Headers | None = None
 
     def answer(self, method: bytes, target: bytes, headers: Headers,
                server_headers: Headers) -> list[bytes] | None:
@@ -68,13 +70,22 @@ class ConfigOnTheWire:
         status, raw, content = config_answer(body, accept_encoding.decode("latin-1"),
                                              if_none_match.decode("latin-1") or None)
         rid = request_id_for(request_id)
-        head = [_STATUS_LINES[status]]
-        # As the CORS layer answers a request without `Origin`: `Vary` names it too.
-        for name, value in (*server_headers, *varying_on_origin(raw), (b"x-request-id", rid.encode())):
-            head += (name, b": ", value, b"\r\n")
-        head.append(b"\r\n")
         elapsed = time.perf_counter() - started
         self._metrics.observe_request("GET", "/sdk/v2/flags", status, elapsed)
         if self._access_log:
             log_request("GET", "/sdk/v2/flags", rid, status, elapsed)
-        return [b"".join(head), content] if content else [b"".join(head)]
+        return [self._head(status, raw, server_headers), b"x-request-id: %b\r\n\r\n" % rid.encode(), content]
+
+    def _head(self, status: int, raw: list[tuple[bytes, bytes]], server_headers: Headers) -> bytes:
+        """The status line and every header but the request id, made once per answer and
+        server header list (uvicorn makes a new one each second, for the date)."""
+        if server_headers is not self._heads_for:
+            self._heads.clear()
+            self._heads_for = server_headers
+        key = (status, raw[0][1])  # the ETag names the body and its encoding
+        head = self._heads.get(key)
+        if head is None:
+            # As the CORS layer answers a request without `Origin`: `Vary` names it too.
+            lines = [b"%b: %b\r\n" % header for header in (*server_headers, *varying_on_origin(raw))]
+            head = self._heads[key] = _STATUS_LINES[status] + b"".join(lines)
+        return head

@@ -50,8 +50,9 @@ _JSON = (b"content-type", b"application/json")
 
 def config_answer(body: FlagsBody, accept_encoding: str,
                   if_none_match: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and content of a config answer: the one reading of the request's
-    validators and encodings, for the ASGI route and for the connection (config_on_the_wire.py)."""
+    """Status, headers (the ETag first) and content of a config answer: the one reading of the
+    request's validators and encodings, for the ASGI route and for the connection
+    (config_on_the_wire.py)."""
     compressed = body.gzipped() if accepts_gzip(accept_encoding) else None
     etag = body.gzip_etag if compressed is not None else body.etag
     raw = [(b"etag", etag.encode()), *_COMMON]
