@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flagyard.api.http.errors import domain_error_response, error_response
+from flagyard.api.http.threads import in_thread
 from flagyard.errors import DomainError, Unauthenticated
 from flagyard.manage.keys import KeyService
 
@@ -113,7 +113,7 @@ class ManagementAuthMiddleware:
                                   code="wrong_key_type")
         if scheme.lower() != "bearer" or not secret:
             raise Unauthenticated("Authorization must be 'Bearer <management key>'", code="missing_key")
-        return await to_thread.run_sync(self.keys.authenticate, secret)
+        return await in_thread(self.keys.authenticate, secret)
 
 
 def _as_json(scope: Scope) -> Scope:

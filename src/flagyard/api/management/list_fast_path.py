@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flagyard.api.http.errors import domain_error_response, error_response
+from flagyard.api.http.threads import in_thread
 from flagyard.api.management.flags import list_page
 from flagyard.errors import DomainError
 from flagyard.manage.model.flags import Kind
@@ -48,7 +48,7 @@ class ListFastPath:
         services = scope["app"].state.manage
         response: Response
         try:
-            response = await run_in_threadpool(list_page, services, principal, kind, plural, *arguments)
+            response = await in_thread(list_page, services, principal, kind, plural, *arguments)
         except DomainError as error:
             response = domain_error_response(error)
         except Exception:
