@@ -9,7 +9,6 @@ The plan's own tests run everywhere; the tests of the locks themselves need Post
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 
@@ -22,6 +21,7 @@ from flagyard.store.measure import event_writer
 from flagyard.store.measure.event_locks import MAX_BUCKET_LOCKS, LockPlan, bucket
 from flagyard.store.measure.event_repository import SqlEventStore
 from flagyard.store.measure.event_writer import GroupCommitWriter
+from tests.support.event_writer import held
 
 
 def keys_in_distinct_buckets(n: int, prefix: str = "user") -> list[str]:
@@ -138,14 +138,7 @@ def test_writer__queued_jobs_past_the_bucket_limit__split_into_groups_on_postgre
     monkeypatch.setattr(event_writer, "MAX_BUCKET_LOCKS", 2)
     writer = GroupCommitWriter(engine)
     try:
-        release, started = threading.Event(), threading.Event()
-
-        def wait(store: EventStore) -> None:
-            started.set()
-            release.wait(10)
-
-        writer.submit(wait)
-        assert started.wait(10)
+        release = held(writer)
         stores: list[EventStore] = []  # one per transaction, kept so that no id is reused
 
         def job(store: EventStore) -> int:

@@ -6,7 +6,6 @@ Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL name
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 
@@ -18,6 +17,7 @@ from flagyard.measure.ports import EventStore
 from flagyard.measure.processing import Batch, StoreBatches
 from flagyard.store.measure.event_writer import EventWriteFailed, GroupCommitWriter
 from tests.integration.store.measure.test_event_sums import START, new_experiment
+from tests.support.event_writer import held
 
 
 @pytest.fixture
@@ -41,20 +41,6 @@ def upload(writer: GroupCommitWriter, project_id: int, events: list[Event]) -> F
     """Submit one upload's job as ingestion does, with what it touches."""
     job = storing(project_id, events)
     return writer.submit(job, [job.batches[0].scope()])
-
-
-def held(writer: GroupCommitWriter) -> threading.Event:
-    """Occupy the writer until the returned event is set, so what is submitted meanwhile
-    waits in the queue and runs as one group."""
-    release, started = threading.Event(), threading.Event()
-
-    def wait(store: EventStore) -> None:
-        started.set()
-        release.wait(10)
-
-    writer.submit(wait)
-    assert started.wait(10)
-    return release
 
 
 def stored_insert_ids(engine: Engine, project_id: int) -> list[str]:
