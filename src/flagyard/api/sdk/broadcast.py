@@ -6,8 +6,8 @@ sleeps. When the propagator reports that a deployment's snapshot changed, its br
 the `data:` event as one HTTP chunk, once, and writes those same bytes to every connection's
 transport in one loop (`stream_wire.py`): the chunk's head, the snapshot's own body and the
 tail as separate buffers, since copying a 7 MB body (10,000 flags) into a frame and again into
-a chunk cost each propagation round milliseconds of the event loop's time; keep-alives, from one timer for the whole process,
-take the same path. A connection whose socket is backed up (over the transport's high-water
+a chunk cost each propagation round milliseconds of the event loop's time. Keep-alives, from
+one timer for the whole process, take the same path. A connection whose socket is backed up (over the transport's high-water
 mark), or whose server gives no direct wire, is woken instead and writes the latest flags itself
 through ASGI, which waits for the socket to drain; then it hands the writing back.
 
