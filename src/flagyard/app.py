@@ -25,7 +25,7 @@ from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.pagination import envelope_bytes
-from flagyard.api.http.ratelimit import RateLimitMiddleware
+from flagyard.api.http.ratelimit import RateLimitMiddleware, management_buckets
 from flagyard.api.jobs.bandits import BanditJob
 from flagyard.api.jobs.results_watch import ResultsWatchJob
 from flagyard.api.jobs.schedules import ScheduleJob
@@ -270,12 +270,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         single_sign_on=manage.single_sign_on,
     ), sign_in=SignInOptions.from_settings(settings))
 
-    # Listed innermost first: observe → CORS → body limit → SDK fast path → authenticate →
-    # rate-limit → list fast path → route. The SDK fast path sits outside the management layers,
-    # which only pass SDK requests on.
-    app.add_middleware(ListFastPath)
-    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second)
+    # Listed innermost first: observe → CORS → body limit → SDK fast path → list fast path →
+    # authenticate → rate-limit → route. The SDK fast path sits outside the management layers,
+    # which only pass SDK requests on; the list fast path authenticates and rate-limits the lists
+    # it answers itself, with the same keys and buckets.
+    buckets = management_buckets(settings.rate_limit_per_second)
+    app.add_middleware(RateLimitMiddleware, buckets=buckets)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
+    app.add_middleware(ListFastPath, keys=keys, buckets=buckets)
     app.add_middleware(SdkFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        larger=[(COHORT_UPLOAD_PATH, settings.max_member_file_bytes),

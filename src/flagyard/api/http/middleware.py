@@ -17,6 +17,7 @@ from flagyard.api.http.errors import domain_error_response, error_response
 from flagyard.api.http.threads import in_thread
 from flagyard.errors import DomainError, Unauthenticated
 from flagyard.manage.keys import KeyService
+from flagyard.manage.model.access import Principal
 
 MANAGEMENT_PREFIXES = ("/api/1/", "/experiments/", "/flags/", "/deployments/")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -102,18 +103,23 @@ class ManagementAuthMiddleware:
         scope.setdefault("state", {})["principal"] = principal
         await self.app(_as_json(scope), receive, send)
 
-    async def _authenticate(self, header: bytes | None):  # type: ignore[no-untyped-def]
-        if not header:
-            raise Unauthenticated("missing Authorization header: send 'Bearer <management key>'",
-                                  code="missing_key")
-        scheme, _, secret = header.decode("latin-1").strip().partition(" ")
-        secret = secret.strip()
-        if scheme.lower() == "api-key":
-            raise Unauthenticated("a deployment key opens no management route; use a management key",
-                                  code="wrong_key_type")
-        if scheme.lower() != "bearer" or not secret:
-            raise Unauthenticated("Authorization must be 'Bearer <management key>'", code="missing_key")
-        return await in_thread(self.keys.authenticate, secret)
+    async def _authenticate(self, header: bytes | None) -> Principal:
+        return await in_thread(self.keys.authenticate, management_secret(header))
+
+
+def management_secret(header: bytes | None) -> str:
+    """The management key in an `Authorization` header, or Unauthenticated saying what is wrong."""
+    if not header:
+        raise Unauthenticated("missing Authorization header: send 'Bearer <management key>'",
+                              code="missing_key")
+    scheme, _, secret = header.decode("latin-1").strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() == "api-key":
+        raise Unauthenticated("a deployment key opens no management route; use a management key",
+                              code="wrong_key_type")
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthenticated("Authorization must be 'Bearer <management key>'", code="missing_key")
+    return secret
 
 
 def _as_json(scope: Scope) -> Scope:

@@ -36,23 +36,32 @@ class TokenBuckets:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
+    def admit(self, key_id: int) -> None:
+        """Take a management key's token, or raise RateLimited with the seconds to wait."""
+        wait = self.take(key_id)
+        if wait > 0:
+            raise RateLimited(f"more than {self.rate:g} requests per second with this key",
+                              retry_after=max(1, math.ceil(wait)))
+
 
 class RateLimitMiddleware:
     """Runs inside authentication: limits by the management key that was resolved."""
 
-    def __init__(self, app: ASGIApp, rate: float) -> None:
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets | None) -> None:
         self.app = app
-        self.buckets = TokenBuckets(rate) if rate > 0 else None
+        self.buckets = buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get("state", {}).get("principal") if scope["type"] == "http" else None
         if self.buckets is not None and principal is not None:
-            wait = self.buckets.take(principal.key_id)
-            if wait > 0:
-                error = RateLimited(
-                    f"more than {self.buckets.rate:g} requests per second with this key",
-                    retry_after=max(1, math.ceil(wait)),
-                )
+            try:
+                self.buckets.admit(principal.key_id)
+            except RateLimited as error:
                 await domain_error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def management_buckets(rate: float) -> TokenBuckets | None:
+    """The per-key buckets shared by every layer that admits management requests; None: no limit."""
+    return TokenBuckets(rate) if rate > 0 else None

@@ -6,22 +6,32 @@ what was left. This middleware sits innermost, where authentication and the rate
 already run, and answers a list request whose query parameters are plain (each given once, a
 decimal `limit`, `includeArchived` spelled `true` or `false`) with the route's own function.
 Any other request goes on to routing, so validation errors read exactly as before.
+
+It sits outside authentication and does that layer's work itself: the key check, the rate limit
+and the list are one hop to a worker thread. With a kept answer, each request is two short reads
+(the key, the projects' revision); as two hops, the hand-offs between the event loop and the
+threads were most of a request's time under 32 clients (py-spy).
 """
 
 from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
+from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flagyard.api.http.errors import domain_error_response, error_response
+from flagyard.api.http.middleware import management_secret
+from flagyard.api.http.ratelimit import TokenBuckets
 from flagyard.api.http.threads import in_thread
 from flagyard.api.management.flags import list_page
 from flagyard.errors import DomainError
+from flagyard.manage.keys import KeyService
 from flagyard.manage.model.flags import Kind
+from flagyard.manage.services import ManageServices
 
 log = logging.getLogger("flagyard.api")
 
@@ -31,30 +41,42 @@ BOOLEANS = {"true": True, "false": False}
 
 
 class ListFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyService, buckets: TokenBuckets | None) -> None:
         self.app = app
+        self.keys = keys
+        self.buckets = buckets
         # Metrics label requests by their route template, as routing would have set it.
         self.labels = {path: SimpleNamespace(path=path) for path in LISTS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         listed = LISTS.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
-        principal = scope.get("state", {}).get("principal")
         arguments = _plain_arguments(QueryParams(scope["query_string"])) if listed else None
-        if listed is None or principal is None or arguments is None:
+        if listed is None or arguments is None:
             await self.app(scope, receive, send)
             return
         kind, plural = listed
         scope["route"] = self.labels[scope["path"]]
-        services = scope["app"].state.manage
+        state = scope.setdefault("state", {})
+        header = dict(scope["headers"]).get(b"authorization")
         response: Response
         try:
-            response = await in_thread(list_page, services, principal, kind, plural, *arguments)
+            response = await in_thread(self._answer, scope["app"].state.manage, state, header, kind,
+                                       plural, arguments)
         except DomainError as error:
             response = domain_error_response(error)
         except Exception:
             log.exception("unhandled error on GET %s", scope["path"])
             response = error_response(500, "internal_error", "internal server error")
         await response(scope, receive, send)
+
+    def _answer(self, services: ManageServices, state: dict[str, Any], header: bytes | None,
+                kind: Kind, plural: str, arguments: Arguments) -> Response:
+        """In order, as the layers it stands for: authenticate, rate-limit, list."""
+        principal = self.keys.authenticate(management_secret(header))
+        state["principal"] = principal  # for the request log
+        if self.buckets is not None:
+            self.buckets.admit(principal.key_id)
+        return list_page(services, principal, kind, plural, *arguments)
 
 
 Arguments = tuple[str | None, str | None, int | None, str | None, bool]
