@@ -11,9 +11,12 @@ For each size: a fresh database (SQLite file, or a new database on the PostgreSQ
 
 It prints writes/s and the write's p50/p99, and for phase 2 how many stream messages arrived, how
 long after a write the next one came (p50/p99: propagation to a connected SDK), and the poll's
-p99; then the ratio of phase 2 to phase 1 (1.0: connected SDKs cost writes nothing).
+p99; then the ratio of phase 2 to phase 1 (1.0: connected SDKs cost writes nothing). Each phase
+also prints the server's CPU per write, which bounds one process's writes/s and stays comparable
+when other work shares the machine.
 
     .venv/bin/python benchmarks/write_throughput.py [--sizes 1000,3000,10000] [--seconds 8] [--postgres URL]
+        [--profile PREFIX]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -169,11 +173,27 @@ class CpuShare:
         self._pid = server_pid
         self._start = (time.perf_counter(), cpu_seconds(server_pid), time.process_time())
 
+    def server_seconds(self) -> float:
+        return cpu_seconds(self._pid) - self._start[1]
+
+    def per_write(self, writes: int) -> str:
+        """The server's CPU per write: what one process's writes/s is bound by, and less noisy
+        than writes/s when other work shares the cores."""
+        return f"server CPU {self.server_seconds() * 1000 / max(writes, 1):5.2f} ms/write"
+
     def __str__(self) -> str:
         wall = time.perf_counter() - self._start[0]
-        server = (cpu_seconds(self._pid) - self._start[1]) / wall
+        server = self.server_seconds() / wall
         clients = (time.process_time() - self._start[2]) / wall
         return f"CPU: server {server:4.0%} of a core, writers and SDKs {clients:4.0%}"
+
+
+def profile(pid: int, path: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server's GIL holders while the SDKs are connected."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(py_spy), "record", "--gil", "-f", "raw", "-o", path, "--pid", str(pid),
+                             "--duration", str(max(1, int(seconds)))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def ms(seconds: float) -> str:
@@ -198,16 +218,20 @@ def one_size(url: str, count: int, args: argparse.Namespace) -> tuple[float, flo
         done, latencies = write_load(port, key, ids, args.clients, args.seconds, [])
         alone = done / args.seconds
         print(f"{count:>6} flags  no SDK          {alone:7.1f} writes/s   p50 {ms(statistics.median(latencies))}"
-              f"   p99 {ms(percentile(latencies, 0.99))}   {share}")
+              f"   p99 {ms(percentile(latencies, 0.99))}   {share}, {share.per_write(done)}")
 
         stream, poller = Stream(port, deployment["key"]), Poller(port, deployment["key"], args.poll)
         stream.start()
         poller.start()
         time.sleep(1.0)
         acked: list[float] = []
+        profiler = profile(server.process.pid, f"{args.profile}-{count}.txt", args.seconds) \
+            if args.profile else None
         share = CpuShare(server.process.pid)
         done, latencies = write_load(port, key, ids, args.clients, args.seconds, acked)
-        shares = str(share)
+        if profiler is not None:
+            profiler.wait()
+        shares = f"{share}, {share.per_write(done)}"
         time.sleep(1.0)
         stream.stopped = poller.stopped = True
         connected = done / args.seconds
@@ -227,6 +251,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--poll", type=float, default=1.0, help="the polling SDK's interval, seconds")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: SQLite files)")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="record the server with py-spy --gil while SDKs are connected, "
+                             "to PREFIX-<flags>.txt (raw, for flamegraph.pl)")
     args = parser.parse_args()
     results = {}
     for count in (int(n) for n in args.sizes.split(",")):
