@@ -57,7 +57,9 @@ from flagyard.api.sdk import ofrep as ofrep_routes
 from flagyard.api.sdk.broadcast import StreamHub
 from flagyard.api.sdk.config_on_the_wire import ConfigOnTheWire
 from flagyard.api.sdk.fast_path import SdkFastPath
+from flagyard.api.sdk.on_the_wire import OnTheWire
 from flagyard.api.sdk.stream_wire import StreamingApp
+from flagyard.api.sdk.vardata_on_the_wire import VardataOnTheWire
 from flagyard.config import Settings
 from flagyard.manage.approvals import reviewed
 from flagyard.manage.audit import AuditService
@@ -187,8 +189,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         propagator=propagator,
         usage=usage,
     )
-    # `flagyard serve` answers the config on the connection (flagyard/answering_protocol.py).
-    app.state.early_answers = ConfigOnTheWire(serve.serving, metrics, access_log=settings.access_log)
+    # `flagyard serve` answers the config and remote evaluation on the connection
+    # (flagyard/answering_protocol.py).
+    app.state.early_answers = OnTheWire(
+        ConfigOnTheWire(serve.serving, metrics, access_log=settings.access_log),
+        VardataOnTheWire(serve.serving, metrics, access_log=settings.access_log,
+                         max_body_bytes=settings.max_body_bytes))
     # The services that change one flag at a time open a change request when its deployment
     # requires approval (manage/approvals.py, ADR 0089).
     held = reviewed(uow)

@@ -16,46 +16,11 @@ from urllib.parse import urlparse
 import httpx
 
 from tests.sdk.conftest import create, enable
+from tests.support.raw_http import exchange, read_answers
 from tests.support.server import Server, fresh_database_url, run_cli, running_server
 from tests.support.waiting import wait_for
 
 CONFIG = "/sdk/v2/flags?v=0&eval_mode=remote"
-
-
-class Answer:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
-def _read_answers(sock: socket.socket, count: int) -> list[Answer]:
-    """`count` responses, in the order they arrived on the socket."""
-    data = b""
-    answers: list[Answer] = []
-    while len(answers) < count:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, "the server closed the connection before answering"
-            data += chunk
-        head, _, data = data.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-        length = int(headers.get("content-length", "0"))
-        while len(data) < length:
-            chunk = sock.recv(65536)
-            assert chunk, "the server closed the connection in the middle of a body"
-            data += chunk
-        answers.append(Answer(int(status_line.split(" ")[1]), headers, data[:length]))
-        data = data[length:]
-    return answers
-
-
-def _exchange(server: Server, requests: list[str], *, answers: int | None = None) -> list[Answer]:
-    url = urlparse(server.base_url)
-    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
-        sock.sendall("".join(requests).encode())  # in one write: pipelined when there are several
-        return _read_answers(sock, answers if answers is not None else len(requests))
 
 
 def _get(path: str, key: str, *extra: str, scheme: str = "Api-Key") -> str:
@@ -79,11 +44,11 @@ def test_config__keep_alive_or_closing__same_answer(
 
     # When: a keep-alive request (after one that brings the snapshot up to date with the new
     # flag), then one that closes the connection, and the same two asking for gzip
-    _exchange(server, [_get(CONFIG, key)])
-    kept, = _exchange(server, [_get(CONFIG, key, "X-Request-Id: kept-1")])
-    closing, = _exchange(server, [_get(CONFIG, key, "Connection: close", "X-Request-Id: closing-1")])
-    kept_gzip, = _exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip")])
-    closing_gzip, = _exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip", "Connection: close")])
+    exchange(server, [_get(CONFIG, key)])
+    kept, = exchange(server, [_get(CONFIG, key, "X-Request-Id: kept-1")])
+    closing, = exchange(server, [_get(CONFIG, key, "Connection: close", "X-Request-Id: closing-1")])
+    kept_gzip, = exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip")])
+    closing_gzip, = exchange(server, [_get(CONFIG, key, "Accept-Encoding: gzip", "Connection: close")])
 
     # Then
     assert kept.status == closing.status == 200
@@ -110,7 +75,7 @@ def test_config__pipelined_behind_a_slower_request__answered_in_order(
                                                         "Accept-Encoding": "identity"}).headers["etag"]
 
     # When: a management list first, then three config requests, all in one write
-    answers = _exchange(server, [
+    answers = exchange(server, [
         _get(f"/api/1/flags?projectId={sdk_project}&limit=1", admin_key, scheme="Bearer"),
         _get(CONFIG, key),
         _get(CONFIG, key, f"If-None-Match: {etag}"),
@@ -138,7 +103,7 @@ def test_config__many_requests_on_one_connection__each_answered(
         answers = []
         for n in range(50):
             sock.sendall(_get(CONFIG, key, f"X-Request-Id: many-{n}").encode())
-            answers += _read_answers(sock, 1)
+            answers += read_answers(sock, 1)
 
     # Then
     assert {a.status for a in answers} == {200}
@@ -149,9 +114,9 @@ def test_config__many_requests_on_one_connection__each_answered(
 def test_config__wrong_or_missing_key__route_says_which(server: Server, sdk_deployment: dict[str, str]) -> None:
     # When
     unknown, bearer, missing = (
-        _exchange(server, [_get(CONFIG, "server-not-a-key")])[0],
-        _exchange(server, [_get(CONFIG, sdk_deployment["key"], scheme="Bearer")])[0],
-        _exchange(server, ["GET " + CONFIG + " HTTP/1.1\r\nHost: flagyard\r\n\r\n"])[0],
+        exchange(server, [_get(CONFIG, "server-not-a-key")])[0],
+        exchange(server, [_get(CONFIG, sdk_deployment["key"], scheme="Bearer")])[0],
+        exchange(server, ["GET " + CONFIG + " HTTP/1.1\r\nHost: flagyard\r\n\r\n"])[0],
     )
 
     # Then
@@ -162,7 +127,7 @@ def test_config__wrong_or_missing_key__route_says_which(server: Server, sdk_depl
 
 def test_config__browser_origin__cors_headers(server: Server, sdk_deployment: dict[str, str]) -> None:
     # When
-    answer, = _exchange(server, [_get(CONFIG, sdk_deployment["key"], "Origin: https://app.example")])
+    answer, = exchange(server, [_get(CONFIG, sdk_deployment["key"], "Origin: https://app.example")])
 
     # Then
     assert answer.status == 200
@@ -181,7 +146,7 @@ def test_config__answers__counted_in_metrics(server: Server, sdk_deployment: dic
     before = _config_requests_counted(server, 200)
 
     # When
-    _exchange(server, [_get(CONFIG, sdk_deployment["key"])] * 7)
+    exchange(server, [_get(CONFIG, sdk_deployment["key"])] * 7)
 
     # Then
     assert _config_requests_counted(server, 200) - before >= 7
@@ -197,7 +162,7 @@ def test_config__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
     with running_server(url, env={"FLAGYARD_ACCESS_LOG": "true"}, log_path=log_path) as logged:
         # When
-        _exchange(logged, [_get(CONFIG, deployment["key"], f"X-Request-Id: logged-{n}") for n in range(3)])
+        exchange(logged, [_get(CONFIG, deployment["key"], f"X-Request-Id: logged-{n}") for n in range(3)])
 
         # Then
         def lines() -> list[dict[str, object]]:
@@ -212,11 +177,11 @@ def test_config__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
 def test_config__asked_again_a_second_later__date_moves_on(server: Server, sdk_deployment: dict[str, str]) -> None:
     # Given
     key = sdk_deployment["key"]
-    first, = _exchange(server, [_get(CONFIG, key)])
+    first, = exchange(server, [_get(CONFIG, key)])
 
     # When: the same request once the server's clock has moved to the next second
     time.sleep(1.2)
-    later, = _exchange(server, [_get(CONFIG, key)])
+    later, = exchange(server, [_get(CONFIG, key)])
 
     # Then: the same flags, with the date of their own answer
     assert later.body == first.body

@@ -55,6 +55,12 @@ class EncodedRequest:
     decode: Callable[[], tuple[Mapping[str, Any], list[str] | None]]  # (user, flag keys or None)
 
 
+@dataclass(frozen=True, slots=True)
+class _NeedsCohorts:
+    user: Mapping[str, Any]
+    flag_keys: list[str] | None
+
+
 class Serving:
     def __init__(self, snapshots: SnapshotCache, membership: CohortMembership,
                  assignments: AssignmentSink, usage: UsageCounter | None = None,
@@ -102,6 +108,28 @@ class Serving:
         that request is neither decoded nor evaluated again, but still tracked and counted."""
         snapshot = await self.snapshot(deployment_key)
         prepared = await self._prepared(deployment_key, snapshot)
+        answered = self._vardata(prepared, request, tracking)
+        if isinstance(answered, bytes):
+            return answered
+        user = await to_thread.run_sync(self._membership.enrich, snapshot, answered.user)
+        return _json(self._evaluated(prepared, user, answered.flag_keys, tracking).variants)
+
+    def vardata_at_hand(self, deployment_key: str, request: EncodedRequest,
+                        tracking: Tracking) -> bytes | None:
+        """`vardata` when it needs no waiting: the snapshot known current and prepared, and no
+        cohort to look up. None otherwise (or for an unknown key: `vardata` says which)."""
+        snapshot = self.snapshots.cached(deployment_key)
+        prepared = self._reused(deployment_key, snapshot) if snapshot is not None else None
+        if prepared is None:
+            return None
+        answered = self._vardata(prepared, request, tracking)
+        return answered if isinstance(answered, bytes) else None
+
+    def _vardata(self, prepared: _Prepared, request: EncodedRequest,
+                 tracking: Tracking) -> bytes | _NeedsCohorts:
+        """The answer, or the decoded request when the user's cohorts must be looked up first
+        (nothing is tracked or counted then)."""
+        snapshot = prepared.snapshot
         answer = prepared.answers.get(request.identity)
         if answer is not None:
             if tracking.any and prepared.assigns:
@@ -112,13 +140,11 @@ class Serving:
             self._counted(snapshot.deployment.id, len(answer.flags))
             return answer.body
         user, flag_keys = request.decode()
-        cacheable = not self._membership.needs_lookup(snapshot, user)
-        if not cacheable:
-            user = await to_thread.run_sync(self._membership.enrich, snapshot, user)
+        if self._membership.needs_lookup(snapshot, user):
+            return _NeedsCohorts(user, flag_keys)
         evaluation = self._evaluated(prepared, user, flag_keys, tracking)
         body = _json(evaluation.variants)
-        if cacheable:
-            prepared.answers.put(request.identity, Answer(body, evaluation.flags))
+        prepared.answers.put(request.identity, Answer(body, evaluation.flags))
         return body
 
     def evaluate_blocking(self, deployment_key: str, user: Mapping[str, Any],

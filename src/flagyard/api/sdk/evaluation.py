@@ -13,13 +13,13 @@ from flagyard.api.http.fast_json import FastJSONResponse
 from flagyard.api.sdk.broadcast import StreamHub
 from flagyard.api.sdk.flags_response import flags_response
 from flagyard.api.sdk.wire import (
-    decode_base64_json,
     deployment_key,
-    flag_keys_header,
     parse_json,
     remote_mode,
     tracking,
     user_object,
+    vardata_body,
+    vardata_headers,
 )
 from flagyard.serve.service import EncodedRequest, Serving
 from flagyard.serve.snapshots import Snapshot
@@ -70,27 +70,14 @@ _JSON = (b"content-type", b"application/json")
 async def vardata_post(request: Request) -> Response:
     await _authenticated(request)  # before the body is read
     body = await request.body()
-    raw_keys = request.headers.get("x-amp-exp-flag-keys")
-
-    def decode() -> tuple[dict[str, Any], list[str] | None]:
-        return (user_object(parse_json(body, "request body"), "request body"),
-                flag_keys_header(raw_keys))
-
-    return await _vardata(request, EncodedRequest(body + b"\n" + (raw_keys or "").encode(), decode))
+    return await _vardata(request, vardata_body(body, request.headers.get("x-amp-exp-flag-keys")))
 
 
 @router.get("/sdk/v2/vardata", summary="Remote evaluation; the user is in X-Amp-Exp-User")
 async def vardata_get(request: Request) -> Response:
     headers = request.headers
-    raw_user = headers.get("x-amp-exp-user")
-    raw_keys = headers.get("x-amp-exp-flag-keys")
-
-    def decode() -> tuple[dict[str, Any], list[str] | None]:
-        user = user_object(decode_base64_json(raw_user, "X-Amp-Exp-User"), "X-Amp-Exp-User") \
-            if raw_user else {}
-        return user, flag_keys_header(raw_keys)
-
-    return await _vardata(request, EncodedRequest(f"{raw_user or ''}\n{raw_keys or ''}", decode))
+    return await _vardata(request, vardata_headers(headers.get("x-amp-exp-user"),
+                                                   headers.get("x-amp-exp-flag-keys")))
 
 
 async def _vardata(request: Request, encoded: EncodedRequest) -> Response:

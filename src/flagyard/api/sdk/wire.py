@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from flagyard.errors import Invalid, Unauthenticated
 from flagyard.measure.model.tracking import Tracking
+from flagyard.serve.service import EncodedRequest
 
 
 def deployment_key(request: Request) -> str:
@@ -72,10 +73,31 @@ def parse_json(raw: bytes, where: str) -> Any:
 
 
 def tracking(request: Request) -> Tracking:
+    headers = request.headers
+    return tracking_asked(headers.get("x-amp-exp-track", ""), headers.get("x-amp-exp-exposure-track", ""))
+
+
+def tracking_asked(track: str, exposure_track: str) -> Tracking:
     """`X-Amp-Exp-Track: no-track` turns assignments off; `X-Amp-Exp-Exposure-Track: track`
     asks for exposures too, as on Amplitude's servers."""
-    headers = request.headers
-    return Tracking(
-        assignment=headers.get("x-amp-exp-track", "").lower() != "no-track",
-        exposure=headers.get("x-amp-exp-exposure-track", "").lower() == "track",
-    )
+    return Tracking(assignment=track.lower() != "no-track", exposure=exposure_track.lower() == "track")
+
+
+def vardata_body(body: bytes, raw_keys: str | None) -> EncodedRequest:
+    """`POST /sdk/v2/vardata`'s user (the JSON body) and flag keys (`X-Amp-Exp-Flag-Keys`)."""
+
+    def decode() -> tuple[dict[str, Any], list[str] | None]:
+        return user_object(parse_json(body, "request body"), "request body"), flag_keys_header(raw_keys)
+
+    return EncodedRequest(body + b"\n" + (raw_keys or "").encode(), decode)
+
+
+def vardata_headers(raw_user: str | None, raw_keys: str | None) -> EncodedRequest:
+    """`GET /sdk/v2/vardata`'s user (base64 in `X-Amp-Exp-User`) and flag keys."""
+
+    def decode() -> tuple[dict[str, Any], list[str] | None]:
+        user = user_object(decode_base64_json(raw_user, "X-Amp-Exp-User"), "X-Amp-Exp-User") \
+            if raw_user else {}
+        return user, flag_keys_header(raw_keys)
+
+    return EncodedRequest(f"{raw_user or ''}\n{raw_keys or ''}", decode)
