@@ -44,6 +44,7 @@ from flagyard.api.management.list_fast_path import ListFastPath
 from flagyard.api.management.restore import restore_router
 from flagyard.api.management.schedules import schedule_router
 from flagyard.api.management.usage import usage_router
+from flagyard.api.management.write_fast_path import WriteFastPath
 from flagyard.api.schemas.flags import (
     ExperimentCreateIn,
     ExperimentPatchIn,
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # which only pass SDK requests on; the list fast path authenticates and rate-limits the lists
     # it answers itself, with the same keys and buckets.
     buckets = management_buckets(settings.rate_limit_per_second)
+    app.add_middleware(WriteFastPath)  # innermost: after authentication and the rate limit
     app.add_middleware(RateLimitMiddleware, buckets=buckets)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
     app.add_middleware(ListFastPath, keys=keys, buckets=buckets)
