@@ -20,7 +20,7 @@ from flagyard.api.console.services import ConsoleServices
 from flagyard.api.console.sign_in_options import SignInOptions
 from flagyard.api.http import errors as api_errors
 from flagyard.api.http import openapi, operations
-from flagyard.api.http.cors import CorsByPath
+from flagyard.api.http.cors import CorsByPath, sdk_policy
 from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
@@ -192,9 +192,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # `flagyard serve` answers the config and remote evaluation on the connection
     # (flagyard/answering_protocol.py).
+    # Answers to browsers carry the CORS headers the SDK routes' policy gives.
+    sdk_cors = sdk_policy(app, settings.cors_origins)
     app.state.early_answers = OnTheWire(
-        ConfigOnTheWire(serve.serving, metrics, access_log=settings.access_log),
-        VardataOnTheWire(serve.serving, metrics, access_log=settings.access_log,
+        ConfigOnTheWire(serve.serving, metrics, sdk_cors, access_log=settings.access_log),
+        VardataOnTheWire(serve.serving, metrics, sdk_cors, access_log=settings.access_log,
                          max_body_bytes=settings.max_body_bytes))
     # The services that change one flag at a time open a change request when its deployment
     # requires approval (manage/approvals.py, ADR 0089).

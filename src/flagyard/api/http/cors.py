@@ -43,20 +43,42 @@ def parse_origins(raw: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
 
 
+def sdk_policy(app: ASGIApp, sdk_origins: str) -> CORSMiddleware:
+    return CORSMiddleware(
+        app,
+        allow_origins=parse_origins(sdk_origins),
+        allow_methods=("GET", "POST", "OPTIONS"),
+        allow_headers=SDK_HEADERS,
+        expose_headers=EXPOSED,
+        allow_private_network=True,
+        max_age=86400,
+    )
+
+
+def simple_answer_headers(policy: CORSMiddleware, origin: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers `policy` adds to the answer to a request from `origin` that is not a
+    preflight, in its order, but for `Vary` (`varying_on_origin` merges that): for answers
+    written without passing through it (api/sdk/*_on_the_wire.py)."""
+    added = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+             for name, value in policy.simple_headers.items()]
+    text = origin.decode("latin-1")
+    if (policy.allow_all_origins and policy.allow_credentials) or \
+            (not policy.allow_all_origins and policy.is_allowed_origin(text)):
+        explicit = (b"access-control-allow-origin", origin)
+        at = [i for i, (name, _) in enumerate(added) if name == explicit[0]]
+        if at:
+            added[at[0]] = explicit
+        else:
+            added.append(explicit)
+    return added
+
+
 class CorsByPath:
     """One CORS policy for the SDK routes and another for the management routes."""
 
     def __init__(self, app: ASGIApp, sdk_origins: str, management_origins: str) -> None:
         self.app = app
-        self.sdk = CORSMiddleware(
-            app,
-            allow_origins=parse_origins(sdk_origins),
-            allow_methods=("GET", "POST", "OPTIONS"),
-            allow_headers=SDK_HEADERS,
-            expose_headers=EXPOSED,
-            allow_private_network=True,
-            max_age=86400,
-        )
+        self.sdk = sdk_policy(app, sdk_origins)
         # With no origin configured every preflight is refused (400) before authentication,
         # and no response carries Access-Control-Allow-Origin, so browsers read nothing.
         self.management = CORSMiddleware(

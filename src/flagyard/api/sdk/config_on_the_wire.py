@@ -6,8 +6,8 @@ measured: benchmarks/config_vs_nginx.py): a task per request, the scope, the mes
 middleware in between, each costing a few microseconds around one dictionary lookup and a
 prepared body. The server's protocol (flagyard/answering_protocol.py) offers each request here
 first; the config is answered here when that is the whole of the work: the snapshot is current
-in memory, the key is an `Api-Key`, and nothing in the request asks for more (a CORS origin, a
-body, an upgrade). Anything else returns None and takes the ordinary route, which then also
+in memory, the key is an `Api-Key`, and nothing in the request asks for more (a body, an
+upgrade); a browser's `Origin` gets the headers the CORS layer would add. Anything else returns None and takes the ordinary route, which then also
 renders every error. The answer is the route's own (`config_answer`), with the request id, the
 metrics and the request log that observability gives every other request.
 """
@@ -17,7 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from flagyard.api.http.cors import varying_on_origin
+from starlette.middleware.cors import CORSMiddleware
+
+from flagyard.api.http.cors import simple_answer_headers, varying_on_origin
 from flagyard.api.http.observability import Metrics, log_request, request_id_for
 from flagyard.api.sdk.flags_response import config_answer
 from flagyard.api.sdk.wire import key_in_authorization, remote_mode
@@ -26,19 +28,20 @@ from flagyard.serve.service import Serving
 
 CONFIG_PATH = b"/sdk/v2/flags"
 _STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 304: b"HTTP/1.1 304 Not Modified\r\n"}
-# A request carrying one of these needs what only the ordinary route does: CORS headers, a body
-# read (and its size limit), an interim answer, a protocol switch.
-_ORDINARY_ROUTE = frozenset({b"origin", b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
+# A request carrying one of these needs what only the ordinary route does: a body read (and
+# its size limit), an interim answer, a protocol switch.
+_ORDINARY_ROUTE = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 
 Headers = Sequence[tuple[bytes, bytes]]
 
 
 class ConfigOnTheWire:
-    def __init__(self, serving: Serving, metrics: Metrics, *, access_log: bool) -> None:
+    def __init__(self, serving: Serving, metrics: Metrics, cors: CORSMiddleware, *, access_log: bool) -> None:
         self._serving = serving
         self._metrics = metrics
+        self._cors = cors
         self._access_log = access_log
-        self._heads: dict[tuple[int, bytes], bytes] = {}
+        self._heads: dict[tuple[int, bytes, bytes | None], bytes] = {}
         self._heads_for: Headers | None = None
 
     def answer(self, method: bytes, target: bytes, headers: Headers,
@@ -49,6 +52,7 @@ class ConfigOnTheWire:
             return None
         started = time.perf_counter()
         authorization = accept_encoding = if_none_match = request_id = b""
+        origin: bytes | None = None
         for name, value in headers:
             if name == b"authorization":
                 authorization = value
@@ -58,6 +62,8 @@ class ConfigOnTheWire:
                 if_none_match = value
             elif name == b"x-request-id":
                 request_id = value
+            elif name == b"origin":
+                origin = value
             elif name in _ORDINARY_ROUTE:
                 return None
         try:
@@ -74,18 +80,21 @@ class ConfigOnTheWire:
         self._metrics.observe_request("GET", "/sdk/v2/flags", status, elapsed)
         if self._access_log:
             log_request("GET", "/sdk/v2/flags", rid, status, elapsed)
-        return [self._head(status, raw, server_headers), b"x-request-id: %b\r\n\r\n" % rid.encode(), content]
+        return [self._head(status, raw, origin, server_headers), b"x-request-id: %b\r\n\r\n" % rid.encode(),
+                content]
 
-    def _head(self, status: int, raw: list[tuple[bytes, bytes]], server_headers: Headers) -> bytes:
+    def _head(self, status: int, raw: list[tuple[bytes, bytes]], origin: bytes | None,
+              server_headers: Headers) -> bytes:
         """The status line and every header but the request id, made once per answer and
         server header list (uvicorn makes a new one each second, for the date)."""
         if server_headers is not self._heads_for:
             self._heads.clear()
             self._heads_for = server_headers
-        key = (status, raw[0][1])  # the ETag names the body and its encoding
+        key = (status, raw[0][1], origin)  # the ETag names the body and its encoding
         head = self._heads.get(key)
         if head is None:
-            # As the CORS layer answers a request without `Origin`: `Vary` names it too.
-            lines = [b"%b: %b\r\n" % header for header in (*server_headers, *varying_on_origin(raw))]
+            # As the CORS layer answers: its headers for an origin, and `Vary` names `Origin`.
+            cors = simple_answer_headers(self._cors, origin) if origin is not None else []
+            lines = [b"%b: %b\r\n" % header for header in (*server_headers, *varying_on_origin([*raw, *cors]))]
             head = self._heads[key] = _STATUS_LINES[status] + b"".join(lines)
         return head

@@ -7,8 +7,8 @@ the ASGI cycle's two writes and header checks and another tenth in the middlewar
 them, against a third in the engine. As with the config (config_on_the_wire.py), the server's
 protocol offers the request here first. It is answered here when that is the whole of the
 work: the snapshot current and prepared in memory, no cohort to look up (`vardata_at_hand`),
-an `Api-Key`, no CORS origin, and a POST's body declared by `Content-Length` within the body
-limit. Anything else, every error included, takes the ordinary route, which answers it the
+an `Api-Key`, and a POST's body declared by `Content-Length` within the body limit; a
+browser's `Origin` gets the headers the CORS layer would add. Anything else, every error included, takes the ordinary route, which answers it the
 same way from the same `Serving.vardata`.
 """
 
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import time
 
+from starlette.middleware.cors import CORSMiddleware
+
 from flagyard.answering_protocol import READ_BODY, Headers, ReadBody
-from flagyard.api.http.cors import varying_on_origin
+from flagyard.api.http.cors import simple_answer_headers, varying_on_origin
 from flagyard.api.http.observability import Metrics, log_request, request_id_for
 from flagyard.api.sdk.wire import (
     key_in_authorization,
@@ -29,22 +31,24 @@ from flagyard.errors import DomainError
 from flagyard.serve.service import EncodedRequest, Serving
 
 VARDATA_PATH = b"/sdk/v2/vardata"
-# A request carrying one of these needs what only the ordinary route does: CORS headers, a
-# chunked body, an interim answer, a protocol switch.
-_ORDINARY_ROUTE = frozenset({b"origin", b"transfer-encoding", b"expect", b"upgrade"})
-# The ordinary route's headers after the server's own and the length, as it writes them.
-_JSON_HEADERS = b"".join(b"%b: %b\r\n" % header for header in varying_on_origin(
-    [(b"content-type", b"application/json")]))
+# A request carrying one of these needs what only the ordinary route does: a chunked body, an
+# interim answer, a protocol switch.
+_ORDINARY_ROUTE = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
+_JSON = (b"content-type", b"application/json")
 
 
 class VardataOnTheWire:
-    def __init__(self, serving: Serving, metrics: Metrics, *, access_log: bool, max_body_bytes: int) -> None:
+    def __init__(self, serving: Serving, metrics: Metrics, cors: CORSMiddleware, *, access_log: bool,
+                 max_body_bytes: int) -> None:
         self._serving = serving
         self._metrics = metrics
+        self._cors = cors
         self._access_log = access_log
         self._max_body = max_body_bytes
         self._head = b""
         self._head_for: Headers | None = None
+        # The route's headers after the length, as the CORS layer leaves them, by origin.
+        self._json_headers: dict[bytes | None, bytes] = {}
 
     def answer(self, method: bytes, target: bytes, headers: Headers,
                server_headers: Headers) -> list[bytes] | ReadBody | None:
@@ -84,16 +88,25 @@ class VardataOnTheWire:
         self._metrics.observe_request(method, "/sdk/v2/vardata", 200, elapsed)
         if self._access_log:
             log_request(method, "/sdk/v2/vardata", rid, 200, elapsed)
-        return [self._status_and_server_headers(server_headers),
-                b"content-length: %d\r\n%bx-request-id: %b\r\n\r\n" % (len(body), _JSON_HEADERS, rid.encode()),
-                body]
+        head = self._status_and_server_headers(server_headers)
+        return [head, b"content-length: %d\r\n%bx-request-id: %b\r\n\r\n" % (
+            len(body), self._after_length(_header(headers, b"origin") or None), rid.encode()), body]
 
     def _status_and_server_headers(self, server_headers: Headers) -> bytes:
         """Made once per server header list (uvicorn makes a new one each second, for the date)."""
         if server_headers is not self._head_for:
             self._head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"%b: %b\r\n" % header for header in server_headers)
             self._head_for = server_headers
+            self._json_headers.clear()  # so the origins kept are a second's worth
         return self._head
+
+    def _after_length(self, origin: bytes | None) -> bytes:
+        lines = self._json_headers.get(origin)
+        if lines is None:
+            cors = simple_answer_headers(self._cors, origin) if origin is not None else []
+            lines = self._json_headers[origin] = b"".join(
+                b"%b: %b\r\n" % header for header in varying_on_origin([_JSON, *cors]))
+        return lines
 
 
 def _header(headers: Headers, name: bytes) -> bytes:
