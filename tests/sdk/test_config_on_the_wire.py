@@ -1,6 +1,6 @@
 """`GET /sdk/v2/flags` as a client sees it on a raw socket, whichever way the server answers it:
 on the connection as soon as the headers are parsed (keep-alive HTTP/1.1), or through the app's
-routes (a closing connection, a CORS origin, a request queued behind another). Same bytes, same
+routes (a closing connection, a request queued behind another). Same bytes, same
 order, same request ids, metrics and log lines."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`/sdk/v2/vardata` as a client sees it on a raw socket, whichever way the server answers it:
 on the connection once the request is parsed (keep-alive HTTP/1.1), or through the app's routes
-(a closing connection, a CORS origin, a request queued behind another, anything the route must
+(a closing connection, a request queued behind another, anything the route must
 refuse). Same answers, same order, same request ids, metrics and log lines."""
 
 from __future__ import annotations
