@@ -10,6 +10,8 @@ from flagyard.manage.model.audit import AuditQuery, AuditRecord
 from flagyard.store.tables import audit_log
 
 t = audit_log
+# Built once: every write appends a record (see version_repository.py).
+_INSERT = sa.insert(t)
 
 
 class AuditRepository:
@@ -17,15 +19,16 @@ class AuditRepository:
         self._conn = connection
 
     def add(self, record: AuditRecord) -> None:
-        self._conn.execute(sa.insert(t).values(
-            at=record.at, actor=record.actor, action=record.action, subject_type=record.subject_type,
-            subject_id=record.subject_id, project_id=record.project_id, before=record.before,
-            after=record.after, client=record.client))
+        self._conn.execute(_INSERT, {
+            "at": record.at, "actor": record.actor, "action": record.action,
+            "subject_type": record.subject_type, "subject_id": record.subject_id,
+            "project_id": record.project_id, "before": record.before, "after": record.after,
+            "client": record.client})
 
     def add_many(self, records: Sequence[AuditRecord]) -> None:
         """`add` for many records, in their order, by one batched statement."""
         if records:
-            self._conn.execute(sa.insert(t), [{
+            self._conn.execute(_INSERT, [{
                 "at": r.at, "actor": r.actor, "action": r.action, "subject_type": r.subject_type,
                 "subject_id": r.subject_id, "project_id": r.project_id, "before": r.before,
                 "after": r.after, "client": r.client} for r in records])

@@ -31,19 +31,13 @@ class DeploymentRepository:
 
     def get_by_key_with_revision(self, key: str) -> tuple[Deployment, int] | None:
         # One round trip on the propagation path instead of two.
-        row = self._conn.execute(
-            sa.select(deployments, projects.c.revision.label("project_revision"))
-            .join(projects, projects.c.id == deployments.c.project_id)
-            .where(deployments.c.key == key)
-        ).mappings().first()
+        row = self._conn.execute(_BY_KEY_WITH_REVISION, {"key": key}).mappings().first()
         return (_deployment(row), int(row["project_revision"] or 0)) if row else None
 
     def get_many(self, deployment_ids: Collection[int]) -> dict[int, Deployment]:
         if not deployment_ids:
             return {}
-        rows = self._conn.execute(
-            sa.select(deployments).where(deployments.c.id.in_(deployment_ids))
-        ).mappings()
+        rows = self._conn.execute(_MANY, {"ids": list(deployment_ids)}).mappings()
         return {row["id"]: _deployment(row) for row in rows}
 
     def page(
@@ -98,11 +92,9 @@ class ProjectRepository:
 
     def bump_revision(self, project_id: int) -> None:
         """Mark that the project's served flags may have changed (see tables.projects)."""
-        bump = sa.update(projects).where(projects.c.id == project_id).values(revision=projects.c.revision + 1)
-        if self._conn.dialect.name == "postgresql":
-            # Other processes hear of it at commit; SQLite's watchers see the commit itself.
-            bump = bump.returning(change_notice(projects.c.id))
-        self._conn.execute(bump)
+        # Other processes hear of it at commit; SQLite's watchers see the commit itself.
+        bump = _BUMP_NOTIFYING if self._conn.dialect.name == "postgresql" else _BUMP
+        self._conn.execute(bump, {"project_id": project_id})
         self.touched.add(project_id)
 
     def revision(self, project_id: int) -> int:
@@ -124,6 +116,18 @@ class ProjectRepository:
             sa.insert(projects).values(name=project.name, created_at=project.created_at)
         ))
         return project.id
+
+
+# Built once: every flag write checks its deployments and bumps its project, and every
+# propagation round reads its deployment; building and keying these anew showed in profiles.
+_BY_KEY_WITH_REVISION = (
+    sa.select(deployments, projects.c.revision.label("project_revision"))
+    .join(projects, projects.c.id == deployments.c.project_id)
+    .where(deployments.c.key == sa.bindparam("key")))
+_MANY = sa.select(deployments).where(deployments.c.id.in_(sa.bindparam("ids", expanding=True)))
+_BUMP = (sa.update(projects).where(projects.c.id == sa.bindparam("project_id"))
+         .values(revision=projects.c.revision + 1))
+_BUMP_NOTIFYING = _BUMP.returning(change_notice(projects.c.id))
 
 
 def _deployment(row: sa.RowMapping) -> Deployment:

@@ -40,19 +40,17 @@ class FlagRepository:
         self._children: dict[int, _Children] = {}
 
     def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
-        query = sa.select(flags).where(flags.c.id == flag_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
-        if row is None:
-            return None
-        flag = self._assemble([row])[0]
-        self._children[flag.id] = _children(flag)
+        flag = self._one(flag_id, for_update=for_update)
+        if flag is not None:
+            self._children[flag.id] = _children(flag)
         return flag
 
     def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
         if not flag_ids:
             return []
+        if len(flag_ids) == 1:  # what a propagation round reads after one write
+            flag = self._one(next(iter(flag_ids)))
+            return [flag] if flag is not None else []
         rows = self._conn.execute(sa.select(flags).where(among(self._conn, flags.c.id, flag_ids))).mappings().all()
         return self._assemble(rows)
 
@@ -110,7 +108,7 @@ class FlagRepository:
         return flag.id
 
     def save(self, flag: Flag) -> None:
-        self._conn.execute(sa.update(flags).where(flags.c.id == flag.id).values(**_row_values(flag)))
+        self._conn.execute(_SAVE_FLAG, {"b_id": flag.id, **_row_values(flag)})
         self._save_children(flag)
 
     def linked_to(self, deployment_id: int) -> list[Flag]:
@@ -231,6 +229,20 @@ class FlagRepository:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _one(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
+        """One flag by the statements built for it (`_assemble` builds its own for a list)."""
+        values = {"flag_id": flag_id}
+        row = self._conn.execute(_FLAG_FOR_UPDATE if for_update else _FLAG, values).mappings().first()
+        if row is None:
+            return None
+        flag = _flag_from_row(
+            row,
+            [_variant(v) for v in self._conn.execute(_VARIANTS_OF_FLAG, values).mappings()],
+            [link for (link,) in self._conn.execute(_LINKS_OF_FLAG, values)])
+        if flag.kind.is_group:
+            flag.members = self.members([flag])[flag.id]
+        return flag
+
     def _save_children(self, flag: Flag) -> None:
         children = _children(flag)
         if self._children.get(flag.id) == children:
@@ -320,16 +332,7 @@ class FlagRepository:
             for v in self._conn.execute(
                 sa.select(variants).where(among(self._conn, variants.c.flag_id, ids)).order_by(variants.c.position)
             ).mappings():
-                by_flag[v["flag_id"]].append(
-                    Variant(
-                        id=v["id"],
-                        key=v["key"],
-                        name=v["name"],
-                        description=v["description"],
-                        payload=v["payload"],
-                        rollout_weight=v["rollout_weight"],
-                    )
-                )
+                by_flag[v["flag_id"]].append(_variant(v))
             for link in self._conn.execute(
                 sa.select(flag_deployments)
                 .where(among(self._conn, flag_deployments.c.flag_id, ids))
@@ -343,6 +346,18 @@ class FlagRepository:
             for group in groups:
                 group.members = members[group.id]
         return assembled
+
+
+# The statements of one flag's read and save, built once: an edit makes them on every write,
+# and building and keying each anew was a fifth of the write's own CPU (profiled).
+_FLAG = sa.select(flags).where(flags.c.id == sa.bindparam("flag_id"))
+_FLAG_FOR_UPDATE = _FLAG.with_for_update()
+_VARIANTS_OF_FLAG = (sa.select(variants).where(variants.c.flag_id == sa.bindparam("flag_id"))
+                     .order_by(variants.c.position))
+_LINKS_OF_FLAG = (sa.select(flag_deployments.c.deployment_id)
+                  .where(flag_deployments.c.flag_id == sa.bindparam("flag_id"))
+                  .order_by(flag_deployments.c.position))
+_SAVE_FLAG = sa.update(flags).where(flags.c.id == sa.bindparam("b_id"))
 
 
 def _page_query(
@@ -415,6 +430,11 @@ def _children(flag: Flag) -> _Children:
     place, or from 1 to true (equal in Python), still counts as a change."""
     return (tuple((v.id, v.key, v.name, v.description, json.dumps(v.payload), v.rollout_weight)
                   for v in flag.variants), tuple(flag.deployments))
+
+
+def _variant(row: sa.RowMapping) -> Variant:
+    return Variant(id=row["id"], key=row["key"], name=row["name"], description=row["description"],
+                   payload=row["payload"], rollout_weight=row["rollout_weight"])
 
 
 def _flag_from_row(row: sa.RowMapping, flag_variants: list[Variant], deployment_ids: list[int]) -> Flag:

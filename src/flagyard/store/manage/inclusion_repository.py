@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from flagyard.store.long_lists import among
 from flagyard.store.tables import variant_cohorts, variant_users
@@ -47,6 +49,16 @@ def _statements(table: str, column: str, postgres: bool) -> tuple[sa.TextClause,
     return add, add_pairs, remove
 
 
+@functools.cache
+def _for_variants(table: sa.Table, column: str, postgres: bool) -> sa.Select[Any]:
+    """The lists of some variants, made once: every propagation round reads those of the flags
+    it recompiles. Their ids go as `among` sends them (store/long_lists.py)."""
+    variant_id = table.c.variant_id
+    ids = (variant_id == sa.any_(sa.bindparam("variant_ids", type_=postgresql.ARRAY(sa.Integer)))
+           if postgres else variant_id.in_(sa.bindparam("variant_ids", expanding=True)))
+    return sa.select(variant_id, table.c[column]).where(ids).order_by(table.c.id)
+
+
 class _OrderedIdList:
     def __init__(self, connection: sa.Connection, table: sa.Table, column: str) -> None:
         self._conn = connection
@@ -66,13 +78,9 @@ class _OrderedIdList:
     def for_variants(self, variant_ids: Collection[int]) -> dict[int, list[str]]:
         result: dict[int, list[str]] = defaultdict(list)
         ids = list(variant_ids)
+        query = _for_variants(self._table, self._value.name, self._postgres)
         for start in range(0, len(ids), _CHUNK):  # a variant's whole list is in one chunk
-            query = (
-                sa.select(self._table.c.variant_id, self._value)
-                .where(among(self._conn, self._table.c.variant_id, ids[start:start + _CHUNK]))
-                .order_by(self._table.c.id)
-            )
-            for variant_id, value in self._conn.execute(query):
+            for variant_id, value in self._conn.execute(query, {"variant_ids": ids[start:start + _CHUNK]}):
                 result[variant_id].append(value)
         return result
 

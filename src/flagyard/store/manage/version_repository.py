@@ -16,29 +16,32 @@ from flagyard.store.tables import versions
 _CHUNK = 5_000
 _IDS = postgresql.ARRAY(sa.Integer)
 
+# Built once: every write reads the previous version and appends one, and every propagation
+# round asks what changed; building and keying each statement anew showed in their profiles.
+_INSERT = sa.insert(versions)
+_ONE = sa.select(versions).where(versions.c.flag_id == sa.bindparam("flag_id"),
+                                 versions.c.version == sa.bindparam("number"))
+_NEWEST = sa.select(sa.func.max(versions.c.id)).where(versions.c.project_id == sa.bindparam("project_id"))
+_CHANGED = sa.select(versions.c.flag_id).where(
+    versions.c.id > sa.bindparam("after"), versions.c.id <= sa.bindparam("newest"),
+    versions.c.project_id == sa.bindparam("project_id"))
+
 
 class VersionRepository:
     def __init__(self, connection: sa.Connection) -> None:
         self._conn = connection
 
     def add(self, version: Version) -> None:
-        self._conn.execute(
-            sa.insert(versions).values(
-                flag_id=version.flag_id,
-                project_id=version.project_id,
-                version=version.version,
-                created_at=version.created_at,
-                created_by=version.created_by,
-                flag_config=version.flag_config,
-                approved_by=version.approved_by,
-                change_request_id=version.change_request_id,
-            )
-        )
+        self._conn.execute(_INSERT, {
+            "flag_id": version.flag_id, "project_id": version.project_id, "version": version.version,
+            "created_at": version.created_at, "created_by": version.created_by,
+            "flag_config": version.flag_config, "approved_by": version.approved_by,
+            "change_request_id": version.change_request_id})
 
     def add_many(self, added: Sequence[Version]) -> None:
         """`add` for the versions of many flags, in one batched statement."""
         if added:
-            self._conn.execute(sa.insert(versions), [{
+            self._conn.execute(_INSERT, [{
                 "flag_id": v.flag_id, "project_id": v.project_id, "version": v.version,
                 "created_at": v.created_at, "created_by": v.created_by, "flag_config": v.flag_config,
                 "approved_by": v.approved_by, "change_request_id": v.change_request_id,
@@ -69,16 +72,10 @@ class VersionRepository:
         within a project row ids follow commit order: a reader that remembers the newest id
         misses no later change. `after=None` reads only the newest id.
         """
-        newest = self._conn.execute(
-            sa.select(sa.func.max(versions.c.id)).where(versions.c.project_id == project_id)
-        ).scalar()
+        newest = self._conn.execute(_NEWEST, {"project_id": project_id}).scalar()
         if after is None or newest is None or newest <= after:
             return (newest or 0), set()
-        rows = self._conn.execute(
-            sa.select(versions.c.flag_id).where(
-                versions.c.id > after, versions.c.id <= newest, versions.c.project_id == project_id
-            )
-        )
+        rows = self._conn.execute(_CHANGED, {"after": after, "newest": newest, "project_id": project_id})
         return newest, {flag_id for (flag_id,) in rows}
 
     def for_flag(self, flag_id: int) -> list[Version]:
@@ -88,9 +85,7 @@ class VersionRepository:
         return [_version(row) for row in rows]
 
     def get(self, flag_id: int, number: int) -> Version | None:
-        row = self._conn.execute(
-            sa.select(versions).where(versions.c.flag_id == flag_id, versions.c.version == number)
-        ).mappings().first()
+        row = self._conn.execute(_ONE, {"flag_id": flag_id, "number": number}).mappings().first()
         return _version(row) if row else None
 
     def page(

@@ -15,6 +15,8 @@ from flagyard.store.db import inserted_id
 from flagyard.store.tables import experiment_notices, webhook_attempts, webhook_deliveries, webhooks
 
 w, d, a = webhooks, webhook_deliveries, webhook_attempts
+# Built once: every flag write asks (see version_repository.py).
+_ENABLED_OF_PROJECT = sa.select(w).where(w.c.project_id == sa.bindparam("project_id"), w.c.enabled.is_(True))
 
 
 class WebhookRepository:
@@ -48,8 +50,7 @@ class WebhookRepository:
         return [_webhook(row) for row in self._conn.execute(query)]
 
     def for_project(self, project_id: int) -> list[Webhook]:
-        query = sa.select(w).where(w.c.project_id == project_id, w.c.enabled.is_(True))
-        return [_webhook(row) for row in self._conn.execute(query)]
+        return [_webhook(row) for row in self._conn.execute(_ENABLED_OF_PROJECT, {"project_id": project_id})]
 
 
 def _values(hook: Webhook) -> dict[str, Any]:
