@@ -62,7 +62,7 @@ class ConfigOnTheWire:
                 if_none_match = value
             elif name == b"x-request-id":
                 request_id = value
-            elif name == b"origin":
+            elif name == b"origin" and origin is None:  # the first, as the CORS layer reads it
                 origin = value
             elif name in _ORDINARY_ROUTE:
                 return None

@@ -90,7 +90,7 @@ class VardataOnTheWire:
             log_request(method, "/sdk/v2/vardata", rid, 200, elapsed)
         head = self._status_and_server_headers(server_headers)
         return [head, b"content-length: %d\r\n%bx-request-id: %b\r\n\r\n" % (
-            len(body), self._after_length(_header(headers, b"origin") or None), rid.encode()), body]
+            len(body), self._after_length(_origin(headers)), rid.encode()), body]
 
     def _status_and_server_headers(self, server_headers: Headers) -> bytes:
         """Made once per server header list (uvicorn makes a new one each second, for the date)."""
@@ -114,6 +114,11 @@ def _header(headers: Headers, name: bytes) -> bytes:
         if candidate == name:
             return value
     return b""
+
+
+def _origin(headers: Headers) -> bytes | None:
+    """The `Origin` header's value, even empty, or None without one: as the CORS layer tells."""
+    return next((value for name, value in headers if name == b"origin"), None)
 
 
 def _text(headers: Headers, name: bytes) -> str | None:
