@@ -20,7 +20,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,34 +66,63 @@ class _Part:
     warnings: tuple[CompileWarning, ...]
 
 
+# Parts per block of a served body. A round that changes one flag copies the list of blocks and
+# one block, not a list of every flag, and joins the blocks it did not touch from their cached
+# joins: at 10,000 flags, passing over every part's bytes objects (scattered in memory) to copy
+# the lists and join them was a few milliseconds of every round (ADR 0109).
+BLOCK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Up to BLOCK consecutive parts of a body, with their join made once."""
+
+    bodies: tuple[bytes, ...]
+    digests: tuple[bytes, ...]
+    joined: list[tuple[bytes, bytes]] = field(default_factory=list, compare=False)
+
+    def join(self) -> tuple[bytes, bytes]:
+        """(the bodies joined by commas, the digests joined)."""
+        if not self.joined:  # two first callers may both join; either result is the same
+            self.joined.append((b",".join(self.bodies), b"".join(self.digests)))
+        return self.joined[0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Bodies:
-    """One served body as parallel lists, with each node's position, so a part swaps in place."""
+    """One served body as blocks of parts, with each node's place, so a part swaps in place."""
 
-    bodies: list[bytes]
-    digests: list[bytes]
-    position: dict[str, int]  # node id -> index
+    blocks: list[_Block]
+    position: dict[str, tuple[int, int]]  # node id -> (block, index in the block)
     # The joined body, made by the first request that needs it: a write that changes only
     # remote flags never joins the local body, and an unchanged _Bodies keeps its join.
     joined: list[FlagsBody] = field(default_factory=list, compare=False)
 
     @classmethod
-    def of(cls, node_ids: Iterable[str], parts: dict[str, _Part]) -> _Bodies:
+    def of(cls, node_ids: Iterable[str], parts: Mapping[str, _Part]) -> _Bodies:
         ids = list(node_ids)
-        return cls([parts[i].body for i in ids], [parts[i].digest for i in ids],
-                   {node_id: index for index, node_id in enumerate(ids)})
+        blocks = [_Block(tuple(parts[i].body for i in ids[start:start + BLOCK]),
+                         tuple(parts[i].digest for i in ids[start:start + BLOCK]))
+                  for start in range(0, len(ids), BLOCK)]
+        return cls(blocks, {node_id: divmod(index, BLOCK) for index, node_id in enumerate(ids)})
 
     def swapped(self, changed: dict[str, _Part]) -> _Bodies:
-        bodies, digests = list(self.bodies), list(self.digests)
+        replaced: dict[int, dict[int, _Part]] = {}
         for node_id, part in changed.items():
-            index = self.position.get(node_id)
-            if index is not None:
+            at = self.position.get(node_id)
+            if at is not None:
+                replaced.setdefault(at[0], {})[at[1]] = part
+        blocks = list(self.blocks)
+        for number, swaps in replaced.items():
+            bodies, digests = list(blocks[number].bodies), list(blocks[number].digests)
+            for index, part in swaps.items():
                 bodies[index], digests[index] = part.body, part.digest
-        return _Bodies(bodies, digests, self.position)
+            blocks[number] = _Block(tuple(bodies), tuple(digests))
+        return _Bodies(blocks, self.position)
 
     def served(self) -> FlagsBody:
         if not self.joined:  # two first requests may both join; either result is the same
-            self.joined.append(FlagsBody.join(self.bodies, self.digests))
+            self.joined.append(FlagsBody.join_blocks([block.join() for block in self.blocks]))
         return self.joined[0]
 
 
