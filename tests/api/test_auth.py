@@ -317,3 +317,22 @@ def test_health__needs_no_key(anonymous: httpx.Client) -> None:
     response = anonymous.get("/health")
     # Then
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/1/flags", "/api/1/experiments"])
+def test_lists__key_revoked_after_it_listed__every_list_request_is_401_revoked(
+    server: Server, make_client, path: str  # type: ignore[no-untyped-def]
+) -> None:
+    # Given: a key this server has already answered lists to
+    key = server.create_key(f"listed-then-revoked-{path.rsplit('/', 1)[1]}@example.com")
+    client = make_client(key)
+    assert client.get(path, params={"limit": 1}).status_code == 200
+    assert client.get(path, params={"limit": 1, "key": "\x00"}).status_code == 200
+
+    # When: another process revokes it
+    server.cli("keys", "revoke", key)
+
+    # Then: whatever the list asks, the answer is that the key is revoked
+    for params in ({"limit": 1}, {"limit": 1}, {"key": "\x00"}, {"projectId": "999999"},
+                   {"projectId": "not-an-id"}, {"cursor": "not-a-cursor"}):
+        assert_error(client.get(path, params=params), 401, "revoked")

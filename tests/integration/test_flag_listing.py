@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.pagination import envelope_bytes
+from flagyard.errors import Unauthenticated
 from flagyard.manage.deployments import DeploymentService
 from flagyard.manage.flag_listing import RenderedFlags
 from flagyard.manage.flags import FlagFilter, FlagService
@@ -163,3 +164,25 @@ def test_answer__key_of_one_project__kept_while_only_another_project_changes(pro
     renamed = answer(flags, scoped)
     assert renamed == fresh_answer(processes, scoped) and b'"renamed"' in renamed
     assert envelope.built == 2
+
+
+def test_answer__confirming_a_key__refused_once_another_process_revokes_it(processes: Processes) -> None:
+    # Given a key of one project, authenticated by the lister, and an answer kept for it
+    writer_keys = KeyService(unit_of_work_factory(processes.writer))
+    project = writer_keys.create_project("keyed").id
+    create_flag(processes.writer, project, "a")
+    issued = writer_keys.create("lister", project_ids=[project])
+    lister_keys = KeyService(unit_of_work_factory(processes.lister))
+    principal = lister_keys.authenticate(issued.secret)
+    flags = listing(processes.lister)
+    kept = flags.answer(principal, Kind.FLAG, EVERYTHING, FIRST_PAGE, "flags", confirm_key=True)
+    assert lister_keys.remembered(issued.secret) == principal
+
+    # When the other process revokes the key
+    writer_keys.revoke(str(issued.key.id))
+
+    # Then an answer that confirms the key is refused, though the flags stand still
+    with pytest.raises(Unauthenticated) as refused:
+        flags.answer(principal, Kind.FLAG, EVERYTHING, FIRST_PAGE, "flags", confirm_key=True)
+    assert refused.value.code == "revoked_key"
+    assert answer(flags, principal) == kept  # not confirming: the caller vouches for the key

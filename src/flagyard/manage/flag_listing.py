@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Hashable
 
 from flagyard.manage.flags import FlagFilter, matches_nothing, visible_projects
+from flagyard.manage.keys import revoked_key
 from flagyard.manage.model.access import Principal
 from flagyard.manage.model.flags import Flag, Kind
 from flagyard.manage.model.paging import Page, PageRequest
@@ -57,14 +58,22 @@ class RenderedFlags:
         self._answering = threading.Lock()
 
     def answer(self, principal: Principal, kind: Kind, filters: FlagFilter, page: PageRequest,
-               name: str) -> bytes:
-        """`envelope(name, page(...))`, as it would be built now."""
+               name: str, *, confirm_key: bool = False) -> bytes:
+        """`envelope(name, page(...))`, as it would be built now. With `confirm_key`, the
+        principal's key is checked to be unrevoked in the same read as the revision."""
         scope = visible_projects(principal, filters)
-        if matches_nothing(filters):
+        if matches_nothing(filters) and not confirm_key:
             return self._envelope(name, Page([], None))
         question = (kind, name, scope, filters.key, filters.include_archived, page.cursor, page.limit)
         with self._uow(transaction=False) as uow:
-            revision = uow.flags.revision(scope)
+            if confirm_key:
+                revision, live = uow.flags.revision_for_key(scope, principal.key_id)
+                if not live:
+                    raise revoked_key()
+            else:
+                revision = uow.flags.revision(scope)
+        if matches_nothing(filters):
+            return self._envelope(name, Page([], None))
         kept = self._answers.get(question, revision)
         if kept is not None:
             return kept

@@ -26,10 +26,22 @@ class IssuedKey:
     secret: str  # shown once, never stored
 
 
+# Keys remembered by one process: far above the keys a deployment has in use.
+MAX_REMEMBERED = 10_000
+
+
+def revoked_key() -> Unauthenticated:
+    return Unauthenticated("API key has been revoked", code="revoked_key")
+
+
 class KeyService:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock = utc_now) -> None:
         self._uow = uow_factory
         self._clock = clock
+        # The principals of keys this process authenticated, by hash. A key never changes but
+        # for its revocation, so only a read that confirms the key is unrevoked may use one
+        # (the list: `RenderedFlags.answer(..., confirm_key=True)`).
+        self._remembered: dict[str, Principal] = {}
 
     def create_project(self, name: str, actor: str = OPERATOR.name) -> Project:
         project = new_project(name, self._clock())
@@ -84,6 +96,7 @@ class KeyService:
             if key is None:
                 raise NotFound("no such key", code="key_not_found")
             if key.revoked_at is None:
+                self._remembered.clear()
                 key.revoked_at = self._clock()
                 uow.keys.revoke(key.id, key.revoked_at)
                 record(uow, actor, "key.revoked", "key", key.id, None, key.revoked_at,
@@ -98,11 +111,23 @@ class KeyService:
         if key is None or not same_hash(key.key_hash, digest):
             raise Unauthenticated("Invalid API key", code="invalid_key")
         if key.revoked_at is not None:
-            raise Unauthenticated("API key has been revoked", code="revoked_key")
-        return Principal(
+            raise revoked_key()
+        principal = Principal(
             key_id=key.id,
             name=key.name,
             project_ids=frozenset(key.project_ids) if key.project_ids else None,
             read_only=key.read_only,
             bypasses_approval=key.bypass_approvals,
         )
+        if len(self._remembered) >= MAX_REMEMBERED:
+            self._remembered.clear()
+        self._remembered[digest] = principal
+        return principal
+
+    def remembered(self, secret: str) -> Principal | None:
+        """The principal `authenticate` gave for this key, unconfirmed: it may have been
+        revoked since, by any process."""
+        return self._remembered.get(hash_key(secret))
+
+    def forget(self, secret: str) -> None:
+        self._remembered.pop(hash_key(secret), None)

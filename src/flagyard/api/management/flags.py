@@ -32,15 +32,16 @@ from flagyard.manage.services import ManageServices
 
 def list_page(services: ManageServices, principal: Principal, kind: Kind, plural: str, key: str | None,
               project_id: str | None, limit: int | None, cursor: str | None,
-              include_archived: bool) -> JSONBytesResponse:
-    """A page of the flag or experiment list; also answered by the list fast path."""
+              include_archived: bool, *, confirm_key: bool = False) -> JSONBytesResponse:
+    """A page of the flag or experiment list; also answered by the list fast path (which asks
+    to `confirm_key` for a key it remembered)."""
     filters = FlagFilter(
         project_id=query_id(project_id, "projectId") if project_id is not None else None,
         key=key,
         include_archived=include_archived,
     )
     return JSONBytesResponse(services.listing.answer(principal, kind, filters, page_request(limit, cursor),
-                                                     plural))
+                                                     plural, confirm_key=confirm_key))
 
 
 def edit_answer(services: ManageServices, principal: Principal, kind: Kind, id: str,

@@ -15,7 +15,14 @@ from flagyard.manage.model.dependency_graph import DependencyGraph, Node, depend
 from flagyard.manage.model.flags import Flag, Kind, Member, Variant
 from flagyard.store.db import inserted_id
 from flagyard.store.long_lists import among
-from flagyard.store.tables import flag_deployments, flags, projects, variant_cohorts, variants
+from flagyard.store.tables import (
+    flag_deployments,
+    flags,
+    management_keys,
+    projects,
+    variant_cohorts,
+    variants,
+)
 
 # Every attribute of the aggregate is a column of the flag row, but its identity and what
 # lives in rows of its own (variants, deployment links) or is read from other flags (members).
@@ -92,6 +99,14 @@ class FlagRepository:
         query = _revision_query(project_ids is not None)
         count, total = self._conn.execute(query, {"project_ids": list(project_ids or ())}).one()
         return int(count), int(total)
+
+    def revision_for_key(self, project_ids: Collection[int] | None, key_id: int) -> tuple[tuple[int, int], bool]:
+        """`revision`, and whether management key `key_id` is unrevoked, in the same statement:
+        a list answered to a key remembered from an earlier request costs one read."""
+        query = _revision_query(project_ids is not None, with_key=True)
+        count, total, live = self._conn.execute(
+            query, {"project_ids": list(project_ids or ()), "key_id": key_id}).one()
+        return (int(count), int(total)), bool(live)
 
     def find_ids_by_key(self, project_id: int, keys: Collection[str]) -> dict[str, int]:
         rows = self._conn.execute(
@@ -408,8 +423,14 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 
 
 @functools.cache
-def _revision_query(by_project: bool) -> sa.Select[Any]:
-    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(projects.c.revision), 0))
+def _revision_query(by_project: bool, with_key: bool = False) -> sa.Select[Any]:
+    columns: list[Any] = [sa.func.count(), sa.func.coalesce(sa.func.sum(projects.c.revision), 0)]
+    if with_key:
+        columns.append(
+            sa.select(sa.func.count()).select_from(management_keys)
+            .where(management_keys.c.id == sa.bindparam("key_id"), management_keys.c.revoked_at.is_(None))
+            .scalar_subquery())
+    query = sa.select(*columns)
     if by_project:
         query = query.where(projects.c.id.in_(sa.bindparam("project_ids", expanding=True)))
     return query
