@@ -6,7 +6,6 @@ order, same request ids, metrics and log lines."""
 from __future__ import annotations
 
 import json
-import re
 import socket
 import time
 from email.utils import parsedate_to_datetime
@@ -16,9 +15,9 @@ from urllib.parse import urlparse
 import httpx
 
 from tests.sdk.conftest import create, enable
+from tests.support.observed import logging_server, requests_counted
 from tests.support.raw_http import exchange, read_answers
-from tests.support.server import Server, fresh_database_url, run_cli, running_server
-from tests.support.waiting import wait_for
+from tests.support.server import Server
 
 CONFIG = "/sdk/v2/flags?v=0&eval_mode=remote"
 
@@ -134,43 +133,27 @@ def test_config__browser_origin__cors_headers(server: Server, sdk_deployment: di
     assert answer.headers["access-control-allow-origin"] in ("*", "https://app.example")
 
 
-def _config_requests_counted(server: Server, status: int) -> float:
-    text = httpx.get(server.base_url + "/metrics").text
-    found = re.search(r'^flagyard_http_requests_total\{method="GET",route="/sdk/v2/flags",'
-                      rf'status="{status}"\}} (\S+)$', text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
 def test_config__answers__counted_in_metrics(server: Server, sdk_deployment: dict[str, str]) -> None:
     # Given
-    before = _config_requests_counted(server, 200)
+    before = requests_counted(server, "GET", "/sdk/v2/flags")
 
     # When
     exchange(server, [_get(CONFIG, sdk_deployment["key"])] * 7)
 
     # Then
-    assert _config_requests_counted(server, 200) - before >= 7
+    assert requests_counted(server, "GET", "/sdk/v2/flags") - before >= 7
 
 
 def test_config__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
-    # Given: a server of its own that writes the request log
-    url = fresh_database_url(tmp_path)
-    run_cli(url, "db", "upgrade")
-    project = run_cli(url, "projects", "create", "--name", "logged").stdout.strip()
-    deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
-                                    "--label", "production").stdout)
-    log_path = tmp_path / "server.log"
-    with running_server(url, env={"FLAGYARD_ACCESS_LOG": "true"}, log_path=log_path) as logged:
+    # Given
+    with logging_server(tmp_path) as logged:
         # When
-        exchange(logged, [_get(CONFIG, deployment["key"], f"X-Request-Id: logged-{n}") for n in range(3)])
+        exchange(logged.server, [_get(CONFIG, logged.deployment_key, f"X-Request-Id: logged-{n}")
+                                 for n in range(3)])
 
         # Then
-        def lines() -> list[dict[str, object]]:
-            return [json.loads(line) for line in log_path.read_text().splitlines()
-                    if line.startswith("{") and '"logged-' in line]
-
-        wait_for(lambda: len(lines()) == 3)
-    assert [(entry["request_id"], entry["path"], entry["status"]) for entry in lines()] == [
+        entries = logged.entries('"logged-', 3)
+    assert [(entry["request_id"], entry["path"], entry["status"]) for entry in entries] == [
         (f"logged-{n}", "/sdk/v2/flags", 200) for n in range(3)]
 
 

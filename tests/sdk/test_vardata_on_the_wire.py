@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import socket
 import time
 from pathlib import Path
@@ -17,9 +16,9 @@ import httpx
 import pytest
 
 from tests.sdk.conftest import create, enable
+from tests.support.observed import logging_server, requests_counted
 from tests.support.raw_http import exchange, read_answers
-from tests.support.server import Server, fresh_database_url, run_cli, running_server
-from tests.support.waiting import wait_for
+from tests.support.server import Server
 
 VARDATA = "/sdk/v2/vardata?v=0"
 
@@ -171,47 +170,30 @@ def test_vardata__browser_origin__cors_headers(server: Server, sdk_deployment: d
     assert answer.headers["access-control-allow-origin"] in ("*", "https://app.example")
 
 
-def _vardata_requests_counted(server: Server, method: str) -> float:
-    text = httpx.get(server.base_url + "/metrics").text
-    found = re.search(rf'^flagyard_http_requests_total\{{method="{method}",route="/sdk/v2/vardata",'
-                      r'status="200"\} (\S+)$', text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
 def test_vardata__answers__counted_in_metrics(server: Server, sdk_deployment: dict[str, str],
                                               split_flag: str) -> None:
     # Given
-    before = _vardata_requests_counted(server, "POST"), _vardata_requests_counted(server, "GET")
+    before = requests_counted(server, "POST", "/sdk/v2/vardata"), requests_counted(server, "GET", "/sdk/v2/vardata")
 
     # When
     key = sdk_deployment["key"]
     exchange(server, [_post(key, _user(n)) for n in range(5)] + [_get(key, {"device_id": "m"})] * 3)
 
     # Then
-    assert _vardata_requests_counted(server, "POST") - before[0] >= 5
-    assert _vardata_requests_counted(server, "GET") - before[1] >= 3
+    assert requests_counted(server, "POST", "/sdk/v2/vardata") - before[0] >= 5
+    assert requests_counted(server, "GET", "/sdk/v2/vardata") - before[1] >= 3
 
 
 def test_vardata__access_log_on__one_line_per_answer(tmp_path: Path) -> None:
-    # Given: a server of its own that writes the request log, its snapshot current
-    url = fresh_database_url(tmp_path)
-    run_cli(url, "db", "upgrade")
-    project = run_cli(url, "projects", "create", "--name", "logged").stdout.strip()
-    deployment = json.loads(run_cli(url, "deployments", "create", "--project", project,
-                                    "--label", "production").stdout)
-    log_path = tmp_path / "server.log"
-    with running_server(url, env={"FLAGYARD_ACCESS_LOG": "true"}, log_path=log_path) as logged:
-        key = deployment["key"]
-        exchange(logged, [_post(key, _user(0))])
+    # Given: its snapshot current
+    with logging_server(tmp_path) as logged:
+        exchange(logged.server, [_post(logged.deployment_key, _user(0))])
 
         # When
-        exchange(logged, [_post(key, _user(n), f"X-Request-Id: logged-{n}") for n in range(3)])
+        exchange(logged.server, [_post(logged.deployment_key, _user(n), f"X-Request-Id: logged-{n}")
+                                 for n in range(3)])
 
         # Then
-        def lines() -> list[dict[str, object]]:
-            return [json.loads(line) for line in log_path.read_text().splitlines()
-                    if line.startswith("{") and '"logged-' in line]
-
-        wait_for(lambda: len(lines()) == 3)
-    assert [(entry["request_id"], entry["method"], entry["path"], entry["status"]) for entry in lines()] == [
+        entries = logged.entries('"logged-', 3)
+    assert [(entry["request_id"], entry["method"], entry["path"], entry["status"]) for entry in entries] == [
         (f"logged-{n}", "POST", "/sdk/v2/vardata", 200) for n in range(3)]
