@@ -17,7 +17,6 @@ one read (on PostgreSQL, one round trip).
 
 from __future__ import annotations
 
-import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,17 +24,14 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flagyard.api.http.errors import domain_error_response, error_response
 from flagyard.api.http.middleware import management_secret
 from flagyard.api.http.ratelimit import TokenBuckets
-from flagyard.api.http.threads import in_thread
+from flagyard.api.http.threads import answered_in_thread
 from flagyard.api.management.flags import list_page
 from flagyard.errors import DomainError
 from flagyard.manage.keys import KeyService
 from flagyard.manage.model.flags import Kind
 from flagyard.manage.services import ManageServices
-
-log = logging.getLogger("flagyard.api")
 
 LISTS = {"/api/1/flags": (Kind.FLAG, "flags"), "/api/1/experiments": (Kind.EXPERIMENT, "experiments")}
 PARAMETERS = frozenset({"key", "projectId", "limit", "cursor", "includeArchived"})
@@ -60,15 +56,8 @@ class ListFastPath:
         scope["route"] = self.labels[scope["path"]]
         state = scope.setdefault("state", {})
         header = dict(scope["headers"]).get(b"authorization")
-        response: Response
-        try:
-            response = await in_thread(self._answer, scope["app"].state.manage, state, header, kind,
-                                       plural, arguments)
-        except DomainError as error:
-            response = domain_error_response(error)
-        except Exception:
-            log.exception("unhandled error on GET %s", scope["path"])
-            response = error_response(500, "internal_error", "internal server error")
+        response = await answered_in_thread(f"GET {scope['path']}", self._answer, scope["app"].state.manage,
+                                            state, header, kind, plural, arguments)
         await response(scope, receive, send)
 
     def _answer(self, services: ManageServices, state: dict[str, Any], header: bytes | None,

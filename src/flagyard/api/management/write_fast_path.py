@@ -14,21 +14,15 @@ body it was sent, so errors read exactly as before.
 from __future__ import annotations
 
 import json
-import logging
 from types import SimpleNamespace
 
 from pydantic import ValidationError
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flagyard.api.http.errors import domain_error_response, error_response
-from flagyard.api.http.threads import in_thread
+from flagyard.api.http.threads import answered_in_thread
 from flagyard.api.management.flags import edit_answer
 from flagyard.api.schemas.flags import ExperimentPatchIn, FlagPatchIn, _PatchBase
-from flagyard.errors import DomainError
 from flagyard.manage.model.flags import Kind
-
-log = logging.getLogger("flagyard.api")
 
 COLLECTIONS: dict[str, tuple[Kind, type[_PatchBase]]] = {
     "/api/1/flags/": (Kind.FLAG, FlagPatchIn),
@@ -58,14 +52,8 @@ class WriteFastPath:
             await self.app(scope, _replaying(messages, receive), send)
             return
         scope["route"] = self.labels[prefix]
-        response: Response
-        try:
-            response = await in_thread(edit_answer, scope["app"].state.manage, principal, kind, id, edits)
-        except DomainError as error:
-            response = domain_error_response(error)
-        except Exception:
-            log.exception("unhandled error on PATCH %s", scope["path"])
-            response = error_response(500, "internal_error", "internal server error")
+        response = await answered_in_thread(f"PATCH {scope['path']}", edit_answer, scope["app"].state.manage,
+                                            principal, kind, id, edits)
         await response(scope, receive, send)
 
 
