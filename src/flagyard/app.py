@@ -25,7 +25,7 @@ from flagyard.api.http.fast_json import dump_json
 from flagyard.api.http.middleware import BodyLimitMiddleware, ManagementAuthMiddleware
 from flagyard.api.http.observability import Metrics, RequestObservability
 from flagyard.api.http.pagination import envelope_bytes
-from flagyard.api.http.ratelimit import RateLimitMiddleware, management_buckets
+from flagyard.api.http.ratelimit import RateLimitMiddleware, token_buckets
 from flagyard.api.jobs.bandits import BanditJob
 from flagyard.api.jobs.results_watch import ResultsWatchJob
 from flagyard.api.jobs.schedules import ScheduleJob
@@ -191,8 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage=usage,
     )
     # `flagyard serve` answers the config and remote evaluation on the connection
-    # (flagyard/answering_protocol.py).
-    # Answers to browsers carry the CORS headers the SDK routes' policy gives.
+    # (flagyard/answering_protocol.py); answers to browsers carry the SDK policy's CORS headers.
     sdk_cors = sdk_policy(app, settings.cors_origins)
     app.state.early_answers = OnTheWire(
         ConfigOnTheWire(serve.serving, metrics, sdk_cors, access_log=settings.access_log),
@@ -279,11 +278,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         single_sign_on=manage.single_sign_on,
     ), sign_in=SignInOptions.from_settings(settings))
 
-    # Listed innermost first: observe → CORS → body limit → SDK fast path → list fast path →
-    # authenticate → rate-limit → route. The SDK fast path sits outside the management layers,
-    # which only pass SDK requests on; the list fast path authenticates and rate-limits the lists
-    # it answers itself, with the same keys and buckets.
-    buckets = management_buckets(settings.rate_limit_per_second)
+    # Listed innermost first; a request meets them as: observe → CORS → body limit → SDK fast
+    # path → list fast path → authenticate → rate-limit → write fast path → route. The SDK fast
+    # path sits outside the management layers, which only pass SDK requests on; the list fast
+    # path authenticates and rate-limits the lists it answers itself, with the same keys and
+    # per-key buckets.
+    buckets = token_buckets(settings.rate_limit_per_second)
     app.add_middleware(WriteFastPath)  # innermost: after authentication and the rate limit
     app.add_middleware(RateLimitMiddleware, buckets=buckets)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)

@@ -36,9 +36,10 @@ class TokenBuckets:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
-    def admit(self, key_id: int) -> None:
-        """Take a management key's token, or raise RateLimited with the seconds to wait."""
-        wait = self.take(key_id)
+    def admit(self, key: object) -> None:
+        """Take a token of `key`'s bucket, or raise RateLimited with the seconds to wait (whole
+        seconds: clients misread fractions and dates)."""
+        wait = self.take(key)
         if wait > 0:
             raise RateLimited(f"more than {self.rate:g} requests per second with this key",
                               retry_after=max(1, math.ceil(wait)))
@@ -62,6 +63,6 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-def management_buckets(rate: float) -> TokenBuckets | None:
-    """The per-key buckets shared by every layer that admits management requests; None: no limit."""
+def token_buckets(rate: float) -> TokenBuckets | None:
+    """Buckets of `rate` tokens a second; None for a rate of 0, which means no limit."""
     return TokenBuckets(rate) if rate > 0 else None

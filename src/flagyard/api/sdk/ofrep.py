@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from flagyard.api.http.deps import serve_services
 from flagyard.api.http.errors import STATUS
-from flagyard.api.http.ratelimit import TokenBuckets
+from flagyard.api.http.ratelimit import token_buckets
 from flagyard.api.sdk.ofrep_wire import context_of, deployment_key
 from flagyard.errors import DomainError, NotFound, RateLimited
 from flagyard.measure.model.tracking import UNTRACKED
@@ -39,7 +38,7 @@ _ERROR_CODES = {
 
 def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
     router = APIRouter(prefix="/ofrep/v1", tags=["OpenFeature (OFREP)"])
-    buckets = TokenBuckets(rate_limit_per_second) if rate_limit_per_second > 0 else None
+    buckets = token_buckets(rate_limit_per_second)
 
     async def admitted(request: Request) -> str:
         """The deployment key, authenticated and within its rate."""
@@ -47,11 +46,7 @@ def build_router(rate_limit_per_second: float = 0.0) -> APIRouter:
         snapshot = await _serving(request).snapshot(key)
         # Limited after authentication, so made-up keys cannot fill the bucket table.
         if buckets is not None:
-            wait = buckets.take(snapshot.deployment.id)
-            if wait > 0:
-                # Whole seconds: the providers misread fractions and dates.
-                raise RateLimited(f"more than {buckets.rate:g} requests per second with this key",
-                                  retry_after=max(1, math.ceil(wait)))
+            buckets.admit(snapshot.deployment.id)
         return key
 
     @router.post("/evaluate/flags/{key:path}", summary="Evaluate one flag for a context")
