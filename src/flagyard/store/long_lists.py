@@ -19,3 +19,10 @@ def among(connection: sa.Connection, column: sa.ColumnElement[Any], values: Coll
     if connection.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
+
+
+def among_parameter(column: sa.ColumnElement[Any], name: str, postgres: bool) -> sa.ColumnElement[bool]:
+    """`among` with the values left to the parameter `name`, for a statement built once."""
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))

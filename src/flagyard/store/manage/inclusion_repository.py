@@ -13,9 +13,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from flagyard.store.long_lists import among
+from flagyard.store.long_lists import among, among_parameter
 from flagyard.store.tables import variant_cohorts, variant_users
 
 # Variant ids per IN list in batched statements: well under SQLite's limit on bound parameters.
@@ -52,11 +51,10 @@ def _statements(table: str, column: str, postgres: bool) -> tuple[sa.TextClause,
 @functools.cache
 def _for_variants(table: sa.Table, column: str, postgres: bool) -> sa.Select[Any]:
     """The lists of some variants, made once: every propagation round reads those of the flags
-    it recompiles. Their ids go as `among` sends them (store/long_lists.py)."""
+    it recompiles."""
     variant_id = table.c.variant_id
-    ids = (variant_id == sa.any_(sa.bindparam("variant_ids", type_=postgresql.ARRAY(sa.Integer)))
-           if postgres else variant_id.in_(sa.bindparam("variant_ids", expanding=True)))
-    return sa.select(variant_id, table.c[column]).where(ids).order_by(table.c.id)
+    return (sa.select(variant_id, table.c[column])
+            .where(among_parameter(variant_id, "variant_ids", postgres)).order_by(table.c.id))
 
 
 class _OrderedIdList:
