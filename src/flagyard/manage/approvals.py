@@ -50,8 +50,7 @@ class ApprovalNeeded(Conflict):
 
 def protecting(uow: UnitOfWork, deployment_ids: Collection[int]) -> list[str]:
     """Labels of the deployments among `deployment_ids` that require approval."""
-    found = uow.deployments.get_many(deployment_ids) if deployment_ids else {}
-    return sorted(d.label for d in found.values() if d.require_approval)
+    return uow.deployments.labels_requiring_approval(deployment_ids)
 
 
 def hold_for_review(uow: UnitOfWork, principal: Principal, flag: Flag, before: Mapping[str, Any] | None,

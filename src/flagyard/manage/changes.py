@@ -42,8 +42,7 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
     """Save the flag and append its next version; the caller commits (a write that changes
     several flags, such as a group and its members, commits them together). A change the
     approval gate holds raises `ApprovalNeeded` before anything is written."""
-    previous = uow.versions.get(flag.id, flag.version) if flag.version >= 1 else None
-    before = previous.flag_config if previous else None
+    before = _before(uow, flag)
     flag.version += 1
     flag.last_modified_at = now
     flag.last_modified_by = principal.name
@@ -53,10 +52,11 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
     uow.flags.save(flag)
     record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
            flag.project_id, now, before, document, ignore=BOOKKEEPING)
-    notify_version(uow, flag, before, document, principal.name, now)
-    # Last, as the caller commits next: the bump locks the project's row until the commit, and
+    # Late, as the caller commits next: the bump locks the project's row until the commit, and
     # every writer of the project queues on it (on PostgreSQL; SQLite's lock is the database's).
-    uow.projects.bump_revision(flag.project_id)
+    # It also says whether anyone listens, so a project without webhooks reads none.
+    if uow.projects.bump_revision(flag.project_id):
+        notify_version(uow, flag, before, document, principal.name, now)
     uow.versions.add(
         Version(
             flag_id=flag.id,
@@ -87,8 +87,8 @@ def append_versions(uow: UnitOfWork, changed: Sequence[Flag], principal: Princip
         hold_for_review(uow, principal, flag, before, document, now)
         added.append((flag, before, document))
     uow.flags.save_many(changed)
-    for project_id in dict.fromkeys(flag.project_id for flag in changed):
-        uow.projects.bump_revision(project_id)
+    hooked = {project_id for project_id in dict.fromkeys(flag.project_id for flag in changed)
+              if uow.projects.bump_revision(project_id)}
     uow.versions.add_many([
         Version(flag_id=flag.id, project_id=flag.project_id, version=flag.version, created_at=now,
                 created_by=principal.name, flag_config=document)
@@ -97,10 +97,20 @@ def append_versions(uow: UnitOfWork, changed: Sequence[Flag], principal: Princip
         audit_record(principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value,
                      flag.id, flag.project_id, now, before, document, ignore=BOOKKEEPING)
         for flag, before, document in added])
-    hooked = {p for p in dict.fromkeys(flag.project_id for flag in changed) if uow.webhooks.for_project(p)}
     for flag, before, document in added:
-        if flag.project_id in hooked:  # one read per project when none listens
+        if flag.project_id in hooked:
             notify_version(uow, flag, before, document, principal.name, now)
+
+
+def _before(uow: UnitOfWork, flag: Flag) -> dict[str, Any] | None:
+    """The stored document of the flag's current version, None before its first."""
+    if flag.version < 1:
+        return None
+    read, config = uow.flags.version_config_read(flag.id, flag.version)
+    if read:  # the flag was read for this write: its version came with it
+        return config
+    previous = uow.versions.get(flag.id, flag.version)
+    return previous.flag_config if previous else None
 
 
 @dataclass(frozen=True)

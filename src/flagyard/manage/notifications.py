@@ -34,7 +34,7 @@ def notify_version(uow: UnitOfWork, flag: Flag, before: Mapping[str, Any] | None
         return
     hooks = uow.webhooks.for_project(flag.project_id)
     if not hooks:
-        return  # the common case: one indexed read, nothing else
+        return
     data = flag_event_data(kind, before, document, actor)
     enqueue(uow, hooks, version_events(kind, before, document), flag.key, data, now)
 

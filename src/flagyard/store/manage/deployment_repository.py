@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.projects import Project
 from flagyard.store.db import inserted_id
+from flagyard.store.long_lists import among_parameter
 from flagyard.store.serve.change_feed import change_notice
-from flagyard.store.tables import deployments, projects
+from flagyard.store.tables import deployments, projects, webhooks
 
 
 class DeploymentRepository:
@@ -39,6 +40,13 @@ class DeploymentRepository:
             return {}
         rows = self._conn.execute(_MANY, {"ids": list(deployment_ids)}).mappings()
         return {row["id"]: _deployment(row) for row in rows}
+
+    def labels_requiring_approval(self, deployment_ids: Collection[int]) -> list[str]:
+        """The labels, sorted, of those of these deployments that require approval."""
+        if not deployment_ids:
+            return []
+        query = _REQUIRING_APPROVAL_PG if self._conn.dialect.name == "postgresql" else _REQUIRING_APPROVAL
+        return sorted(self._conn.execute(query, {"ids": list(deployment_ids)}).scalars())
 
     def page(
         self, *, project_ids: Collection[int] | None, before_id: int | None, limit: int,
@@ -90,12 +98,15 @@ class ProjectRepository:
         self._conn = connection
         self.touched: set[int] = set()
 
-    def bump_revision(self, project_id: int) -> None:
-        """Mark that the project's served flags may have changed (see tables.projects)."""
+    def bump_revision(self, project_id: int) -> bool:
+        """Mark that the project's served flags may have changed (see tables.projects).
+        True if the project has an enabled webhook: read by the same statement, as a flag's
+        write bumps and then raises events only when someone listens."""
         # Other processes hear of it at commit; SQLite's watchers see the commit itself.
         bump = _BUMP_NOTIFYING if self._conn.dialect.name == "postgresql" else _BUMP
-        self._conn.execute(bump, {"project_id": project_id})
+        hooked = self._conn.execute(bump, {"project_id": project_id}).scalar()
         self.touched.add(project_id)
+        return bool(hooked)
 
     def revision(self, project_id: int) -> int:
         value = self._conn.execute(
@@ -125,8 +136,13 @@ _BY_KEY_WITH_REVISION = (
     .join(projects, projects.c.id == deployments.c.project_id)
     .where(deployments.c.key == sa.bindparam("key")))
 _MANY = sa.select(deployments).where(deployments.c.id.in_(sa.bindparam("ids", expanding=True)))
+_REQUIRING_APPROVAL, _REQUIRING_APPROVAL_PG = (
+    sa.select(deployments.c.label)
+    .where(among_parameter(deployments.c.id, "ids", postgres), deployments.c.require_approval.is_(True))
+    for postgres in (False, True))
+_HOOKED = sa.exists().where(webhooks.c.project_id == projects.c.id, webhooks.c.enabled.is_(True))
 _BUMP = (sa.update(projects).where(projects.c.id == sa.bindparam("project_id"))
-         .values(revision=projects.c.revision + 1))
+         .values(revision=projects.c.revision + 1).returning(_HOOKED))
 _BUMP_NOTIFYING = _BUMP.returning(change_notice(projects.c.id))
 
 
