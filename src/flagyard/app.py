@@ -279,14 +279,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ), sign_in=SignInOptions.from_settings(settings))
 
     # Listed innermost first; a request meets them as: observe → CORS → body limit → SDK fast
-    # path → list fast path → authenticate → rate-limit → write fast path → route. The SDK fast
-    # path sits outside the management layers, which only pass SDK requests on; the list fast
-    # path authenticates and rate-limits the lists it answers itself, with the same keys and
-    # per-key buckets.
+    # path → list fast path → write fast path → authenticate → rate-limit → route. The SDK fast
+    # path sits outside the management layers, which only pass SDK requests on; the list and
+    # write fast paths authenticate and rate-limit what they answer themselves, with the same
+    # keys and per-key buckets.
     buckets = token_buckets(settings.rate_limit_per_second)
-    app.add_middleware(WriteFastPath)  # innermost: after authentication and the rate limit
     app.add_middleware(RateLimitMiddleware, buckets=buckets)
     app.add_middleware(ManagementAuthMiddleware, keys=keys)
+    app.add_middleware(WriteFastPath, keys=keys, buckets=buckets)
     app.add_middleware(ListFastPath, keys=keys, buckets=buckets)
     app.add_middleware(SdkFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,

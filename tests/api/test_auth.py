@@ -336,3 +336,28 @@ def test_lists__key_revoked_after_it_listed__every_list_request_is_401_revoked(
     for params in ({"limit": 1}, {"limit": 1}, {"key": "\x00"}, {"projectId": "999999"},
                    {"projectId": "not-an-id"}, {"cursor": "not-a-cursor"}):
         assert_error(client.get(path, params=params), 401, "revoked")
+
+
+@pytest.mark.parametrize("kind", ["flags", "experiments"])
+def test_edits__key_revoked_after_it_wrote__every_edit_is_401_revoked_and_changes_nothing(
+    server: Server, make_client, api: httpx.Client, project_id: str, kind: str  # type: ignore[no-untyped-def]
+) -> None:
+    # Given: a key this server has already answered a plain edit to
+    key = server.create_key(f"wrote-then-revoked-{kind}@example.com")
+    client = make_client(key)
+    item_id = create_flag(api, project_id, kind)
+    json_body = {"Content-Type": "application/json"}
+    assert client.patch(f"/api/1/{kind}/{item_id}", content=b'{"rolloutPercentage": 10}',
+                        headers=json_body).status_code == 200
+    before = api.get(f"/api/1/{kind}/{item_id}").json()
+
+    # When: another process revokes it
+    server.cli("keys", "revoke", key)
+
+    # Then: a plain edit, an unknown flag and a bad body are all told the key is revoked
+    for path, body in ((f"/api/1/{kind}/{item_id}", b'{"rolloutPercentage": 20}'),
+                       (f"/api/1/{kind}/{item_id}", b'{"description": "x"}'),
+                       (f"/api/1/{kind}/99999999", b'{"rolloutPercentage": 20}'),
+                       (f"/api/1/{kind}/{item_id}", b'{"rolloutPercentage": 101}')):
+        assert_error(client.patch(path, content=body, headers=json_body), 401, "revoked")
+    assert api.get(f"/api/1/{kind}/{item_id}").json() == before

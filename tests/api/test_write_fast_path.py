@@ -81,7 +81,7 @@ def test_edit__chunked_body__is_answered(api: httpx.Client, project_id: str, kin
     assert response.json()["rolloutPercentage"] == 12
 
 
-def test_edit__read_only_key__403_before_the_body_is_read(read_only_api: httpx.Client, api: httpx.Client,
+def test_edit__read_only_key__403(read_only_api: httpx.Client, api: httpx.Client,
                                                           project_id: str, kind: str) -> None:
     # Given
     item_id = create_flag(api, project_id, kind)

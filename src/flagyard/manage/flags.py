@@ -11,6 +11,7 @@ from flagyard.errors import Invalid, NotFound
 from flagyard.manage.changes import append_version, load_flag, record_change
 from flagyard.manage.dependencies import check_parent_dependencies
 from flagyard.manage.edits import edit_flag
+from flagyard.manage.keys import confirm_unrevoked
 from flagyard.manage.linking import check_linkable_deployments
 from flagyard.manage.membership import parents_of, version_groups
 from flagyard.manage.model.access import Principal
@@ -84,12 +85,17 @@ class FlagService:
             )
         return Page.from_overfetch(items, page.limit, lambda f: f.id)
 
-    def edit(self, principal: Principal, kind: Kind, flag_id: int, changes: Mapping[str, Any]) -> Flag:
+    def edit(self, principal: Principal, kind: Kind, flag_id: int, changes: Mapping[str, Any], *,
+             confirm_key: bool = False) -> Flag:
+        """With `confirm_key`, the principal's key is confirmed unrevoked in the write's own
+        transaction (a key remembered from an earlier request, `KeyService.remembered`)."""
         principal.require_write()
         if not changes:
             raise Invalid("the request body names no field to change", code="empty_edit")
         now = self._clock()
         with self._uow(write=True) as uow:
+            if confirm_key:
+                confirm_unrevoked(uow, principal)
             flag = load_flag(uow, principal, kind, flag_id, for_update=True)
             edit_flag(uow, principal, flag, changes, now)
             uow.commit()

@@ -17,7 +17,7 @@ from flagyard.manage.model.access import (
     same_hash,
 )
 from flagyard.manage.model.projects import Project, new_project
-from flagyard.manage.ports import UnitOfWorkFactory
+from flagyard.manage.ports import UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,13 @@ MAX_REMEMBERED = 10_000
 
 def revoked_key() -> Unauthenticated:
     return Unauthenticated("API key has been revoked", code="revoked_key")
+
+
+def confirm_unrevoked(uow: UnitOfWork, principal: Principal) -> None:
+    """Raise `revoked_key()` if the principal's key has been revoked, read in `uow`'s
+    transaction: a write by a remembered key confirms it where it writes."""
+    if not uow.keys.unrevoked(principal.key_id):
+        raise revoked_key()
 
 
 class KeyService:

@@ -24,11 +24,10 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flagyard.api.http.middleware import management_secret
+from flagyard.api.http.middleware import keyed_answer
 from flagyard.api.http.ratelimit import TokenBuckets
 from flagyard.api.http.threads import answered_in_thread
 from flagyard.api.management.flags import list_page
-from flagyard.errors import DomainError
 from flagyard.manage.keys import KeyService
 from flagyard.manage.model.flags import Kind
 from flagyard.manage.services import ManageServices
@@ -62,26 +61,12 @@ class ListFastPath:
 
     def _answer(self, services: ManageServices, state: dict[str, Any], header: bytes | None,
                 kind: Kind, plural: str, arguments: Arguments) -> Response:
-        """In order, as the layers it stands for: authenticate, rate-limit, list.
-
-        A key this process authenticated before is not read again on its own: the list's one
-        read confirms it is unrevoked. Any refusal to a remembered key first checks the key
-        in full, so a revoked key is told so before anything else."""
-        secret = management_secret(header)
-        principal = self.keys.remembered(secret)
-        remembered = principal is not None
-        if principal is None:
-            principal = self.keys.authenticate(secret)
-        state["principal"] = principal  # for the request log
-        try:
-            if self.buckets is not None:
-                self.buckets.admit(principal.key_id)
-            return list_page(services, principal, kind, plural, *arguments, confirm_key=remembered)
-        except DomainError:
-            if remembered:
-                self.keys.forget(secret)
-                self.keys.authenticate(secret)
-            raise
+        """As the layers it stands for: authenticate, rate-limit, list (`keyed_answer`)."""
+        return keyed_answer(
+            self.keys, self.buckets, state, header,
+            lambda principal, confirm_key: list_page(services, principal, kind, plural, *arguments,
+                                                     confirm_key=confirm_key),
+            write=False)
 
 
 Arguments = tuple[str | None, str | None, int | None, str | None, bool]

@@ -3,12 +3,16 @@
 
 At 10,000 flags with SDKs connected one process's writes were bound by its own CPU, and a
 quarter of a write's went to routing, dependency solving, FastAPI's body handling and anyio's
-thread hand-off (py-spy --gil, benchmarks/write_throughput.py). This middleware sits innermost,
-where authentication and the rate limit have already run, and answers a PATCH whose body is
-plain: declared by its length, labelled `application/json`, JSON that the route's own model
-accepts. It validates with that model as FastAPI does and calls the route's function. Anything
-else (a malformed or invalid body, chunked sending, a root path) goes on to routing with the
-body it was sent, so errors read exactly as before.
+thread hand-off (py-spy --gil, benchmarks/write_throughput.py). This middleware answers a PATCH
+whose body is plain: declared by its length, labelled `application/json`, JSON that the route's
+own model accepts. It validates with that model as FastAPI does and calls the route's function.
+Anything else (a malformed or invalid body, chunked sending, a root path) goes on to routing with
+the body it was sent, so errors read exactly as before.
+
+Like the list's fast path it sits outside authentication and does that layer's work itself
+(`keyed_answer`): the key check, the rate limit and the write are one hop to a worker thread,
+and a key this process authenticated before is confirmed unrevoked inside the write's own
+transaction instead of by a read of its own.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from types import SimpleNamespace
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flagyard.api.http.middleware import keyed_answer
+from flagyard.api.http.ratelimit import TokenBuckets
 from flagyard.api.http.threads import answered_in_thread
 from flagyard.api.management.flags import edit_answer
 from flagyard.api.schemas.flags import ExperimentPatchIn, FlagPatchIn, _PatchBase
+from flagyard.manage.keys import KeyService
 from flagyard.manage.model.flags import Kind
 
 COLLECTIONS: dict[str, tuple[Kind, type[_PatchBase]]] = {
@@ -33,15 +40,16 @@ MAX_PLAIN_BODY = 64 * 1024
 
 
 class WriteFastPath:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyService, buckets: TokenBuckets | None) -> None:
         self.app = app
+        self.keys = keys
+        self.buckets = buckets
         # Metrics label requests by their route template, as routing would have set it.
         self.labels = {prefix: SimpleNamespace(path=prefix + "{id}") for prefix in COLLECTIONS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = _edited(scope)
-        principal = scope.get("state", {}).get("principal") if found else None
-        if found is None or principal is None or not _plain_headers(scope["headers"]):
+        if found is None or not _plain_headers(scope["headers"]):
             await self.app(scope, receive, send)
             return
         prefix, id = found
@@ -52,8 +60,13 @@ class WriteFastPath:
             await self.app(scope, _replaying(messages, receive), send)
             return
         scope["route"] = self.labels[prefix]
-        response = await answered_in_thread(f"PATCH {scope['path']}", edit_answer, scope["app"].state.manage,
-                                            principal, kind, id, edits)
+        state = scope.setdefault("state", {})
+        header = dict(scope["headers"]).get(b"authorization")
+        response = await answered_in_thread(
+            f"PATCH {scope['path']}", keyed_answer, self.keys, self.buckets, state, header,
+            lambda principal, confirm_key: edit_answer(scope["app"].state.manage, principal, kind, id, edits,
+                                                       confirm_key=confirm_key),
+            write=True)
         await response(scope, receive, send)
 
 

@@ -19,6 +19,8 @@ _KEY_BY_HASH = (
     .where(management_keys.c.key_hash == sa.bindparam("key_hash"))
     .order_by(management_key_projects.c.project_id)
 )
+_UNREVOKED = sa.select(management_keys.c.id).where(
+    management_keys.c.id == sa.bindparam("key_id"), management_keys.c.revoked_at.is_(None))
 
 
 class KeyRepository:
@@ -49,6 +51,10 @@ class KeyRepository:
         if not rows:
             return None
         return _key(rows[0], [row["project_id"] for row in rows if row["project_id"] is not None])
+
+    def unrevoked(self, key_id: int) -> bool:
+        """True while key `key_id` exists and is not revoked."""
+        return self._conn.execute(_UNREVOKED, {"key_id": key_id}).first() is not None
 
     def get(self, key_id: int) -> ManagementKey | None:
         row = self._conn.execute(
