@@ -23,6 +23,14 @@ class FlagSet(Mapping[str, Flag]):
             self._by_key = {flag.key: flag for flag in flags}
         self._order: tuple[Flag, ...] | None = None
 
+    @classmethod
+    def adopting(cls, by_key: dict[str, Flag]) -> FlagSet:
+        """A set over `by_key` itself, without copying it: the caller must never change it
+        afterwards (a snapshot's ten thousand flags were copied on every rebuild)."""
+        flags = cls(())
+        flags._by_key = by_key
+        return flags
+
     def __getitem__(self, key: str) -> Flag:
         return self._by_key[key]
 

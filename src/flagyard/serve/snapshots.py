@@ -220,7 +220,8 @@ def _snapshot(deployment: Deployment, revision: int, compiled: _Compiled) -> Sna
     return Snapshot(
         deployment=deployment,
         revision=revision,
-        flags=engine.FlagSet(compiled.engine_flags),
+        # A build's engine flags are never changed once built (the next build copies them).
+        flags=engine.FlagSet.adopting(compiled.engine_flags),
         deployed_keys=compiled.deployed_keys,
         compiled=compiled,
     )
@@ -230,25 +231,24 @@ def _update(uow: UnitOfWork, deployment_id: int, old: _Compiled, marker: int,
             changed: set[int], pool: PartPool) -> _Compiled:
     """The previous build brought up to date with the rows written since it."""
     flags = uow.flags.get_many(changed) if changed else []
-    linked = set(old.linked)
-    for flag in flags:
-        if deployment_id in flag.deployments and not flag.deleted:
-            linked.add(flag.id)
-        else:
-            linked.discard(flag.id)
+    here = {flag.id for flag in flags if deployment_id in flag.deployments and not flag.deleted}
+    joined = here - old.linked
+    left = {flag.id for flag in flags if flag.id not in here} & old.linked
+    # Most rounds link and unlink nothing: the set of every linked row is then not copied.
+    linked = (old.linked | joined) - left if joined or left else old.linked
     loaded = {flag.id: flag for flag in flags if flag.id in linked or flag.id in old.known}
     if not loaded:
         return replace(old, marker=marker)
     fresh = {row_id: _know(flag) for row_id, flag in loaded.items()}
     known = {**old.known, **fresh}
-    same_graph = linked == old.linked and all(
+    same_graph = not joined and not left and all(
         row_id in old.known and old.known[row_id].node == item.node
         and old.known[row_id].parents == item.parents
         for row_id, item in fresh.items()
     )
     if not same_graph:  # a flag came, went, was switched, or its parents changed: re-plan
-        known, loaded = _walk(uow, frozenset(linked), known, loaded)
-        return _compile(uow, marker, frozenset(linked), known, old, loaded, pool)
+        known, loaded = _walk(uow, linked, known, loaded)
+        return _compile(uow, marker, linked, known, old, loaded, pool)
     # Same graph: every other flag's parents resolve as before, so only these rows recompile.
     signatures = {row_id: _signature(old.served[str(row_id)], known, old.linked)
                   for row_id in loaded if str(row_id) in old.parts}

@@ -140,7 +140,9 @@ _REQUIRING_APPROVAL, _REQUIRING_APPROVAL_PG = (
     sa.select(deployments.c.label)
     .where(among_parameter(deployments.c.id, "ids", postgres), deployments.c.require_approval.is_(True))
     for postgres in (False, True))
-_HOOKED = sa.exists().where(webhooks.c.project_id == projects.c.id, webhooks.c.enabled.is_(True))
+# By the parameter, not by `projects.id`: SQLite's RETURNING names columns unqualified, and an
+# unqualified `id` inside the subquery is the webhook's.
+_HOOKED = sa.exists().where(webhooks.c.project_id == sa.bindparam("project_id"), webhooks.c.enabled.is_(True))
 _BUMP = (sa.update(projects).where(projects.c.id == sa.bindparam("project_id"))
          .values(revision=projects.c.revision + 1).returning(_HOOKED))
 _BUMP_NOTIFYING = _BUMP.returning(change_notice(projects.c.id))

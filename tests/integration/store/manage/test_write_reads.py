@@ -1,0 +1,131 @@
+"""What a flag's write reads along with its other statements: the current version's document
+with the flag's row, whether the project has webhooks with the revision bump, the protected
+deployments' labels, whether a key is unrevoked.
+
+Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL names a server.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from flagyard.manage.model.access import ManagementKey
+from flagyard.manage.model.webhooks import Webhook
+from flagyard.store.manage.unit_of_work import SqlUnitOfWork
+from flagyard.store.tables import deployments
+from tests.integration.store.manage.test_unit_of_work import (
+    NOW,
+    add_deployment,
+    add_flag,
+    add_project,
+    make_flag,
+    make_version,
+)
+
+
+def _flag_at_version(engine: Engine, project_id: int, key: str, number: int) -> int:
+    flag = make_flag(project_id, key)
+    flag.version = number
+    flag_id = add_flag(engine, flag)
+    with SqlUnitOfWork(engine, write=True) as uow:
+        for n in range(1, number + 1):
+            uow.versions.add(make_version(flag_id, project_id, n))
+        uow.commit()
+    return flag_id
+
+
+def test_version_config_read__flag_read_for_update__has_its_current_versions_document(engine: Engine) -> None:
+    # Given: a flag at version 3, with versions 1 to 3 stored
+    project_id = add_project(engine)
+    flag_id = _flag_at_version(engine, project_id, "checkout", 3)
+    # When
+    with SqlUnitOfWork(engine, write=True) as uow:
+        flag = uow.flags.get(flag_id, for_update=True)
+        assert flag is not None
+        at_current = uow.flags.version_config_read(flag_id, 3)
+        at_other = uow.flags.version_config_read(flag_id, 2)
+    # Then: the stored document of version 3, and nothing claimed for another version
+    assert at_current == (True, {"version": 3})
+    assert at_other == (False, None)
+
+
+def test_version_config_read__flag_read_without_lock_or_not_read__claims_nothing(engine: Engine) -> None:
+    # Given
+    project_id = add_project(engine)
+    flag_id = _flag_at_version(engine, project_id, "checkout", 1)
+    # When
+    with SqlUnitOfWork(engine) as uow:
+        unread = uow.flags.version_config_read(flag_id, 1)
+        uow.flags.get(flag_id)
+        read_plainly = uow.flags.version_config_read(flag_id, 1)
+    # Then
+    assert unread == (False, None)
+    assert read_plainly == (False, None)
+
+
+def test_version_config_read__version_row_missing__read_as_none(engine: Engine) -> None:
+    # Given: a flag whose row says version 2 but no version row was stored
+    project_id = add_project(engine)
+    flag = make_flag(project_id, "orphan")
+    flag.version = 2
+    flag_id = add_flag(engine, flag)
+    # When
+    with SqlUnitOfWork(engine, write=True) as uow:
+        uow.flags.get(flag_id, for_update=True)
+        read = uow.flags.version_config_read(flag_id, 2)
+    # Then
+    assert read == (True, None)
+
+
+def test_bump_revision__says_whether_the_project_has_an_enabled_webhook(engine: Engine) -> None:
+    # Given: three projects: no webhook, a disabled one, an enabled one
+    bare, disabled, hooked = add_project(engine, "bare"), add_project(engine, "disabled"), add_project(engine, "hooked")
+    with SqlUnitOfWork(engine, write=True) as uow:
+        uow.webhooks.add(Webhook(project_id=disabled, url="https://example.com/a", events=["flag.updated"],
+                                 secret="s", enabled=False, created_at=NOW))
+        uow.webhooks.add(Webhook(project_id=hooked, url="https://example.com/b", events=["flag.updated"],
+                                 secret="s", created_at=NOW))
+        uow.commit()
+    # When
+    with SqlUnitOfWork(engine, write=True) as uow:
+        answers = {project: uow.projects.bump_revision(project) for project in (bare, disabled, hooked)}
+        uow.commit()
+    # Then: each answer, and each project's revision moved
+    assert answers == {bare: False, disabled: False, hooked: True}
+    with SqlUnitOfWork(engine) as uow:
+        assert [uow.projects.revision(project) for project in (bare, disabled, hooked)] == [1, 1, 1]
+
+
+def test_labels_requiring_approval__only_protected_ones_among_those_asked__sorted(engine: Engine) -> None:
+    # Given: four deployments, three of them protected
+    project_id = add_project(engine)
+    ids = {label: add_deployment(engine, project_id, label) for label in ("prod", "Beta", "dev", "eu")}
+    with engine.begin() as connection:
+        connection.execute(sa.update(deployments).where(deployments.c.id.in_(
+            [ids["prod"], ids["Beta"], ids["eu"]])).values(require_approval=True))
+    # When
+    with SqlUnitOfWork(engine) as uow:
+        asked = uow.deployments.labels_requiring_approval([ids["prod"], ids["Beta"], ids["dev"]])
+        none = uow.deployments.labels_requiring_approval([])
+    # Then: Python's order, as the approval message always had it
+    assert asked == ["Beta", "prod"]
+    assert none == []
+
+
+def test_unrevoked__true_until_the_key_is_revoked(engine: Engine) -> None:
+    # Given
+    with SqlUnitOfWork(engine, write=True) as uow:
+        key_id = uow.keys.add(ManagementKey(name="ci", key_hash="h" * 64, hint="abcd", read_only=False,
+                                            created_at=NOW))
+        uow.commit()
+    with SqlUnitOfWork(engine) as uow:
+        before = uow.keys.unrevoked(key_id)
+        unknown = uow.keys.unrevoked(key_id + 1000)
+    # When
+    with SqlUnitOfWork(engine, write=True) as uow:
+        uow.keys.revoke(key_id, NOW)
+        uow.commit()
+    # Then
+    with SqlUnitOfWork(engine) as uow:
+        assert (before, unknown, uow.keys.unrevoked(key_id)) == (True, False, False)
