@@ -48,8 +48,14 @@ class ApprovalNeeded(Conflict):
         self.request = request
 
 
-def protecting(uow: UnitOfWork, deployment_ids: Collection[int]) -> list[str]:
-    """Labels of the deployments among `deployment_ids` that require approval."""
+def protecting(uow: UnitOfWork, deployment_ids: Collection[int], flag_id: int | None = None) -> list[str]:
+    """Labels of the deployments among `deployment_ids` that require approval. Those the flag
+    `flag_id` was linked to when read for this write came with it (`read_for_update`): an edit
+    that keeps its deployments asks nothing more."""
+    read = uow.flags.read_for_update(flag_id) if flag_id is not None else None
+    if read is not None and all(deployment_id in read.approval_labels for deployment_id in deployment_ids):
+        return sorted(label for deployment_id in set(deployment_ids)
+                      if (label := read.approval_labels[deployment_id]) is not None)
     return uow.deployments.labels_requiring_approval(deployment_ids)
 
 
@@ -64,7 +70,7 @@ def hold_for_review(uow: UnitOfWork, principal: Principal, flag: Flag, before: M
         return
     if principal.bypasses_approval and not principal.key_id:
         return
-    labels = protecting(uow, set(flag.deployments) | {int(d) for d in before.get("deployments", [])})
+    labels = protecting(uow, set(flag.deployments) | {int(d) for d in before.get("deployments", [])}, flag.id)
     if not labels:
         return
     if principal.bypasses_approval:

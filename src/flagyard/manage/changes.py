@@ -106,9 +106,9 @@ def _before(uow: UnitOfWork, flag: Flag) -> dict[str, Any] | None:
     """The stored document of the flag's current version, None before its first."""
     if flag.version < 1:
         return None
-    read, config = uow.flags.version_config_read(flag.id, flag.version)
-    if read:  # the flag was read for this write: its version came with it
-        return config
+    read = uow.flags.read_for_update(flag.id)
+    if read is not None and read.version == flag.version:  # read for this write: it came along
+        return read.version_config
     previous = uow.versions.get(flag.id, flag.version)
     return previous.flag_config if previous else None
 

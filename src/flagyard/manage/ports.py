@@ -41,6 +41,17 @@ class FlagQuery:
     served_to_everyone_days: int | None = None
 
 
+@dataclass(frozen=True)
+class ReadForUpdate:
+    """What a flag's read for update brought along for its write: the stored document of the
+    version the flag was at (None if that version has no row), and, for each deployment it
+    was linked to, the deployment's label if it requires approval, else None."""
+
+    version: int
+    version_config: dict[str, Any] | None
+    approval_labels: Mapping[int, str | None]
+
+
 class FlagSearchReader(Protocol):
     """Flag search, a read model with a connection of its own (not part of a unit of work)."""
 
@@ -49,9 +60,8 @@ class FlagSearchReader(Protocol):
 
 class FlagStore(Protocol):
     def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None: ...
-    def version_config_read(self, flag_id: int, version: int) -> tuple[bool, dict[str, Any] | None]:
-        """(True, the stored document of `version` or None) if the flag was read for update
-        at that version in this unit of work, else (False, None)."""
+    def read_for_update(self, flag_id: int) -> ReadForUpdate | None:
+        """What `get(flag_id, for_update=True)` brought along in this unit of work, if it ran."""
         ...
     def get_many(self, flag_ids: Collection[int]) -> list[Flag]: ...
     def page(self, *, kind: Kind, project_ids: Collection[int] | None, key: str | None,

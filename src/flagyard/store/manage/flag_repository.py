@@ -13,9 +13,11 @@ import sqlalchemy as sa
 
 from flagyard.manage.model.dependency_graph import DependencyGraph, Node, dependency_graph
 from flagyard.manage.model.flags import Flag, Kind, Member, Variant
+from flagyard.manage.ports import ReadForUpdate
 from flagyard.store.db import inserted_id
 from flagyard.store.long_lists import among, among_parameter
 from flagyard.store.tables import (
+    deployments,
     flag_deployments,
     flags,
     management_keys,
@@ -47,9 +49,10 @@ class FlagRepository:
         # inside the write lock.
         self._children: dict[int, _Children] = {}
         self._postgres = connection.dialect.name == "postgresql"
-        # The stored document of the version each flag was at when read for update, by id: the
-        # `before` of the version its write appends, read with the row instead of after it.
-        self._version_read: dict[int, tuple[int, dict[str, Any] | None]] = {}
+        # What each flag's read for update brought along for its write, by id: the `before` of
+        # the version the write appends and what the approval gate asks, read with the flag
+        # instead of by statements of their own.
+        self._read_for_update: dict[int, ReadForUpdate] = {}
 
     def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
         flag = self._one(flag_id, for_update=for_update)
@@ -57,13 +60,8 @@ class FlagRepository:
             self._children[flag.id] = _children(flag)
         return flag
 
-    def version_config_read(self, flag_id: int, version: int) -> tuple[bool, dict[str, Any] | None]:
-        """(True, the stored document of `version`, None if there is none) when this unit of
-        work read the flag for update at that version; (False, None) when it did not."""
-        read = self._version_read.get(flag_id)
-        if read is None or read[0] != version:
-            return False, None
-        return True, read[1]
+    def read_for_update(self, flag_id: int) -> ReadForUpdate | None:
+        return self._read_for_update.get(flag_id)
 
     def get_many(self, flag_ids: Collection[int]) -> list[Flag]:
         if not flag_ids:
@@ -264,12 +262,15 @@ class FlagRepository:
         row = self._conn.execute(_FLAG_FOR_UPDATE if for_update else _FLAG, values).mappings().first()
         if row is None:
             return None
+        found_variants = [_variant(v) for v in self._conn.execute(_VARIANTS_OF_FLAG, values).mappings()]
         if for_update:
-            self._version_read[flag_id] = (row["version"], row["version_config"])
-        flag = _flag_from_row(
-            row,
-            [_variant(v) for v in self._conn.execute(_VARIANTS_OF_FLAG, values).mappings()],
-            [link for (link,) in self._conn.execute(_LINKS_OF_FLAG, values)])
+            links = self._conn.execute(_PROTECTED_LINKS_OF_FLAG, values).all()
+            self._read_for_update[flag_id] = ReadForUpdate(
+                version=row["version"], version_config=row["version_config"],
+                approval_labels={link: label if protected else None for link, label, protected in links})
+            flag = _flag_from_row(row, found_variants, [link for link, _, _ in links])
+        else:
+            flag = _flag_from_row(row, found_variants, [link for (link,) in self._conn.execute(_LINKS_OF_FLAG, values)])
         if flag.kind.is_group:
             flag.members = self.members([flag])[flag.id]
         return flag
@@ -378,7 +379,8 @@ class FlagRepository:
 # and building and keying each anew was a fifth of the write's own CPU (profiled).
 _FLAG = sa.select(flags).where(flags.c.id == sa.bindparam("flag_id"))
 # A flag read to be changed comes with its current version's document, the next version's
-# `before` (`version_config_read`); only the flag's row is locked.
+# `before`, and its links with whether each deployment requires approval (`read_for_update`);
+# only the flag's row is locked.
 _FLAG_FOR_UPDATE = (
     sa.select(flags, versions.c.flag_config.label("version_config"))
     .outerjoin(versions, sa.and_(versions.c.flag_id == flags.c.id, versions.c.version == flags.c.version))
@@ -389,6 +391,11 @@ _VARIANTS_OF_FLAG = (sa.select(variants).where(variants.c.flag_id == sa.bindpara
 _LINKS_OF_FLAG = (sa.select(flag_deployments.c.deployment_id)
                   .where(flag_deployments.c.flag_id == sa.bindparam("flag_id"))
                   .order_by(flag_deployments.c.position))
+_PROTECTED_LINKS_OF_FLAG = (
+    sa.select(flag_deployments.c.deployment_id, deployments.c.label, deployments.c.require_approval)
+    .outerjoin(deployments, deployments.c.id == flag_deployments.c.deployment_id)
+    .where(flag_deployments.c.flag_id == sa.bindparam("flag_id"))
+    .order_by(flag_deployments.c.position))
 _SAVE_FLAG = sa.update(flags).where(flags.c.id == sa.bindparam("b_id"))
 
 

@@ -1,6 +1,6 @@
 """What a flag's write reads along with its other statements: the current version's document
-with the flag's row, whether the project has webhooks with the revision bump, the protected
-deployments' labels, whether a key is unrevoked.
+and the links' protection with the flag, whether the project has webhooks with the revision
+bump, the protected deployments' labels, whether a key is unrevoked.
 
 Runs on SQLite by default and on PostgreSQL when FLAGYARD_TEST_DATABASE_URL names a server.
 """
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from flagyard.manage.model.access import ManagementKey
 from flagyard.manage.model.webhooks import Webhook
+from flagyard.manage.ports import ReadForUpdate
 from flagyard.store.manage.unit_of_work import SqlUnitOfWork
 from flagyard.store.tables import deployments
 from tests.integration.store.manage.test_unit_of_work import (
@@ -24,47 +25,42 @@ from tests.integration.store.manage.test_unit_of_work import (
 )
 
 
-def _flag_at_version(engine: Engine, project_id: int, key: str, number: int) -> int:
-    flag = make_flag(project_id, key)
-    flag.version = number
+def test_read_for_update__brings_the_current_versions_document_and_the_links_protection(engine: Engine) -> None:
+    # Given: a flag at version 3 (versions 1 to 3 stored) linked to a protected and an open deployment
+    project_id = add_project(engine)
+    prod, dev = add_deployment(engine, project_id, "read-prod"), add_deployment(engine, project_id, "read-dev")
+    with engine.begin() as connection:
+        connection.execute(sa.update(deployments).where(deployments.c.id == prod).values(require_approval=True))
+    flag = make_flag(project_id, "checkout", deployments=[dev, prod])
+    flag.version = 3
     flag_id = add_flag(engine, flag)
     with SqlUnitOfWork(engine, write=True) as uow:
-        for n in range(1, number + 1):
+        for n in (1, 2, 3):
             uow.versions.add(make_version(flag_id, project_id, n))
         uow.commit()
-    return flag_id
-
-
-def test_version_config_read__flag_read_for_update__has_its_current_versions_document(engine: Engine) -> None:
-    # Given: a flag at version 3, with versions 1 to 3 stored
-    project_id = add_project(engine)
-    flag_id = _flag_at_version(engine, project_id, "checkout", 3)
     # When
     with SqlUnitOfWork(engine, write=True) as uow:
-        flag = uow.flags.get(flag_id, for_update=True)
-        assert flag is not None
-        at_current = uow.flags.version_config_read(flag_id, 3)
-        at_other = uow.flags.version_config_read(flag_id, 2)
-    # Then: the stored document of version 3, and nothing claimed for another version
-    assert at_current == (True, {"version": 3})
-    assert at_other == (False, None)
+        read_flag = uow.flags.get(flag_id, for_update=True)
+        read = uow.flags.read_for_update(flag_id)
+    # Then: the stored document of version 3, the links in their order, each one's protection
+    assert read_flag is not None and read_flag.deployments == [dev, prod]
+    assert read == ReadForUpdate(version=3, version_config={"version": 3}, approval_labels={dev: None, prod: "read-prod"})
 
 
-def test_version_config_read__flag_read_without_lock_or_not_read__claims_nothing(engine: Engine) -> None:
+def test_read_for_update__flag_read_without_lock_or_not_read__nothing(engine: Engine) -> None:
     # Given
     project_id = add_project(engine)
-    flag_id = _flag_at_version(engine, project_id, "checkout", 1)
+    flag_id = add_flag(engine, make_flag(project_id, "checkout"))
     # When
     with SqlUnitOfWork(engine) as uow:
-        unread = uow.flags.version_config_read(flag_id, 1)
+        unread = uow.flags.read_for_update(flag_id)
         uow.flags.get(flag_id)
-        read_plainly = uow.flags.version_config_read(flag_id, 1)
+        read_plainly = uow.flags.read_for_update(flag_id)
     # Then
-    assert unread == (False, None)
-    assert read_plainly == (False, None)
+    assert unread is None and read_plainly is None
 
 
-def test_version_config_read__version_row_missing__read_as_none(engine: Engine) -> None:
+def test_read_for_update__version_row_missing__document_is_none(engine: Engine) -> None:
     # Given: a flag whose row says version 2 but no version row was stored
     project_id = add_project(engine)
     flag = make_flag(project_id, "orphan")
@@ -73,9 +69,9 @@ def test_version_config_read__version_row_missing__read_as_none(engine: Engine) 
     # When
     with SqlUnitOfWork(engine, write=True) as uow:
         uow.flags.get(flag_id, for_update=True)
-        read = uow.flags.version_config_read(flag_id, 2)
+        read = uow.flags.read_for_update(flag_id)
     # Then
-    assert read == (True, None)
+    assert read is not None and (read.version, read.version_config) == (2, None)
 
 
 def test_bump_revision__says_whether_the_project_has_an_enabled_webhook(engine: Engine) -> None:
