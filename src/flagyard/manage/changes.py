@@ -21,7 +21,8 @@ def load_flag(
     uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int, *, for_update: bool = False
 ) -> Flag:
     """The flag, if this key may see it (`visible_flag`)."""
-    return visible_flag(uow.flags.get(flag_id, for_update=for_update), principal, kind, flag_id)
+    found = uow.flags.get(flag_id, for_update=True, key_id=principal.key_id) if for_update else uow.flags.get(flag_id)
+    return visible_flag(found, principal, kind, flag_id)
 
 
 def load_for_write(uow: UnitOfWork, principal: Principal, kind: Kind, flag_id: int) -> Flag:

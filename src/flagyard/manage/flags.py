@@ -94,9 +94,9 @@ class FlagService:
             raise Invalid("the request body names no field to change", code="empty_edit")
         now = self._clock()
         with self._uow(write=True) as uow:
-            if confirm_key:
-                confirm_unrevoked(uow, principal)
             flag = load_flag(uow, principal, kind, flag_id, for_update=True)
+            if confirm_key:
+                confirm_unrevoked(uow, principal, flag.id)
             edit_flag(uow, principal, flag, changes, now)
             uow.commit()
         return flag

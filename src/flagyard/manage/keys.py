@@ -34,10 +34,16 @@ def revoked_key() -> Unauthenticated:
     return Unauthenticated("API key has been revoked", code="revoked_key")
 
 
-def confirm_unrevoked(uow: UnitOfWork, principal: Principal) -> None:
+def confirm_unrevoked(uow: UnitOfWork, principal: Principal, flag_id: int | None = None) -> None:
     """Raise `revoked_key()` if the principal's key has been revoked, read in `uow`'s
-    transaction: a write by a remembered key confirms it where it writes."""
-    if not uow.keys.unrevoked(principal.key_id):
+    transaction: a write by a remembered key confirms it where it writes. The read of flag
+    `flag_id` for update answered it already, if it ran."""
+    read = uow.flags.read_for_update(flag_id) if flag_id is not None else None
+    if read is not None and read.key_id == principal.key_id:
+        unrevoked = read.key_unrevoked
+    else:
+        unrevoked = uow.keys.unrevoked(principal.key_id)
+    if not unrevoked:
         raise revoked_key()
 
 

@@ -44,12 +44,15 @@ class FlagQuery:
 @dataclass(frozen=True)
 class ReadForUpdate:
     """What a flag's read for update brought along for its write: the stored document of the
-    version the flag was at (None if that version has no row), and, for each deployment it
-    was linked to, the deployment's label if it requires approval, else None."""
+    version the flag was at (None if that version has no row); for each deployment it was
+    linked to, the deployment's label if it requires approval, else None; and whether the
+    management key named to the read (`key_id`, None: none) exists unrevoked."""
 
     version: int
     version_config: dict[str, Any] | None
     approval_labels: Mapping[int, str | None]
+    key_id: int | None = None
+    key_unrevoked: bool = False
 
 
 class FlagSearchReader(Protocol):
@@ -59,7 +62,9 @@ class FlagSearchReader(Protocol):
 
 
 class FlagStore(Protocol):
-    def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None: ...
+    def get(self, flag_id: int, *, for_update: bool = False, key_id: int | None = None) -> Flag | None:
+        """With `for_update`, also reads what `read_for_update` then gives, `key_id`'s state included."""
+        ...
     def read_for_update(self, flag_id: int) -> ReadForUpdate | None:
         """What `get(flag_id, for_update=True)` brought along in this unit of work, if it ran."""
         ...

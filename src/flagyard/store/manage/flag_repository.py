@@ -54,8 +54,8 @@ class FlagRepository:
         # instead of by statements of their own.
         self._read_for_update: dict[int, ReadForUpdate] = {}
 
-    def get(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
-        flag = self._one(flag_id, for_update=for_update)
+    def get(self, flag_id: int, *, for_update: bool = False, key_id: int | None = None) -> Flag | None:
+        flag = self._one(flag_id, for_update=for_update, key_id=key_id)
         if flag is not None:
             self._children[flag.id] = _children(flag)
         return flag
@@ -256,10 +256,13 @@ class FlagRepository:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _one(self, flag_id: int, *, for_update: bool = False) -> Flag | None:
+    def _one(self, flag_id: int, *, for_update: bool = False, key_id: int | None = None) -> Flag | None:
         """One flag by the statements built for it (`_assemble` builds its own for a list)."""
         values = {"flag_id": flag_id}
-        row = self._conn.execute(_FLAG_FOR_UPDATE if for_update else _FLAG, values).mappings().first()
+        if for_update:
+            row = self._conn.execute(_FLAG_FOR_UPDATE, {**values, "key_id": key_id}).mappings().first()
+        else:
+            row = self._conn.execute(_FLAG, values).mappings().first()
         if row is None:
             return None
         found_variants = [_variant(v) for v in self._conn.execute(_VARIANTS_OF_FLAG, values).mappings()]
@@ -267,7 +270,8 @@ class FlagRepository:
             links = self._conn.execute(_PROTECTED_LINKS_OF_FLAG, values).all()
             self._read_for_update[flag_id] = ReadForUpdate(
                 version=row["version"], version_config=row["version_config"],
-                approval_labels={link: label if protected else None for link, label, protected in links})
+                approval_labels={link: label if protected else None for link, label, protected in links},
+                key_id=key_id, key_unrevoked=bool(row["key_unrevoked"]))
             flag = _flag_from_row(row, found_variants, [link for link, _, _ in links])
         else:
             flag = _flag_from_row(row, found_variants, [link for (link,) in self._conn.execute(_LINKS_OF_FLAG, values)])
@@ -379,10 +383,12 @@ class FlagRepository:
 # and building and keying each anew was a fifth of the write's own CPU (profiled).
 _FLAG = sa.select(flags).where(flags.c.id == sa.bindparam("flag_id"))
 # A flag read to be changed comes with its current version's document, the next version's
-# `before`, and its links with whether each deployment requires approval (`read_for_update`);
-# only the flag's row is locked.
+# `before`, whether the writing key is unrevoked, and its links with whether each deployment
+# requires approval (`read_for_update`); only the flag's row is locked.
 _FLAG_FOR_UPDATE = (
-    sa.select(flags, versions.c.flag_config.label("version_config"))
+    sa.select(flags, versions.c.flag_config.label("version_config"),
+              sa.exists().where(management_keys.c.id == sa.bindparam("key_id"),
+                                management_keys.c.revoked_at.is_(None)).label("key_unrevoked"))
     .outerjoin(versions, sa.and_(versions.c.flag_id == flags.c.id, versions.c.version == flags.c.version))
     .where(flags.c.id == sa.bindparam("flag_id"))
     .with_for_update(of=flags))

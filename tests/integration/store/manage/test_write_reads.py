@@ -125,3 +125,25 @@ def test_unrevoked__true_until_the_key_is_revoked(engine: Engine) -> None:
     # Then
     with SqlUnitOfWork(engine) as uow:
         assert (before, unknown, uow.keys.unrevoked(key_id)) == (True, False, False)
+
+
+def test_read_for_update__names_a_key__says_whether_it_is_unrevoked(engine: Engine) -> None:
+    # Given: a flag, a live key and a revoked one
+    flag_id = add_flag(engine, make_flag(add_project(engine), "keyed"))
+    with SqlUnitOfWork(engine, write=True) as uow:
+        live = uow.keys.add(ManagementKey(name="live", key_hash="l" * 64, hint="live", read_only=False,
+                                          created_at=NOW))
+        revoked = uow.keys.add(ManagementKey(name="gone", key_hash="g" * 64, hint="gone", read_only=False,
+                                             created_at=NOW))
+        uow.keys.revoke(revoked, NOW)
+        uow.commit()
+    # When
+    answers = {}
+    for key_id in (live, revoked, None):
+        with SqlUnitOfWork(engine, write=True) as uow:
+            uow.flags.get(flag_id, for_update=True, key_id=key_id)
+            read = uow.flags.read_for_update(flag_id)
+            assert read is not None
+            answers[key_id] = (read.key_id, read.key_unrevoked)
+    # Then
+    assert answers == {live: (live, True), revoked: (revoked, False), None: (None, False)}
