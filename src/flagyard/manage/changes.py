@@ -53,23 +53,21 @@ def append_version(uow: UnitOfWork, flag: Flag, principal: Principal, now: datet
     uow.flags.save(flag)
     record(uow, principal, f"{flag.kind.value}.{_verb(before, document)}", flag.kind.value, flag.id,
            flag.project_id, now, before, document, ignore=BOOKKEEPING)
-    # Late, as the caller commits next: the bump locks the project's row until the commit, and
+    # Last, as the caller commits next: the bump locks the project's row until the commit, and
     # every writer of the project queues on it (on PostgreSQL; SQLite's lock is the database's).
-    # It also says whether anyone listens, so a project without webhooks reads none.
-    if uow.projects.bump_revision(flag.project_id):
-        notify_version(uow, flag, before, document, principal.name, now)
-    uow.versions.add(
-        Version(
-            flag_id=flag.id,
-            project_id=flag.project_id,
-            version=flag.version,
-            created_at=now,
-            created_by=principal.name,
-            flag_config=document,
-            approved_by=approval.approver if approval else None,
-            change_request_id=approval.change_request_id if approval else None,
-        )
+    # The version goes in with it, and it says whether anyone listens for the events.
+    version = Version(
+        flag_id=flag.id,
+        project_id=flag.project_id,
+        version=flag.version,
+        created_at=now,
+        created_by=principal.name,
+        flag_config=document,
+        approved_by=approval.approver if approval else None,
+        change_request_id=approval.change_request_id if approval else None,
     )
+    if uow.projects.bump_revision(flag.project_id, appending=version):
+        notify_version(uow, flag, before, document, principal.name, now)
 
 
 def append_versions(uow: UnitOfWork, changed: Sequence[Flag], principal: Principal,

@@ -8,10 +8,12 @@ import sqlalchemy as sa
 
 from flagyard.manage.model.deployments import Deployment
 from flagyard.manage.model.projects import Project
+from flagyard.manage.model.versions import Version
 from flagyard.store.db import inserted_id
 from flagyard.store.long_lists import among_parameter
-from flagyard.store.serve.change_feed import change_notice
-from flagyard.store.tables import deployments, projects, webhooks
+from flagyard.store.manage.version_repository import INSERT_VERSION, VERSION_COLUMNS, version_row
+from flagyard.store.serve.change_feed import CHANNEL, change_notice
+from flagyard.store.tables import deployments, projects, versions, webhooks
 
 
 class DeploymentRepository:
@@ -98,13 +100,24 @@ class ProjectRepository:
         self._conn = connection
         self.touched: set[int] = set()
 
-    def bump_revision(self, project_id: int) -> bool:
+    def bump_revision(self, project_id: int, *, appending: Version | None = None) -> bool:
         """Mark that the project's served flags may have changed (see tables.projects).
         True if the project has an enabled webhook: read by the same statement, as a flag's
-        write bumps and then raises events only when someone listens."""
+        write bumps and then raises events only when someone listens.
+
+        With `appending`, also insert that version row after the bump, under the project's lock,
+        so its id follows those of every earlier write of the project (`changed_since` reads by
+        id). On PostgreSQL that is the bump's own statement: the lock is then held for the
+        commit's round trip only, where writers of a project queued (ADR 0111)."""
         # Other processes hear of it at commit; SQLite's watchers see the commit itself.
-        bump = _BUMP_NOTIFYING if self._conn.dialect.name == "postgresql" else _BUMP
-        hooked = self._conn.execute(bump, {"project_id": project_id}).scalar()
+        postgres = self._conn.dialect.name == "postgresql"
+        if appending is not None and postgres:
+            values = {**version_row(appending), "project_id": project_id, "channel": CHANNEL}
+            hooked = self._conn.execute(_BUMP_APPENDING, values).scalar_one()
+        else:
+            hooked = self._conn.execute(_BUMP_NOTIFYING if postgres else _BUMP, {"project_id": project_id}).scalar()
+            if appending is not None:
+                self._conn.execute(INSERT_VERSION, version_row(appending))
         self.touched.add(project_id)
         return bool(hooked)
 
@@ -146,6 +159,18 @@ _HOOKED = sa.exists().where(webhooks.c.project_id == sa.bindparam("project_id"),
 _BUMP = (sa.update(projects).where(projects.c.id == sa.bindparam("project_id"))
          .values(revision=projects.c.revision + 1).returning(_HOOKED))
 _BUMP_NOTIFYING = _BUMP.returning(change_notice(projects.c.id))
+# `_BUMP_NOTIFYING` and the version's insert as one statement: the insert selects from the
+# bump's row, so its id is drawn once the project's row is locked. Written out, as SQLAlchemy's
+# form of an UPDATE … RETURNING inside a CTE lost its literal parameters.
+_BUMP_APPENDING = sa.text(
+    "WITH bumped AS ("
+    " UPDATE projects SET revision = revision + 1 WHERE id = :project_id"
+    " RETURNING EXISTS (SELECT 1 FROM webhooks WHERE webhooks.project_id = :project_id AND webhooks.enabled)"
+    " AS hooked, pg_notify(:channel, CAST(id AS TEXT)) AS notice)"
+    f" INSERT INTO versions ({', '.join(VERSION_COLUMNS)})"
+    f" SELECT {', '.join(':' + name for name in VERSION_COLUMNS)} FROM bumped WHERE notice IS NOT NULL"
+    " RETURNING (SELECT hooked FROM bumped)"
+).bindparams(*(sa.bindparam(name, type_=versions.c[name].type) for name in VERSION_COLUMNS))
 
 
 def _deployment(row: sa.RowMapping) -> Deployment:

@@ -18,7 +18,16 @@ _IDS = postgresql.ARRAY(sa.Integer)
 
 # Built once: every write reads the previous version and appends one, and every propagation
 # round asks what changed; building and keying each statement anew showed in their profiles.
-_INSERT = sa.insert(versions)
+INSERT_VERSION = sa.insert(versions)
+VERSION_COLUMNS = ("flag_id", "project_id", "version", "created_at", "created_by", "flag_config", "approved_by",
+                   "change_request_id")
+
+
+def version_row(version: Version) -> dict[str, Any]:
+    """A new version's values, by column, as `INSERT_VERSION` takes them."""
+    return {name: getattr(version, name) for name in VERSION_COLUMNS}
+
+
 _ONE = sa.select(versions).where(versions.c.flag_id == sa.bindparam("flag_id"),
                                  versions.c.version == sa.bindparam("number"))
 _NEWEST = sa.select(sa.func.max(versions.c.id)).where(versions.c.project_id == sa.bindparam("project_id"))
@@ -32,20 +41,12 @@ class VersionRepository:
         self._conn = connection
 
     def add(self, version: Version) -> None:
-        self._conn.execute(_INSERT, {
-            "flag_id": version.flag_id, "project_id": version.project_id, "version": version.version,
-            "created_at": version.created_at, "created_by": version.created_by,
-            "flag_config": version.flag_config, "approved_by": version.approved_by,
-            "change_request_id": version.change_request_id})
+        self._conn.execute(INSERT_VERSION, version_row(version))
 
     def add_many(self, added: Sequence[Version]) -> None:
         """`add` for the versions of many flags, in one batched statement."""
         if added:
-            self._conn.execute(_INSERT, [{
-                "flag_id": v.flag_id, "project_id": v.project_id, "version": v.version,
-                "created_at": v.created_at, "created_by": v.created_by, "flag_config": v.flag_config,
-                "approved_by": v.approved_by, "change_request_id": v.change_request_id,
-            } for v in added])
+            self._conn.execute(INSERT_VERSION, [version_row(v) for v in added])
 
     def configs_of(self, wanted: Collection[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
         """The flagConfig of each (flag id, version) that exists, by that pair."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flagyard.manage.model.access import ManagementKey
+from flagyard.manage.model.versions import Version
 from flagyard.manage.model.webhooks import Webhook
 from flagyard.manage.ports import ReadForUpdate
 from flagyard.store.manage.unit_of_work import SqlUnitOfWork
@@ -147,3 +148,30 @@ def test_read_for_update__names_a_key__says_whether_it_is_unrevoked(engine: Engi
             answers[key_id] = (read.key_id, read.key_unrevoked)
     # Then
     assert answers == {live: (live, True), revoked: (revoked, False), None: (None, False)}
+
+
+def test_bump_revision__appending_a_version__stores_it_whole_after_the_bump(engine: Engine) -> None:
+    # Given: a project with an enabled webhook, and a flag at version 1
+    project_id = add_project(engine, "appending")
+    flag_id = add_flag(engine, make_flag(project_id, "appended"))
+    with SqlUnitOfWork(engine, write=True) as uow:
+        uow.versions.add(make_version(flag_id, project_id, 1))
+        uow.webhooks.add(Webhook(project_id=project_id, url="https://example.com/c", events=["flag.updated"],
+                                 secret="s", created_at=NOW))
+        uow.commit()
+    second = Version(flag_id=flag_id, project_id=project_id, version=2, created_at=NOW, created_by="grace@example.com",
+                     flag_config={"version": 2, "key": "appended", "nested": {"é": [1, None]}},
+                     approved_by="ada@example.com", change_request_id=None)
+    # When
+    with SqlUnitOfWork(engine, write=True) as uow:
+        hooked = uow.projects.bump_revision(project_id, appending=second)
+        uow.commit()
+    # Then: the version reads back as given, after the first, and the revision moved
+    with SqlUnitOfWork(engine) as uow:
+        first, stored = uow.versions.get(flag_id, 1), uow.versions.get(flag_id, 2)
+        revision = uow.projects.revision(project_id)
+    assert hooked is True
+    assert first is not None and stored is not None and stored.id > first.id
+    assert (stored.flag_config, stored.created_at, stored.created_by, stored.approved_by) == (
+        second.flag_config, NOW, "grace@example.com", "ada@example.com")
+    assert revision == 1
