@@ -16,11 +16,11 @@ from flagyard.manage.model.flags import Flag, Kind, Member, Variant
 from flagyard.manage.ports import ReadForUpdate
 from flagyard.store.db import inserted_id
 from flagyard.store.long_lists import among, among_parameter
+from flagyard.store.manage.key_repository import KEY_UNREVOKED
 from flagyard.store.tables import (
     deployments,
     flag_deployments,
     flags,
-    management_keys,
     projects,
     variant_cohorts,
     variants,
@@ -386,9 +386,7 @@ _FLAG = sa.select(flags).where(flags.c.id == sa.bindparam("flag_id"))
 # `before`, whether the writing key is unrevoked, and its links with whether each deployment
 # requires approval (`read_for_update`); only the flag's row is locked.
 _FLAG_FOR_UPDATE = (
-    sa.select(flags, versions.c.flag_config.label("version_config"),
-              sa.exists().where(management_keys.c.id == sa.bindparam("key_id"),
-                                management_keys.c.revoked_at.is_(None)).label("key_unrevoked"))
+    sa.select(flags, versions.c.flag_config.label("version_config"), KEY_UNREVOKED.label("key_unrevoked"))
     .outerjoin(versions, sa.and_(versions.c.flag_id == flags.c.id, versions.c.version == flags.c.version))
     .where(flags.c.id == sa.bindparam("flag_id"))
     .with_for_update(of=flags))
@@ -477,10 +475,7 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 def _revision_query(by_project: bool, with_key: bool = False) -> sa.Select[Any]:
     columns: list[Any] = [sa.func.count(), sa.func.coalesce(sa.func.sum(projects.c.revision), 0)]
     if with_key:
-        columns.append(
-            sa.select(sa.func.count()).select_from(management_keys)
-            .where(management_keys.c.id == sa.bindparam("key_id"), management_keys.c.revoked_at.is_(None))
-            .scalar_subquery())
+        columns.append(KEY_UNREVOKED)
     query = sa.select(*columns)
     if by_project:
         query = query.where(projects.c.id.in_(sa.bindparam("project_ids", expanding=True)))

@@ -19,8 +19,11 @@ _KEY_BY_HASH = (
     .where(management_keys.c.key_hash == sa.bindparam("key_hash"))
     .order_by(management_key_projects.c.project_id)
 )
-_UNREVOKED = sa.select(management_keys.c.id).where(
-    management_keys.c.id == sa.bindparam("key_id"), management_keys.c.revoked_at.is_(None))
+# Whether the key named by the parameter `key_id` exists unrevoked; other reads that confirm a
+# remembered key (a list's revision, a flag read for its write) carry it as a column.
+KEY_UNREVOKED = sa.exists().where(management_keys.c.id == sa.bindparam("key_id"),
+                                  management_keys.c.revoked_at.is_(None))
+_UNREVOKED = sa.select(KEY_UNREVOKED)
 
 
 class KeyRepository:
@@ -54,7 +57,7 @@ class KeyRepository:
 
     def unrevoked(self, key_id: int) -> bool:
         """True while key `key_id` exists and is not revoked."""
-        return self._conn.execute(_UNREVOKED, {"key_id": key_id}).first() is not None
+        return bool(self._conn.execute(_UNREVOKED, {"key_id": key_id}).scalar())
 
     def get(self, key_id: int) -> ManagementKey | None:
         row = self._conn.execute(
